@@ -1,0 +1,95 @@
+/**
+ * Small, typed command-line layer shared by every `rft` sub-command.
+ *
+ * A command declares its options once (name, type, default, help); the same table drives parsing,
+ * validation and the `--help` text, so the help can never drift from what the parser accepts.
+ */
+import { parseArgs } from "node:util";
+
+export type OptionType = "string" | "number" | "boolean" | "strings";
+
+export interface OptionSpec {
+  type: OptionType;
+  help: string;
+  default?: string | number | boolean | string[];
+  required?: boolean;
+  /** Allowed values for a string option. */
+  choices?: readonly string[];
+  short?: string;
+}
+
+export interface CommandSpec {
+  /** Words after `rft`, e.g. "data synth". */
+  name: string;
+  summary: string;
+  /** Free text printed after the options (examples). */
+  details?: string;
+  options: Record<string, OptionSpec>;
+  /** Allow positional arguments (their meaning is described in `details`). */
+  positionals?: boolean;
+  run(opts: ParsedOptions, positionals: string[]): Promise<number | void> | number | void;
+}
+
+export type ParsedOptions = Record<string, string | number | boolean | string[] | undefined>;
+
+/** Raised for bad command-line input; the CLI prints the message and exits with status 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export function helpText(cmd: CommandSpec): string {
+  const lines = [`rft ${cmd.name} — ${cmd.summary}`, "", "Options:"];
+  const entries = Object.entries(cmd.options);
+  entries.push(["help", { type: "boolean", help: "show this help" }]);
+  for (const [name, o] of entries) {
+    const arg = o.type === "boolean" ? "" : o.type === "number" ? " N" : o.type === "strings" ? " VALUE (repeatable)" : " VALUE";
+    let desc = o.help;
+    if (o.choices) desc += ` (one of: ${o.choices.join(", ")})`;
+    if (o.required) desc += " [required]";
+    else if (o.default !== undefined && o.type !== "boolean") desc += ` [default: ${String(o.default)}]`;
+    lines.push(`  --${name}${arg}`.padEnd(34) + " " + desc);
+  }
+  if (cmd.details) lines.push("", cmd.details.trimEnd());
+  return lines.join("\n");
+}
+
+/** Parses argv for one command; throws UsageError naming the offending flag. */
+export function parseCommand(cmd: CommandSpec, argv: string[]): { opts: ParsedOptions; positionals: string[]; help: boolean } {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
+  for (const [name, o] of Object.entries(cmd.options)) {
+    options[name] = { type: o.type === "boolean" ? "boolean" : "string" };
+    if (o.type === "strings") options[name].multiple = true;
+    if (o.short) options[name].short = o.short;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional.*$/s, ""));
+  }
+  if (parsed.values.help) return { opts: {}, positionals: [], help: true };
+  if (parsed.positionals.length && !cmd.positionals) {
+    throw new UsageError(`unexpected argument '${parsed.positionals[0]}' (see rft ${cmd.name} --help)`);
+  }
+  const opts: ParsedOptions = {};
+  for (const [name, o] of Object.entries(cmd.options)) {
+    const raw = (parsed.values as Record<string, unknown>)[name];
+    if (raw === undefined) {
+      if (o.required) throw new UsageError(`missing required option --${name} (see rft ${cmd.name} --help)`);
+      opts[name] = o.default;
+      continue;
+    }
+    if (o.type === "number") {
+      const n = Number(raw);
+      if (raw === "" || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got '${String(raw)}'`);
+      opts[name] = n;
+    } else if (o.type === "string" && o.choices && !o.choices.includes(raw as string)) {
+      throw new UsageError(`--${name} must be one of ${o.choices.join(", ")}, got '${String(raw)}'`);
+    } else {
+      opts[name] = raw as string | boolean | string[];
+    }
+  }
+  return { opts, positionals: parsed.positionals, help: false };
+}
