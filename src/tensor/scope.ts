@@ -1,0 +1,80 @@
+/**
+ * Scopes for temporaries (STYLE.md (e)): `tidy(fn)` disposes every tensor created while `fn` runs, except the
+ * tensors reachable from its return value (arrays, plain objects, Maps) and those passed to `keep()`. Returned
+ * tensors move to the enclosing scope. Scopes are synchronous only: returning a Promise throws.
+ */
+
+/** What a scope needs of a tensor; implemented by Tensor. */
+export interface Scoped {
+  dispose(): void;
+  /** Index+1 of the scope that tracks this tensor, 0 when untracked (kept or created outside any scope). */
+  scopeDepth: number;
+}
+
+const stack: Scoped[][] = [];
+
+/** Called by every Tensor constructor. */
+export function track(t: Scoped): void {
+  const depth = stack.length;
+  if (depth === 0) return;
+  stack[depth - 1]!.push(t);
+  t.scopeDepth = depth;
+}
+
+/** Exempts a tensor from disposal by any enclosing scope; its owner must dispose it. Returns it. */
+export function keep<T extends Scoped>(t: T): T {
+  t.scopeDepth = 0;
+  return t;
+}
+
+function collect(value: unknown, out: Set<Scoped>, seen: Set<unknown>): void {
+  if (value === null || typeof value !== "object" || seen.has(value)) return;
+  seen.add(value);
+  if ("scopeDepth" in value && typeof (value as Scoped).dispose === "function") {
+    out.add(value as Scoped);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collect(v, out, seen);
+  else if (value instanceof Map) for (const v of value.values()) collect(v, out, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, out, seen);
+}
+
+/** Runs `fn` in a new scope; see the module comment. */
+export function tidy<T>(fn: () => T): T {
+  stack.push([]);
+  const depth = stack.length;
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    endScope(depth, undefined);
+    throw e;
+  }
+  if (result instanceof Promise) {
+    endScope(depth, undefined);
+    throw new Error("tidy(): the function returned a Promise; scopes are synchronous (use `using` across await)");
+  }
+  endScope(depth, result);
+  return result;
+}
+
+function endScope(depth: number, result: unknown): void {
+  const tracked = stack.pop()!;
+  const keepSet = new Set<Scoped>();
+  collect(result, keepSet, new Set());
+  const parent = stack.length > 0 ? stack[stack.length - 1] : undefined;
+  for (const t of tracked) {
+    if (t.scopeDepth !== depth) continue; // kept, or already moved
+    if (keepSet.has(t)) {
+      if (parent) {
+        parent.push(t);
+        t.scopeDepth = depth - 1;
+      } else t.scopeDepth = 0;
+    } else t.dispose();
+  }
+}
+
+/** Number of open scopes (for tests). */
+export function scopeDepth(): number {
+  return stack.length;
+}
