@@ -1,0 +1,168 @@
+/**
+ * Builds every training file of one task from a validated meta file: ANS-SFT, CoT-SFT, the Stage-1 CoT-SFT subset,
+ * caption-CoT SFT (TRANCE, when the cots carry captions), the RL set (Reason-RFT-Zero) and the Stage-2 RL set, plus
+ * the LLaMA-Factory `dataset_info.json` registry (spec §1.3–1.6, §1.10).
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type RlRecord,
+  type ShareGptRecord,
+  sizeTag,
+  splitStages,
+  toAnsSft,
+  toCaptionCotSft,
+  toCotSft,
+  toRl,
+} from "./convert.ts";
+import { ImagePathError, checkRelativeImagePath, resolveImagePath } from "./images.ts";
+import { type MetaFile, type MetaRecord, MetaRecordError, recordImages } from "./meta.ts";
+
+/** What differs between tasks; src/tasks supplies it. */
+export interface TaskBuildSpec {
+  /** Registry key / file name prefix, e.g. "clevr_math". */
+  prefix: string;
+  /** Stage 2 uses the full set (structure perception). */
+  stage2UsesAll: boolean;
+  /** Prompt text (problem filled in, no image placeholders) per record and format. */
+  ansSftPrompt(rec: MetaRecord): string;
+  cotSftPrompt(rec: MetaRecord): string;
+  /** Only for tasks with a caption-CoT format (TRANCE). */
+  captionCotPrompt?(rec: MetaRecord): string;
+}
+
+export interface BuildOptions {
+  stage1Size: number;
+  seed: number;
+}
+
+export type BuiltKind = "ans-sft" | "cot-sft" | "stage1-cot-sft" | "caption-cot-sft" | "rl" | "rl-stage2";
+
+export interface BuiltFile {
+  kind: BuiltKind;
+  /** File name inside the output directory. */
+  name: string;
+  records: ShareGptRecord[] | RlRecord[];
+  /** dataset_info.json keys pointing at this file (SFT formats only). */
+  registryKeys: string[];
+}
+
+export interface BuildResult {
+  files: BuiltFile[];
+  stage1Ids: string[];
+}
+
+/** Converts all records into every format. Pure: nothing is written. */
+export function buildTaskData(records: readonly MetaRecord[], spec: TaskBuildSpec, opts: BuildOptions): BuildResult {
+  const { stage1, stage2 } = splitStages(records, { stage1Size: opts.stage1Size, seed: opts.seed, stage2UsesAll: spec.stage2UsesAll });
+  const p = spec.prefix;
+  const tag = sizeTag(opts.stage1Size);
+  const files: BuiltFile[] = [
+    { kind: "ans-sft", name: `${p}_sft.json`, records: records.map((r) => toAnsSft(r, spec.ansSftPrompt(r))), registryKeys: [`${p}_sft`] },
+    { kind: "cot-sft", name: `${p}_cot_sft.json`, records: records.map((r) => toCotSft(r, spec.cotSftPrompt(r))), registryKeys: [`${p}_cot_sft`] },
+    {
+      kind: "stage1-cot-sft",
+      name: `${p}_cot_sft-${tag}.json`,
+      records: stage1.map((r) => toCotSft(r, spec.cotSftPrompt(r))),
+      // The reference registry uses "-1k6" while its scripts ask for "_1k6" (spec §1.10); we register both.
+      registryKeys: [`${p}_cot_sft-${tag}`, `${p}_cot_sft_${tag}`],
+    },
+  ];
+  if (spec.captionCotPrompt) {
+    const caption = records.flatMap((r) => toCaptionCotSft(r, spec.captionCotPrompt!(r)) ?? []);
+    if (caption.length > 0) {
+      files.push({ kind: "caption-cot-sft", name: `${p}_add_caption_cot_sft.json`, records: caption, registryKeys: [`${p}_add_caption_cot_sft`] });
+    }
+  }
+  files.push(
+    { kind: "rl", name: `${p}_rl.json`, records: records.map(toRl), registryKeys: [] },
+    { kind: "rl-stage2", name: `${p}_rl_stage2.json`, records: stage2.map(toRl), registryKeys: [] },
+  );
+  return { files, stage1Ids: stage1.map((r) => r.id) };
+}
+
+/** A LLaMA-Factory dataset_info.json entry for a sharegpt file (spec §1.3), with a path relative to the registry. */
+export function registryEntry(fileName: string): Record<string, unknown> {
+  return {
+    file_name: fileName,
+    formatting: "sharegpt",
+    columns: { messages: "messages", images: "image" },
+    tags: { role_tag: "role", content_tag: "content", user_tag: "user", assistant_tag: "assistant" },
+  };
+}
+
+/**
+ * Checks every image path of the records: always that it stays inside the root, and with `imageRoot` that the file
+ * exists there. Bad records throw a MetaRecordError, or with `skipInvalid` move to `skipped`.
+ */
+export function checkImages(meta: MetaFile, opts: { imageRoot?: string; skipInvalid?: boolean }): MetaFile {
+  const records: MetaRecord[] = [];
+  const skipped = meta.skipped.slice();
+  meta.records.forEach((rec) => {
+    try {
+      for (const img of recordImages(rec)) {
+        if (opts.imageRoot !== undefined) resolveImagePath(opts.imageRoot, img);
+        else checkRelativeImagePath(img);
+      }
+      records.push(rec);
+    } catch (e) {
+      if (!(e instanceof ImagePathError)) throw e;
+      const index = recordIndex(meta, rec);
+      const err = new MetaRecordError(meta.file, index, rec.id, "image", e.message);
+      if (!opts.skipInvalid) throw err;
+      skipped.push({ index, id: rec.id, reason: err.message.slice(meta.file.length + 2) });
+    }
+  });
+  skipped.sort((a, b) => a.index - b.index);
+  return { file: meta.file, records, skipped };
+}
+
+// Records keep no index of their own; recover it from the file order (ids are unique after validation).
+function recordIndex(meta: MetaFile, rec: MetaRecord): number {
+  let i = meta.records.indexOf(rec);
+  for (const s of meta.skipped) if (s.index <= i) i++;
+  return i;
+}
+
+function writeJsonAtomic(path: string, data: unknown, indent: number): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(data, null, indent) + "\n");
+  renameSync(tmp, path);
+}
+
+export interface WriteSummary {
+  /** Written file paths with their record counts, in write order. */
+  written: { path: string; kind: BuiltKind | "registry" | "report"; count: number }[];
+}
+
+/**
+ * Writes a build into `outDir`: each file, the merged `dataset_info.json` (entries of other tasks already there are
+ * kept) and `<prefix>_build_report.json` (counts, seed, Stage-1 ids, skipped records).
+ */
+export function writeBuild(outDir: string, prefix: string, result: BuildResult, report: Record<string, unknown>): WriteSummary {
+  mkdirSync(outDir, { recursive: true });
+  const written: WriteSummary["written"] = [];
+  for (const f of result.files) {
+    const path = join(outDir, f.name);
+    writeJsonAtomic(path, f.records, 2);
+    written.push({ path, kind: f.kind, count: f.records.length });
+  }
+  const regPath = join(outDir, "dataset_info.json");
+  let registry: Record<string, unknown> = {};
+  if (existsSync(regPath)) {
+    try {
+      const old = JSON.parse(readFileSync(regPath, "utf8")) as unknown;
+      if (old && typeof old === "object" && !Array.isArray(old)) registry = old as Record<string, unknown>;
+      else throw new Error("not a JSON object");
+    } catch (e) {
+      throw new Error(`${regPath}: cannot merge into the existing registry: ${(e as Error).message}`);
+    }
+  }
+  for (const f of result.files) for (const k of f.registryKeys) registry[k] = registryEntry(f.name);
+  writeJsonAtomic(regPath, registry, 2);
+  written.push({ path: regPath, kind: "registry", count: Object.keys(registry).length });
+  const reportPath = join(outDir, `${prefix}_build_report.json`);
+  writeJsonAtomic(reportPath, { ...report, stage1_ids: result.stage1Ids }, 2);
+  written.push({ path: reportPath, kind: "report", count: result.stage1Ids.length });
+  return { written };
+}

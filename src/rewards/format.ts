@@ -1,0 +1,76 @@
+/**
+ * Format and style rewards (spec §3.6–3.8).
+ */
+import { lengthCorrect } from "./accuracy.ts";
+
+const THINK_ANSWER = /^<think>[\s\S]*?<\/think>\s*<answer>[\s\S]*?<\/answer>$/;
+const CAPTION_THINK_ANSWER =
+  /^<summary>[\s\S]*?<\/summary>\s*<caption>[\s\S]*?<\/caption>\s*<think>[\s\S]*?<\/think>\s*<answer>[\s\S]*?<\/answer>$/;
+
+/**
+ * 1 when the whole completion is `<think>…</think>`, optional whitespace, `<answer>…</answer>` (nothing before or
+ * after, not even a newline), else 0.
+ *
+ * @example
+ * formatReward("<think>5-2=3</think>\n<answer>3</answer>");  // 1
+ * formatReward("<think>5-2=3</think><answer>3</answer>\n"); // 0 (trailing text)
+ */
+export function formatReward(completion: string): number {
+  return typeof completion === "string" && THINK_ANSWER.test(completion) ? 1 : 0;
+}
+
+/**
+ * Like formatReward over `<summary>`, `<caption>`, `<think>`, `<answer>` in that order.
+ *
+ * @example
+ * captionFormatReward("<summary>s</summary><caption>c</caption><think>t</think><answer>a</answer>"); // 1
+ */
+export function captionFormatReward(completion: string): number {
+  return typeof completion === "string" && CAPTION_THINK_ANSWER.test(completion) ? 1 : 0;
+}
+
+// No multiline flag in the reference: `^` only matches at the very start of the text.
+const STEP_MARKERS = /Step \p{Nd}+:|^\p{Nd}+\.|\n-|\n\*|First,|Second,|Next,|Finally,/gu;
+
+/**
+ * min(1, markers/3), counting "Step N:", a leading "N.", "\n-", "\n*", "First,", "Second,", "Next,", "Finally,".
+ * Range [0, 1].
+ *
+ * @example
+ * reasoningStepsReward("Step 1: look. Step 2: count. Step 3: answer."); // 1
+ * reasoningStepsReward("First, count the cubes.");                      // 1/3
+ */
+export function reasoningStepsReward(completion: string): number {
+  if (typeof completion !== "string") return 0;
+  const n = completion.match(STEP_MARKERS)?.length ?? 0;
+  return Math.min(1, n / 3);
+}
+
+/** The step from which the length reward is active (LENGTH_REWARD_START_POINT). */
+export const LENGTH_REWARD_START_STEP = 800;
+/** Scale applied once active. */
+export const LENGTH_REWARD_SCALE = 0.05;
+
+/**
+ * Kimi-1.5 length reward over one call's completions (spec §3.8), lengths in characters. With
+ * λ = 0.5 − (len − min)/(max − min): a correct completion gets λ, a wrong one min(0, λ); all equal lengths give 0;
+ * before step 800 everything is 0, afterwards the value is scaled by 0.05. Range [−0.025, 0.025].
+ *
+ * The reference computes min/max over every completion its reward call receives (the whole per-device batch);
+ * pass one group (or whatever set should share min/max).
+ *
+ * @example
+ * lengthReward(["<answer>3</answer>", "<think>long…</think><answer>3</answer>"], ["3", "3"], 900); // [0.025, -0.025]
+ */
+export function lengthReward(completions: readonly string[], solutions: readonly string[], step: number): number[] {
+  const lens = completions.map((c) => (typeof c === "string" ? c.length : 0));
+  const min = Math.min(...lens);
+  const max = Math.max(...lens);
+  if (completions.length === 0) return [];
+  if (max === min || step < LENGTH_REWARD_START_STEP) return completions.map(() => 0);
+  return completions.map((c, i) => {
+    const lambda = 0.5 - (lens[i]! - min) / (max - min);
+    const ok = typeof c === "string" && typeof solutions[i] === "string" && lengthCorrect(c, solutions[i]!);
+    return LENGTH_REWARD_SCALE * (ok ? lambda : Math.min(0, lambda));
+  });
+}
