@@ -143,7 +143,7 @@ export function arange(startOrEnd: number, end?: number, step = 1, o: CreateOpti
 }
 /** Uniform [0, 1) samples from the global generator (seed with manualSeed). */
 export function rand(shape: number[], o: CreateOptions = {}): Tensor {
-  return finish(T(F.rand(shape, null, dt(o), null, o.device ?? null)), o);
+  return finish(T(F.rand(shape, dt(o), null, o.device ?? null)), o);
 }
 export function randn(shape: number[], o: CreateOptions = {}): Tensor {
   return finish(T(F.randn(shape, dt(o), null, o.device ?? null)), o);

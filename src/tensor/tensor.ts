@@ -217,6 +217,21 @@ export class Tensor implements Scoped, Disposable {
     this.dispose();
   }
 
+  /**
+   * Makes this Tensor object take over `other`'s handle (like tfjs `Variable.assign`): the old data is released,
+   * `other` becomes disposed. Used to change a parameter's dtype/device while modules keep their references.
+   */
+  assign(other: Tensor): this {
+    if (other === this) return this;
+    const nh = other.handle;
+    other.#h = null;
+    if (this.#h !== null) native.dispose(this.#h);
+    this.#h = nh;
+    this.#shape = undefined;
+    this.#dtype = undefined;
+    return this;
+  }
+
   // ---- metadata -------------------------------------------------------------------------------------------------
   get shape(): number[] {
     return (this.#shape ??= native.shape(this.handle));
