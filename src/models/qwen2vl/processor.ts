@@ -195,8 +195,9 @@ export interface RgbImage {
 }
 
 /**
- * Decodes PNG/JPEG/WebP (anything sharp reads) to 8-bit RGB: EXIF orientation applied (as transformers'
- * load_image does), alpha composited over white (as transformers' convert_to_rgb does), grey expanded to RGB.
+ * Decodes PNG/JPEG/WebP (anything sharp reads) to 8-bit RGB: alpha composited over white (as transformers'
+ * convert_to_rgb and qwen-vl-utils do), grey expanded to RGB. Pixels are taken in stored order, without applying
+ * an EXIF orientation tag, as the reference's PIL Image.open does (transformers' load_image would rotate).
  */
 export async function loadImage(input: string | Buffer | Uint8Array): Promise<RgbImage> {
   let buf: Buffer | Uint8Array;
@@ -207,7 +208,6 @@ export async function loadImage(input: string | Buffer | Uint8Array): Promise<Rg
   }
   try {
     const { data, info } = await sharp(buf)
-      .rotate()
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColourspace("srgb")
       .raw({ depth: "uchar" })
