@@ -61,15 +61,16 @@ interface Candidate {
   parse(): MathValue | undefined;
 }
 
-/** The content of a `\boxed{` whose opening brace ends at `open`, with balanced braces; undefined if unclosed. */
-function balancedBraces(text: string, open: number): { content: string; end: number } | undefined {
-  let depth = 1;
-  for (let i = open; i < text.length; i++) {
+/** For every "{" of the text, the index of its matching "}" (one pass with a stack); unmatched braces are absent. */
+function closingBraces(text: string): Map<number, number> {
+  const close = new Map<number, number>();
+  const open: number[] = [];
+  for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (c === "{") depth++;
-    else if (c === "}" && --depth === 0) return { content: text.slice(open, i), end: i + 1 };
+    if (c === "{") open.push(i);
+    else if (c === "}" && open.length > 0) close.set(open.pop()!, i);
   }
-  return undefined;
+  return close;
 }
 
 function numberFromGroups(g: Record<string, string | undefined>): number | undefined {
@@ -154,13 +155,17 @@ function candidateFromMatch(m: RegExpExecArray): Candidate {
 
 function boxedCandidates(text: string, re: RegExp): Candidate[] {
   const out: Candidate[] = [];
+  let close: Map<number, number> | undefined;
   re.lastIndex = 0;
   for (let m = re.exec(text); m; m = re.exec(text)) {
-    const b = balancedBraces(text, m.index + m[0].length);
-    if (!b) continue;
-    out.push({ start: m.index, end: b.end, raw: b.content.trim(), parse: () => parseLatexValue(b.content) });
+    close ??= closingBraces(text);
+    const brace = m.index + m[0].length - 1;
+    const end = close.get(brace);
+    if (end === undefined) continue;
+    const content = text.slice(brace + 1, end);
+    out.push({ start: m.index, end: end + 1, raw: content.trim(), parse: () => parseLatexValue(content) });
   }
-  return out;
+  return out.sort((a, b) => b.end - a.end || a.start - b.start);
 }
 
 function tierCandidates(text: string, tier: Tier): Candidate[] {
@@ -203,7 +208,7 @@ function parseUncached(text: string): ParsedMath {
       if (value) return { value, raw };
     }
   }
-  return { raw };
+  return raw === undefined ? {} : { raw };
 }
 
 const CACHE_LIMIT = 2048;
