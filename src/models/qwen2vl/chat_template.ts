@@ -103,6 +103,20 @@ export function applyChatTemplate(messages: readonly ChatMessage[], opts: ChatTe
   return opts.template ? renderJinjaChatTemplate(opts.template, messages, opts) : renderQwen2VLChat(messages, opts);
 }
 
+/**
+ * Content parts for a text with `<image>` placeholders (the ShareGPT/LLaMA-Factory convention of the SFT data,
+ * spec §2.4): each placeholder becomes an image part at its position, so rendering puts
+ * `<|vision_start|><|image_pad|><|vision_end|>` exactly there (RL/eval prompts put images first instead).
+ */
+export function contentFromPlaceholders(text: string, placeholder = "<image>"): ContentPart[] {
+  const parts: ContentPart[] = [];
+  text.split(placeholder).forEach((seg, i) => {
+    if (i > 0) parts.push({ type: "image" });
+    if (seg) parts.push({ type: "text", text: seg });
+  });
+  return parts;
+}
+
 /** Number of images a conversation refers to (one `<|image_pad|>` each after rendering). */
 export function countImages(messages: readonly ChatMessage[]): number {
   let n = 0;
