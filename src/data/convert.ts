@@ -43,14 +43,16 @@ function hasTag(text: string, tag: string): boolean {
 
 /**
  * The assistant turn of a CoT-SFT record: `<think>\n{cot}\n</think>\n<answer>\n{answer}\n</answer>` (spec §1.4).
- * A `cot` that already carries `<think>` and `<answer>` tags (as the distiller writes it) is used as it is.
+ * A `cot` that already carries `<think>` and `<answer>` tags (as the distiller writes it) is used from its last
+ * `<think>` on (the distiller's own post-processing, spec §7.1), which also drops the summary and caption parts of
+ * a caption-CoT.
  *
  * @example
  * cotTarget({ cot: "5 - 2 = 3", answer: "3" }); // "<think>\n5 - 2 = 3\n</think>\n<answer>\n3\n</answer>"
  */
 export function cotTarget(rec: Pick<MetaRecord, "cot" | "answer">): string {
   const cot = rec.cot ?? "";
-  if (hasTag(cot, "think") && hasTag(cot, "answer")) return cot.trim();
+  if (hasTag(cot, "think") && hasTag(cot, "answer")) return cot.slice(cot.lastIndexOf("<think>")).trim();
   return `<think>\n${cot}\n</think>\n<answer>\n${rec.answer}\n</answer>`;
 }
 
