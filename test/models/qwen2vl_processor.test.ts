@@ -151,6 +151,58 @@ test("bicubic resize: hand-computed 4 → 2 downscale, identity, constants", () 
   }
 });
 
+/** Pillow's resample accuracy case: TL and BR quadrants `color`, the others 255 − color (grey, as RGB). */
+function pillowCase(size: number, color: number) {
+  const data = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++) {
+      const v = (x < size / 2) === (y < size / 2) ? color : 255 - color;
+      data.fill(v, (y * size + x) * 3, (y * size + x) * 3 + 3);
+    }
+  return { width: size, height: size, data };
+}
+
+/** Pillow's make_sample: the full expected image from the hex values of its top-left quarter. */
+function pillowSample(hex: string, size: number): number[] {
+  const vals = hex.split(/\s+/).filter(Boolean).map((h) => parseInt(h, 16));
+  const out = new Array<number>(size * size);
+  const h = size / 2;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < h; x++) {
+      const v = vals[y * h + x]!;
+      out[y * size + x] = v;
+      out[(size - y - 1) * size + size - x - 1] = v;
+      out[(size - y - 1) * size + x] = 255 - v;
+      out[y * size + size - x - 1] = 255 - v;
+    }
+  return out;
+}
+
+test("bicubic resize reproduces Pillow's own resample accuracy tests", () => {
+  // Expected values from Pillow's Tests/test_image_resample.py (TestImagingCoreResampleAccuracy), BICUBIC cases.
+  const cases: [number, number, string][] = [
+    [12, 6, "e1 e3 d4  e3 e5 d6  d4 d6 c9"], // test_reduce_bicubic
+    [4, 8, "e1 e5 ee b9  e5 e9 f3 bc  ee f3 fd c1  b9 bc c1 a2"], // test_enlarge_bicubic
+  ];
+  for (const [from, to, hex] of cases) {
+    const out = resizeBicubic(pillowCase(from, 0xe1), to, to);
+    const want = pillowSample(hex, to);
+    for (let c = 0; c < 3; c++) {
+      assert.deepEqual(Array.from({ length: to * to }, (_, i) => out.data[i * 3 + c]), want, `${from} -> ${to}, channel ${c}`);
+    }
+  }
+  // TestCoreResampleCoefficients.test_reduce: a very wide step edge keeps exactly half its value in the middle.
+  for (let size = 400000; size < 400010; size += 2) {
+    const data = new Uint8Array(size * 3);
+    data.fill(254, 0, (size / 2) * 3);
+    assert.equal(resizeBicubic({ width: size, height: 1, data }, 5, 1).data[2 * 3], 127, `width ${size}`);
+  }
+  // test_nonzero_coefficients: 1280 → 256 keeps a flat colour exactly.
+  const flat = { width: 1280, height: 1280, data: new Uint8Array(1280 * 1280 * 3).map((_, i) => [0x20, 0x40, 0x60][i % 3]!) };
+  const small = resizeBicubic(flat, 256, 256);
+  for (let i = 0; i < small.data.length; i++) assert.equal(small.data[i], [0x20, 0x40, 0x60][i % 3]);
+});
+
 async function png(width: number, height: number, pixel: (x: number, y: number) => number[], channels: 1 | 3 | 4 = 3): Promise<Buffer> {
   const raw = Buffer.alloc(width * height * channels);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) raw.set(pixel(x, y), (y * width + x) * channels);

@@ -269,6 +269,7 @@ function clip8(ss: number): number {
  * no reducing_gap), which is what transformers' Qwen2VLImageProcessor calls: Keys cubic with a = -0.5, support
  * widened by the downscale factor (antialiasing), fixed-point weights, horizontal pass then vertical, rounding to
  * 8 bits after each pass. sharp's own "cubic" kernel (libvips) differs slightly from Pillow's, so we do not use it.
+ * Tests reproduce Pillow's own BICUBIC accuracy cases (Tests/test_image_resample.py) exactly.
  */
 export function resizeBicubic(img: RgbImage, outW: number, outH: number): RgbImage {
   const { width: inW, height: inH, data } = img;
