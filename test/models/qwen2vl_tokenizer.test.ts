@@ -45,6 +45,9 @@ test("the real Qwen vocabulary has the special ids of spec §2.4", async () => {
   const c = presetConfig("qwen2-vl-2b");
   assert.deepEqual([c.image_token_id, c.video_token_id, c.vision_start_token_id, c.vision_end_token_id, c.eos_token_id], [151655, 151656, 151652, 151653, 151645]);
   assert.ok(tok.size <= c.vocab_size, "every token id fits the 2B embedding");
+  // Building the preset from the real tokenizer keeps the published (padded) vocabulary size.
+  assert.deepEqual(presetConfig("qwen2-vl-2b", tok.configIds()), c);
+  assert.deepEqual(presetConfig("qwen2-vl-7b", tok.configIds()), presetConfig("qwen2-vl-7b"));
 });
 
 test("encodes like the package's own tokenizer and decodes back", async () => {

@@ -563,7 +563,9 @@ export function presetConfig(name: PresetName | string, tokenizer?: TokenizerIds
     default:
       throw new Error(`unknown preset '${name}' (known: ${PRESET_NAMES.join(", ")})`);
   }
-  if (tokenizer && name !== "qwen2-vl-tiny") c = withTokenizerIds(c, tokenizer);
+  // The published checkpoints' embeddings are padded beyond the tokenizer (151936 rows for 151665 tokens): keep
+  // the published vocab_size and take only the ids from a real-scale tokenizer.
+  if (tokenizer && name !== "qwen2-vl-tiny") c = withTokenizerIds(c, { ...tokenizer, vocabSize: Math.max(c.vocab_size, tokenizer.vocabSize) });
   return c;
 }
 
