@@ -284,6 +284,8 @@ test("preprocessor_config.json is read and written with HF field names", async (
   assert.deepEqual(parsePreprocessorConfig(published), defaultPreprocessorConfig());
   // Newer files keep the limits in size {shortest_edge, longest_edge}; min_pixels/max_pixels win when both exist.
   assert.equal(parsePreprocessorConfig({ size: { shortest_edge: 1000, longest_edge: 480000 } }).max_pixels, 480000);
+  // Missing limits take the image processor's class defaults, as transformers does.
+  assert.deepEqual([parsePreprocessorConfig({}).min_pixels, parsePreprocessorConfig({}).max_pixels], [3136, 1003520]);
   assert.equal(parsePreprocessorConfig({ max_pixels: 5000, size: { shortest_edge: 1000, longest_edge: 480000 } }).max_pixels, 5000);
   assert.throws(() => parsePreprocessorConfig({ min_pixels: 10, max_pixels: 5 }), /min_pixels \(10\) > max_pixels \(5\)/);
   assert.throws(() => parsePreprocessorConfig({ image_mean: [1, 2] }), /image_mean/);

@@ -97,7 +97,9 @@ export function parsePreprocessorConfig(json: unknown, source = "preprocessor_co
     throw new Error(`${source}: ` + r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
   }
   const j = r.data;
-  const d = defaultPreprocessorConfig();
+  // Fields missing from the file take Qwen2VLImageProcessor's class defaults (max_pixels 28·28·1280), not the
+  // Instruct checkpoints' file values, as transformers would.
+  const d = defaultPreprocessorConfig({ max_pixels: 28 * 28 * 1280 });
   const triple = (x: number | number[] | undefined, dflt: number[]) => (x === undefined ? dflt : typeof x === "number" ? [x, x, x] : x);
   const cfg: PreprocessorConfig = {
     ...d,
