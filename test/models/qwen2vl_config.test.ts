@@ -77,6 +77,24 @@ test("reads the published 2B config.json and it equals the qwen2-vl-2b preset", 
   assert.deepEqual(strip(config), strip(preset));
 });
 
+test("reads the published 7B config.json (with vision_config.spatial_patch_size) as the qwen2-vl-7b preset", () => {
+  const json = {
+    ...QWEN2VL_2B_JSON,
+    hidden_size: 3584,
+    intermediate_size: 18944,
+    num_attention_heads: 28,
+    num_key_value_heads: 4,
+    tie_word_embeddings: false,
+    vocab_size: 152064,
+    vision_config: { ...QWEN2VL_2B_JSON.vision_config, hidden_size: 3584, spatial_patch_size: 14 },
+  };
+  const { config, warnings } = parseConfig(json);
+  assert.deepEqual(warnings, []);
+  assert.deepEqual({ ...config, extra: {} }, { ...presetConfig("qwen2-vl-7b"), extra: {} });
+  // spatial_patch_size is kept for the round trip.
+  assert.equal((toHfConfig(config).vision_config as Record<string, unknown>).spatial_patch_size, 14);
+});
+
 test("7B preset has the published shapes and passes validation", () => {
   const c = presetConfig("qwen2-vl-7b");
   assert.equal(c.vocab_size, 152064);

@@ -3,7 +3,7 @@
  * the Qwen special tokens resolved by name. Used for the real Qwen2 vocabulary and for the project's tiny one.
  */
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import type { TokenizerIds } from "./config.ts";
 import { type ChatMessage, type ChatTemplateOptions, applyChatTemplate, readChatTemplate } from "./chat_template.ts";
@@ -146,7 +146,7 @@ export class QwenTokenizer {
 /** Loads a tokenizer.json file (and tokenizer_config.json beside it, when present). */
 export async function loadTokenizer(dirOrFile: string): Promise<QwenTokenizer> {
   if (dirOrFile.endsWith(".json")) {
-    const dir = dirOrFile.slice(0, Math.max(0, dirOrFile.lastIndexOf("/"))) || ".";
+    const dir = dirname(dirOrFile);
     const tj = JSON.parse(await readFile(dirOrFile, "utf8")) as Record<string, unknown>;
     let tc: Record<string, unknown> = {};
     try {
