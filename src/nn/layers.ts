@@ -7,6 +7,8 @@ export interface LayerOptions {
   dtype?: DType;
   /** Std of a normal init (HF `initializer_range`); torch's default init when absent. */
   initStd?: number;
+  /** Device of the new parameters ("meta" builds the module without allocating, e.g. before loading weights). */
+  device?: string;
 }
 
 /** y = x Wᵀ + b with W: [outFeatures, inFeatures] (torch.nn.Linear). */
@@ -20,10 +22,11 @@ export class Linear extends Module {
   ) {
     super();
     const dtype = opts.dtype ?? "float32";
-    this.weight = this.param("weight", empty([outFeatures, inFeatures], { dtype }));
+    const device = opts.device;
+    this.weight = this.param("weight", empty([outFeatures, inFeatures], { dtype, device }));
     if (opts.initStd !== undefined) normal_(this.weight, 0, opts.initStd);
     else kaimingUniformDefault_(this.weight);
-    this.bias = opts.bias === false ? null : this.param("bias", zeros([outFeatures], { dtype }));
+    this.bias = opts.bias === false ? null : this.param("bias", zeros([outFeatures], { dtype, device }));
     if (this.bias && opts.initStd === undefined) {
       const b = 1 / Math.sqrt(inFeatures);
       uniform_(this.bias, -b, b);
@@ -43,7 +46,7 @@ export class Embedding extends Module {
     opts: LayerOptions = {},
   ) {
     super();
-    this.weight = this.param("weight", empty([numEmbeddings, dim], { dtype: opts.dtype ?? "float32" }));
+    this.weight = this.param("weight", empty([numEmbeddings, dim], { dtype: opts.dtype ?? "float32", device: opts.device }));
     normal_(this.weight, 0, opts.initStd ?? 1);
   }
   forward(ids: Tensor): Tensor {
@@ -63,7 +66,7 @@ export class RMSNorm extends Module {
     opts: LayerOptions = {},
   ) {
     super();
-    this.weight = this.param("weight", ones([dim], { dtype: opts.dtype ?? "float32" }));
+    this.weight = this.param("weight", ones([dim], { dtype: opts.dtype ?? "float32", device: opts.device }));
   }
   forward(x: Tensor): Tensor {
     const inDtype = x.dtype;
@@ -91,8 +94,8 @@ export class LayerNorm extends Module {
   ) {
     super();
     const dtype = opts.dtype ?? "float32";
-    this.weight = this.param("weight", ones([dim], { dtype }));
-    this.bias = this.param("bias", zeros([dim], { dtype }));
+    this.weight = this.param("weight", ones([dim], { dtype, device: opts.device }));
+    this.bias = this.param("bias", zeros([dim], { dtype, device: opts.device }));
   }
   forward(x: Tensor): Tensor {
     return layerNorm(x, [this.dim], this.weight, this.bias, this.eps);

@@ -1,0 +1,233 @@
+/**
+ * Hugging Face checkpoint directories for Qwen2-VL:
+ *   config.json, model.safetensors (or model-0000k-of-0000n.safetensors + model.safetensors.index.json),
+ *   generation_config.json, preprocessor_config.json, tokenizer files (tokenizer.json, tokenizer_config.json, ...)
+ *   and the chat template (chat_template.json / chat_template.jinja) when present.
+ *
+ * Loading checks every key and shape against the config before reading any weight (params.ts; both the classic
+ * `model.*`/`visual.*` layout and the newer `model.language_model.*`/`model.visual.*` are read), builds the model
+ * on the meta device and moves each tensor straight from the file into its parameter, so peak memory is about one
+ * copy of the weights. Saving writes the classic layout into a temporary sibling directory, then renames it into
+ * place: a crash never leaves a half-written checkpoint.
+ */
+import { existsSync, readFileSync, renameSync, rmSync, mkdirSync } from "node:fs";
+import { copyFile, readFile, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { Tensor, noGrad, isFloating, type DType } from "../../tensor/index.ts";
+import { readHeader, loadSafetensors, saveCheckpointTensors, writeJsonAtomic, INDEX_FILE, SINGLE_FILE } from "../../io/safetensors.ts";
+import { type Qwen2VLConfig, parseConfigText, configToJsonText } from "./config.ts";
+import { checkCheckpointKeys } from "./params.ts";
+import { type PreprocessorConfig, defaultPreprocessorConfig, readPreprocessorConfig, writePreprocessorConfig } from "./processor.ts";
+import { Qwen2VLForConditionalGeneration } from "./model.ts";
+
+/** Files copied along with a checkpoint when present (tokenizer and chat template). */
+export const TOKENIZER_FILES = [
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "vocab.json",
+  "merges.txt",
+  "special_tokens_map.json",
+  "added_tokens.json",
+  "chat_template.json",
+  "chat_template.jinja",
+] as const;
+
+export interface GenerationConfig {
+  bos_token_id?: number | null;
+  eos_token_id?: number | number[] | null;
+  pad_token_id?: number | null;
+  do_sample?: boolean;
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  [k: string]: unknown;
+}
+
+export class CheckpointError extends Error {
+  override name = "CheckpointError";
+}
+
+export interface LoadProgress {
+  done: number;
+  total: number;
+  /** Name of the tensor just loaded. */
+  name: string;
+}
+
+export interface LoadOptions {
+  /** Weight dtype of the model; default: the checkpoint's floating dtype. */
+  dtype?: DType;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+export interface LoadedCheckpoint {
+  model: Qwen2VLForConditionalGeneration;
+  config: Qwen2VLConfig;
+  preprocessor: PreprocessorConfig;
+  generationConfig: GenerationConfig;
+  /** Config warnings (unknown fields), by name. */
+  warnings: { field: string; message: string }[];
+}
+
+function shardFiles(dir: string): string[] {
+  const index = join(dir, INDEX_FILE);
+  if (existsSync(index)) {
+    const parsed = JSON.parse(readFileSync(index, "utf8")) as { weight_map?: Record<string, string> };
+    if (!parsed.weight_map) throw new CheckpointError(`${index}: no weight_map`);
+    return [...new Set(Object.values(parsed.weight_map))].map((f) => join(dir, f));
+  }
+  const single = join(dir, SINGLE_FILE);
+  if (!existsSync(single)) throw new CheckpointError(`${dir}: no ${SINGLE_FILE} or ${INDEX_FILE}`);
+  return [single];
+}
+
+async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new CheckpointError(`${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Reads config.json of a checkpoint directory. */
+export async function readModelConfig(dir: string): Promise<{ config: Qwen2VLConfig; warnings: { field: string; message: string }[] }> {
+  const path = join(dir, "config.json");
+  if (!existsSync(path)) throw new CheckpointError(`${dir}: no config.json (not a checkpoint directory?)`);
+  return parseConfigText(await readFile(path, "utf8"), { source: path });
+}
+
+/** Loads a Qwen2-VL checkpoint directory (see the module comment). */
+export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promise<LoadedCheckpoint> {
+  const { config, warnings } = await readModelConfig(dir);
+  const files = shardFiles(dir);
+  const headers = files.map((f) => readHeader(f));
+  const infos = headers.flatMap((h) => h.tensors);
+  const check = checkCheckpointKeys(config, infos.map((t) => [t.name, t.shape] as [string, number[]]));
+  if (check.missing.length || check.unexpected.length || check.wrongShape.length) {
+    const parts: string[] = [];
+    const list = (xs: string[]) => xs.slice(0, 12).join(", ") + (xs.length > 12 ? `, ... (${xs.length} in all)` : "");
+    if (check.missing.length) parts.push(`missing: ${list(check.missing)}`);
+    if (check.unexpected.length) parts.push(`unexpected: ${list(check.unexpected)}`);
+    if (check.wrongShape.length) parts.push(`wrong shape: ${list(check.wrongShape.map((w) => `${w.name} [${w.got}] (config needs [${w.expected}])`))}`);
+    throw new CheckpointError(`${dir}: weights do not match config.json: ${parts.join("; ")}`);
+  }
+  const ckptDtype = infos.find((t) => isFloating(t.dtype))?.dtype ?? "float32";
+  const dtype = opts.dtype ?? ckptDtype;
+  const model = new Qwen2VLForConditionalGeneration(config, { dtype, device: "meta" });
+  try {
+    const params = new Map(model.namedParameters());
+    const total = check.mapping.size;
+    let done = 0;
+    for (const f of files) {
+      const { tensors } = loadSafetensors(f, (k) => check.mapping.has(k));
+      for (const [key, t] of tensors) {
+        const name = check.mapping.get(key)!;
+        const p = params.get(name)!;
+        // The parameter object keeps its identity (modules hold it); it takes over the loaded storage.
+        const v = t.dtype === dtype ? t : noGrad(() => t.to(dtype));
+        if (v !== t) t.dispose();
+        p.assign(v);
+        p.requiresGrad_(true);
+        opts.onProgress?.({ done: ++done, total, name });
+      }
+    }
+    for (const [name, p] of params) if (p.device === "meta") throw new CheckpointError(`${dir}: parameter ${name} was not loaded`);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  model.eval();
+  const pre = join(dir, "preprocessor_config.json");
+  const preprocessor = existsSync(pre) ? await readPreprocessorConfig(pre) : defaultPreprocessorConfig();
+  const generationConfig = ((await readJson(join(dir, "generation_config.json"))) ?? defaultGenerationConfig(config)) as GenerationConfig;
+  return { model, config, preprocessor, generationConfig, warnings };
+}
+
+/** generation_config.json for a model: stop on <|im_end|> and <|endoftext|>, pad with <|endoftext|>, greedy. */
+export function defaultGenerationConfig(c: Qwen2VLConfig): GenerationConfig {
+  const eos = Array.isArray(c.eos_token_id) ? c.eos_token_id : c.eos_token_id !== null ? [c.eos_token_id] : [];
+  const endoftext = c.bos_token_id;
+  const stops = endoftext !== null && !eos.includes(endoftext) ? [...eos, endoftext] : eos;
+  return { bos_token_id: c.bos_token_id, eos_token_id: stops, pad_token_id: c.pad_token_id ?? endoftext, do_sample: false };
+}
+
+/** Stop ids from a generation config (eos_token_id as number or list), or the config's eos + <|endoftext|>. */
+export function stopTokenIds(gen: GenerationConfig, c: Qwen2VLConfig): number[] {
+  const e = gen.eos_token_id ?? defaultGenerationConfig(c).eos_token_id;
+  return Array.isArray(e) ? e : e === null || e === undefined ? [] : [e];
+}
+
+export function padTokenId(gen: GenerationConfig, c: Qwen2VLConfig): number {
+  const p = gen.pad_token_id ?? c.pad_token_id ?? c.bos_token_id;
+  if (p === null || p === undefined) throw new CheckpointError("no pad token id in generation_config.json or config.json");
+  return p;
+}
+
+export interface SaveOptions {
+  /** Cast weights to this dtype when writing (default: the model's). */
+  dtype?: DType;
+  /** Copy tokenizer and chat-template files from this directory. */
+  tokenizerDir?: string;
+  /** Or write these files (name → JSON object or text) — e.g. a freshly trained tiny tokenizer. */
+  extraFiles?: Record<string, unknown>;
+  preprocessor?: PreprocessorConfig;
+  generationConfig?: GenerationConfig;
+  /** Shard above this many bytes (default 5 GB as transformers). */
+  maxShardBytes?: number;
+}
+
+/** Writes `model` as a HF checkpoint directory at `dir` (atomically replaced). Returns the files written. */
+export async function saveCheckpoint(model: Qwen2VLForConditionalGeneration, dir: string, opts: SaveOptions = {}): Promise<string[]> {
+  const target = resolve(dir);
+  mkdirSync(dirname(target), { recursive: true });
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  try {
+    const dtype = opts.dtype ?? model.dtype;
+    const sd = new Map<string, Tensor>();
+    const casts: Tensor[] = [];
+    let files: string[];
+    try {
+      for (const [name, t] of model.namedParameters()) {
+        if (t.dtype === dtype || !isFloating(t.dtype)) sd.set(name, t);
+        else {
+          const c = noGrad(() => t.to(dtype));
+          casts.push(c);
+          sd.set(name, c);
+        }
+      }
+      files = saveCheckpointTensors(tmp, sd, { maxShardBytes: opts.maxShardBytes, metadata: { format: "pt" } });
+    } finally {
+      for (const c of casts) c.dispose();
+    }
+    const cfg: Qwen2VLConfig = { ...model.config, torch_dtype: dtype };
+    await writeFile(join(tmp, "config.json"), configToJsonText(cfg));
+    writeJsonAtomic(join(tmp, "generation_config.json"), opts.generationConfig ?? defaultGenerationConfig(cfg));
+    await writePreprocessorConfig(join(tmp, "preprocessor_config.json"), opts.preprocessor ?? defaultPreprocessorConfig());
+    files.push("config.json", "generation_config.json", "preprocessor_config.json");
+    if (opts.tokenizerDir) {
+      for (const f of TOKENIZER_FILES) {
+        const src = join(opts.tokenizerDir, f);
+        if (existsSync(src)) {
+          await copyFile(src, join(tmp, f));
+          files.push(f);
+        }
+      }
+    }
+    for (const [name, value] of Object.entries(opts.extraFiles ?? {})) {
+      await writeFile(join(tmp, name), typeof value === "string" ? value : JSON.stringify(value, null, 2) + "\n");
+      files.push(name);
+    }
+    // Swap into place: old directory aside, new one in, old one removed.
+    const old = `${tmp}.old`;
+    if (existsSync(target)) renameSync(target, old);
+    renameSync(tmp, target);
+    rmSync(old, { recursive: true, force: true });
+    return files;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Qwen2VLForConditionalGeneration: vision tower (`visual.*`), Qwen2 decoder (`model.*`) and the LM head
+ * (`lm_head.weight`, or the token embedding when `tie_word_embeddings`). Parameter names are the classic HF
+ * checkpoint keys (params.ts lists them).
+ *
+ * forward(): embeds the tokens, runs the vision tower on `pixel_values` and scatters the image features into the
+ * `<|image_pad|>` positions (after checking, per sample, that the pad count equals the merged patch count), builds
+ * the 3D M-RoPE positions (HF get_rope_index, left padding via the attention mask; during decoding
+ * cache length + rope_delta), and returns logits for the requested positions.
+ */
+import { Tensor, tensor, ones, tidy, linear, arange, type DType } from "../../tensor/index.ts";
+import { Module, Linear } from "../../nn/index.ts";
+import { type Qwen2VLConfig, headDim } from "./config.ts";
+import { checkImagePadCounts, imageTokenCount } from "./processor.ts";
+import { type GridThw, ropeIndex, ropeTokenIds, invFreq, mropeComponents, mropeCosSin } from "./rope.ts";
+import { Qwen2VisionTransformer, hfLinear, type BuildOptions } from "./vision.ts";
+import { KVCache, Qwen2TextModel } from "./text.ts";
+
+export interface ModelInputs {
+  /** [B, T] int64 token ids (left-padded batch). */
+  inputIds: Tensor;
+  /** [B, T] 1 = token, 0 = padding; for a decode step it covers the cached positions too ([B, past + T]). */
+  attentionMask?: Tensor | null;
+  /** [N, C·T·P·P] patches of every image of the batch in order (processor output). */
+  pixelValues?: Tensor | null;
+  /** (t, h, w) per image, same order as pixelValues rows. */
+  imageGridThw?: readonly GridThw[] | null;
+  /** Sample names for error messages (default "#i"). */
+  sampleIds?: readonly string[];
+}
+
+export interface ForwardOptions {
+  /** Decoding cache: filled by the prefill call, extended by each later call. */
+  cache?: KVCache | null;
+  /** rope_deltas returned by the prefill; required once the cache holds positions. */
+  ropeDeltas?: readonly number[];
+  /** Compute logits only for positions [start, end) of this call's T tokens (default all). */
+  logitsRange?: [number, number];
+}
+
+export interface ModelOutput {
+  /** [B, end − start, vocab] in the activation dtype. */
+  logits: Tensor;
+  /** [B] rope deltas (prefill) or the ones passed in. */
+  ropeDeltas: number[];
+}
+
+export class Qwen2VLForConditionalGeneration extends Module {
+  readonly visual: Qwen2VisionTransformer;
+  readonly model: Qwen2TextModel;
+  readonly lm_head: Linear | null;
+  readonly #invFreq: Tensor;
+  readonly #components: Tensor;
+
+  constructor(
+    readonly config: Qwen2VLConfig,
+    opts: BuildOptions = {},
+  ) {
+    super();
+    this.visual = this.module("visual", new Qwen2VisionTransformer(config, opts));
+    this.model = this.module("model", new Qwen2TextModel(config, opts));
+    this.lm_head = config.tie_word_embeddings
+      ? null
+      : this.module("lm_head", hfLinear(config.hidden_size, config.vocab_size, config.initializer_range, opts, false));
+    // Rotary tables are not checkpoint state (HF: non-persistent buffers); kept in float32 whatever the weights.
+    this.#invFreq = this.buffer("rotary_inv_freq", invFreq(headDim(config), config.rope_theta), false);
+    this.#components = this.buffer("rotary_components", tensor(mropeComponents(config.rope_scaling.mrope_section), { dtype: "int64" }), false);
+  }
+
+  /** dtype of the weights (the embedding's). */
+  get dtype(): DType {
+    return this.model.embed_tokens.weight.dtype;
+  }
+
+  /** Keeps the rotary tables in float32 when casting the weights (Module.to would cast every float buffer). */
+  override to(target: DType | { device: string }): this {
+    const inv = this.#invFreq.to("float32");
+    super.to(target);
+    if (typeof target === "string") this.#invFreq.assign(inv);
+    else inv.dispose();
+    return this;
+  }
+
+  /** A KV cache sized for `capacity` positions (0 = grow as needed). */
+  newCache(capacity = 0): KVCache {
+    return new KVCache(this.config.num_hidden_layers, capacity);
+  }
+
+  /** Output embedding matrix [vocab, hidden] (lm_head or the tied token embedding). */
+  get outputWeight(): Tensor {
+    return this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight;
+  }
+
+  /** Image features [Σ tokens, hidden_size] for pixel values of images with the given grids. */
+  imageFeatures(pixelValues: Tensor, grids: readonly GridThw[]): Tensor {
+    return this.visual.forward(pixelValues, grids);
+  }
+
+  /** The per-sample pad-count check (processor.ts) on host ids; images are assigned to samples in order. */
+  checkImagePads(rows: number[][], maskRows: number[][] | null, grids: readonly GridThw[], sampleIds?: readonly string[]): void {
+    const c = this.config;
+    const m = c.vision_config.spatial_merge_size;
+    let next = 0;
+    const samples = rows.map((row, b) => {
+      const toks = maskRows ? row.filter((_, t) => maskRows[b]![t] === 1) : row;
+      let pads = 0;
+      for (const id of toks) if (id === c.image_token_id) pads++;
+      // Take this sample's images: as many grids as its pad tokens use up (each image is one contiguous run).
+      const mine: GridThw[] = [];
+      let used = 0;
+      while (used < pads && next < grids.length) {
+        used += imageTokenCount(grids[next]!, m);
+        mine.push(grids[next++]!);
+      }
+      return { id: sampleIds?.[b] ?? `#${b}`, inputIds: toks, imageGridThw: mine };
+    });
+    checkImagePadCounts(samples, c.image_token_id, m);
+    if (next !== grids.length) {
+      throw new Error(`image_grid_thw has ${grids.length} images but the batch's <|image_pad|> tokens account for only ${next}`);
+    }
+  }
+
+  /** Logits for the input (see the module comment). Owned by the caller. */
+  forward(inp: ModelInputs, opts: ForwardOptions = {}): ModelOutput {
+    const cache = opts.cache ?? null;
+    const past = cache?.length ?? 0;
+    const [B, T] = inp.inputIds.shape as [number, number];
+    const c = this.config;
+    const grids = inp.imageGridThw && inp.imageGridThw.length ? inp.imageGridThw : null;
+    let deltas: number[];
+    let posRows: number[][][] | null = null;
+    if (past === 0) {
+      // Host copies of the ids for the rope index and the pad check (a sync point on accelerators).
+      const flat = inp.inputIds.toNumbers();
+      const rows = Array.from({ length: B }, (_, b) => flat.slice(b * T, (b + 1) * T));
+      let maskRows: number[][] | null = null;
+      if (inp.attentionMask) {
+        const mf = inp.attentionMask.toNumbers();
+        const S = inp.attentionMask.size(1);
+        if (S !== T) throw new Error(`attention_mask has ${S} columns for ${T} tokens (prefill)`);
+        maskRows = Array.from({ length: B }, (_, b) => mf.slice(b * S, (b + 1) * S));
+      }
+      this.checkImagePads(rows, maskRows, grids ?? [], inp.sampleIds);
+      if (grids && !inp.pixelValues) throw new Error("image_grid_thw given without pixel_values");
+      const r = ropeIndex(rows, grids, maskRows, ropeTokenIds(c));
+      posRows = r.positionIds;
+      deltas = r.ropeDeltas;
+    } else {
+      if (!opts.ropeDeltas) throw new Error("forward: ropeDeltas from the prefill are required when the cache is not empty");
+      deltas = [...opts.ropeDeltas];
+    }
+    return tidy(() => {
+      let embeds = this.model.embed_tokens.forward(inp.inputIds); // [B, T, hidden]
+      if (past === 0 && grids && inp.pixelValues) {
+        const feats = this.imageFeatures(inp.pixelValues, grids); // [Σ tokens, hidden]
+        const f = feats.dtype === embeds.dtype ? feats : feats.to(embeds.dtype);
+        const mask = inp.inputIds.eq(c.image_token_id).unsqueeze(-1).expand(B, T, c.hidden_size); // [B, T, hidden]
+        embeds = embeds.maskedScatter(mask, f); // features fill the pad positions in order
+      }
+      let positionIds: Tensor; // [3, B, T]
+      if (posRows) positionIds = tensor(posRows.flat(2), { dtype: "int64", shape: [3, B, T] });
+      else {
+        // Decoding: position = cache length + rope delta (+ offset within this call), the same for t, h, w.
+        const d = tensor(deltas, { dtype: "int64", shape: [B, 1] });
+        positionIds = arange(past, past + T).view(1, T).add(d).unsqueeze(0).expand(3, B, T);
+      }
+      const [cos, sin] = mropeCosSin(positionIds, this.#invFreq, this.#components, embeds.dtype);
+      const keyMask = inp.attentionMask ?? ones([B, past + T], { dtype: "int64" });
+      if (keyMask.size(1) !== past + T) throw new Error(`attention_mask has ${keyMask.size(1)} columns; expected cache ${past} + ${T}`);
+      let hidden = this.model.forward(embeds, cos, sin, keyMask, cache); // [B, T, hidden]
+      if (opts.logitsRange) {
+        const [s, e] = opts.logitsRange;
+        hidden = hidden.narrow(1, s, e - s); // only the positions whose logits are needed
+      }
+      const logits = linear(hidden, this.outputWeight);
+      return { logits, ropeDeltas: deltas };
+    });
+  }
+}
