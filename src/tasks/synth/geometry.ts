@@ -72,7 +72,7 @@ export function geometryValue(family: Family, p: Record<string, number>, ask: st
     case "trapezoid":
       return ((p.a! + p.b!) * p.h!) / 2;
     case "inscribed_angle":
-      return p.t! / 2;
+      return ask === "central" ? p.t! : p.t! / 2;
     case "parallelogram":
       return ask === "area" ? p.b! * p.h! : 180 - p.x!;
   }
@@ -359,24 +359,22 @@ function rectangle(rng: Rng, L: string[]): Figure {
   };
 }
 
-const TRIPLES: [number, number][] = [
-  [3, 4],
-  [6, 8],
-  [5, 12],
-  [9, 12],
-  [8, 15],
-  [12, 16],
-  [7, 24],
-  [15, 20],
-  [10, 24],
-  [20, 21],
-  [12, 5],
-  [4, 3],
-  [8, 6],
-  [15, 8],
-  [24, 7],
-  [16, 12],
-];
+/** Integer right triangles with legs up to 40, in both leg orders. */
+const TRIPLES: [number, number][] = (() => {
+  const out: [number, number][] = [];
+  for (const [p, q] of [
+    [3, 4],
+    [5, 12],
+    [8, 15],
+    [7, 24],
+    [20, 21],
+    [12, 35],
+    [9, 40],
+  ] as const) {
+    for (let k = 1; p * k <= 40 && q * k <= 40; k++) out.push([p * k, q * k], [q * k, p * k]);
+  }
+  return out;
+})();
 
 function rightTriangle(rng: Rng, L: string[]): Figure {
   let a: number;
@@ -420,7 +418,7 @@ function rightTriangle(rng: Rng, L: string[]): Figure {
 }
 
 function circleFigure(rng: Rng, L: string[]): Figure {
-  const r = rng.int(1, 40);
+  const r = rng.int(1, 99);
   const ask = rng.pick(["diameter", "circumference", "area"]);
   const O = L[0]!;
   const ang = rng.int(0, 359);
@@ -620,7 +618,8 @@ function trapezoid(rng: Rng, L: string[]): Figure {
 }
 
 function inscribedAngle(rng: Rng, L: string[]): Figure {
-  const t = 2 * rng.int(20, 80);
+  const t = 2 * rng.int(10, 89);
+  const ask = rng.pick(["inscribed", "central"]);
   const [O, A, B, C] = [L[0]!, L[1]!, L[2]!, L[3]!];
   const start = rng.int(200, 250);
   const pa = polar(start, 1);
@@ -631,16 +630,26 @@ function inscribedAngle(rng: Rng, L: string[]): Figure {
   return {
     family: "inscribed_angle",
     params: { t },
-    ask: "inscribed",
+    ask,
     letters: [O, A, B, C],
-    question: `${O} is the centre of the circle. Find the measure of angle ${A}${C}${B} in degrees.`,
+    question:
+      ask === "inscribed"
+        ? `${O} is the centre of the circle. Find the measure of angle ${A}${C}${B} in degrees.`
+        : `${O} is the centre of the circle. Find the measure of angle ${A}${O}${B} in degrees.`,
     pts: [[0, 0], pa, pb, pc],
     extent: ring,
-    steps: (v) => [
-      `Angle ${A}${O}${B} is a central angle of ${t} degrees.`,
-      `The inscribed angle ${A}${C}${B} stands on the same arc, so it is half of the central angle.`,
-      `So angle ${A}${C}${B} = ${t} / 2 = ${v}.`,
-    ],
+    steps: (v) =>
+      ask === "inscribed"
+        ? [
+            `Angle ${A}${O}${B} is a central angle of ${t} degrees.`,
+            `The inscribed angle ${A}${C}${B} stands on the same arc, so it is half of the central angle.`,
+            `So angle ${A}${C}${B} = ${t} / 2 = ${v}.`,
+          ]
+        : [
+            `Angle ${A}${C}${B} is an inscribed angle of ${t / 2} degrees.`,
+            `The central angle ${A}${O}${B} stands on the same arc, so it is twice the inscribed angle.`,
+            `So angle ${A}${O}${B} = 2 x ${t / 2} = ${v}.`,
+          ],
     draw: (P, S) => {
       const [o, a, b, c] = S as [Pt, Pt, Pt, Pt];
       circle(P, o, len(sub(a, o)));
@@ -653,8 +662,8 @@ function inscribedAngle(rng: Rng, L: string[]): Figure {
       vertexLabel(P, B, b, o, 7);
       vertexLabel(P, C, c, o, 7);
       label(P, O, add(o, mul(unit(add(unit(sub(a, o)), unit(sub(b, o)))), -7)));
-      angleLabel(P, deg(t), o, a, b);
-      angleLabel(P, "?", c, a, b);
+      angleLabel(P, ask === "inscribed" ? deg(t) : "?", o, a, b);
+      angleLabel(P, ask === "inscribed" ? "?" : deg(t / 2), c, a, b);
     },
   };
 }
@@ -663,7 +672,7 @@ function parallelogram(rng: Rng, L: string[]): Figure {
   const ask = rng.pick(["area", "angle"]);
   const b = rng.int(3, 30);
   const h = rng.int(2, 24);
-  const x = rng.int(40, 80);
+  const x = rng.pick([...Array(121).keys()].map((k) => k + 30).filter((k) => k !== 90));
   const height = Math.min(0.9, Math.max(0.4, h / b));
   const shift = height / Math.tan((x * Math.PI) / 180);
   const params: Record<string, number> = ask === "area" ? { b, h } : { x };
@@ -735,8 +744,8 @@ function fit(pts: Pt[], extent: Pt[], rotation: number, c: Canvas2, margin: numb
 }
 
 /** Three wrong options near the right one, all positive and distinct. */
-function distractors(rng: Rng, value: number, family: Family): number[] {
-  const angle = !["rectangle", "right_triangle", "circle", "trapezoid"].includes(family) && !(family === "parallelogram" && value > 180);
+function distractors(rng: Rng, value: number, family: Family, ask: string): number[] {
+  const angle = !["rectangle", "right_triangle", "circle", "trapezoid"].includes(family) && !(family === "parallelogram" && ask === "area");
   const cands = new Set<number>();
   const step = angle ? rng.pick([5, 10, 15, 20]) : Math.max(1, Math.round(value * rng.pick([0.1, 0.2, 0.25, 0.5])));
   for (const d of [-2, -1, 1, 2, 3]) cands.add(Math.round((value + d * step) * 100) / 100);
@@ -754,8 +763,11 @@ const STROKES: RGB[] = [
   [90, 40, 130],
 ];
 
-export function drawGeometry(rng: Rng, split: GeometrySplit): { fig: Figure; scene: Omit<GeometryScene, "labels">; value: number } {
-  const family = rng.pick(split === "ood" ? OOD_FAMILIES : ID_FAMILIES);
+export function drawGeometry(
+  rng: Rng,
+  split: GeometrySplit,
+  family: Family = rng.pick(split === "ood" ? OOD_FAMILIES : ID_FAMILIES),
+): { fig: Figure; scene: Omit<GeometryScene, "labels">; value: number } {
   const letters = rng.pick(LETTER_SETS);
   const fig = BUILDERS[family](rng, letters);
   const style: GeoStyle =
@@ -778,7 +790,7 @@ export function drawGeometry(rng: Rng, split: GeometrySplit): { fig: Figure; sce
     style,
   };
   if (choice) {
-    const opts = [...distractors(rng, value, family), Math.round(value * 100) / 100].sort((a, b) => a - b);
+    const opts = [...distractors(rng, value, family, fig.ask), Math.round(value * 100) / 100].sort((a, b) => a - b);
     scene.choices = opts;
   }
   return { fig, scene, value };
@@ -826,8 +838,11 @@ const ID_PREFIX: Record<GeometrySplit, string> = {
 };
 
 export function makeGeometryItem(seed: number, split: GeometrySplit, index: number, attempt: number): SynthItem | null {
+  // The family depends on the item only, not on the attempt, so rejections cannot tilt the family mix
+  // towards the families with more parameter values.
+  const family = new Rng(seed, "geometry-family", split, index).pick(split === "ood" ? OOD_FAMILIES : ID_FAMILIES);
   const rng = new Rng(seed, "geometry", split, index, attempt);
-  const { fig, scene: partial, value } = drawGeometry(rng, split);
+  const { fig, scene: partial, value } = drawGeometry(rng, split, family);
   // The labels are only known after drawing; drawing is cheap next to PNG encoding, so draw once here.
   const { canvas, labels } = renderGeometry(fig, partial.style);
   const scene: GeometryScene = { ...partial, labels };

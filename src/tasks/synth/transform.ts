@@ -48,7 +48,7 @@ export const MOVE: Record<Direction, [number, number]> = {
 };
 
 const ALL_VIEWS: View[] = ["center", "left", "right"];
-const PLACE_RADIUS = 44;
+const PLACE_RADIUS = 54;
 
 export interface Transformation {
   func: Func;

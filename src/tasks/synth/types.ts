@@ -1,25 +1,19 @@
 /**
  * Record shapes written by the mini-benchmark generator.
  *
- * `MetaRecord` follows the Reason-RFT meta-JSON record of spec §1.2 (id, image, problem, cot, answer, optional
- * solution / problem_no_prompt). The generator adds three fields of its own that readers of the real dataset
- * may ignore: `task`, `split` and `scene` (the machine-readable scene every answer is computed from).
+ * `MetaRecord` is the Reason-RFT meta-JSON record of spec §1.2 (src/data/meta.ts: id, image, problem, cot, answer,
+ * optional solution / problem_no_prompt). The generator adds three fields of its own that readers of the real
+ * dataset ignore: `task`, `split` and `scene` (the machine-readable scene every answer is computed from).
  */
 import type { Canvas } from "@napi-rs/canvas";
+import type { MetaRecord as DataMetaRecord } from "../../data/meta.ts";
 import { hash32 } from "./rng.ts";
 
-export interface MetaRecord {
-  id: string;
-  /** Path relative to the image root (`DIR/images`); a list of two for spatial transformation. */
-  image: string | string[];
-  problem: string;
-  /** `<think>\n…\n</think>\n<answer>\n…\n</answer>`; train files only. */
-  cot?: string;
-  answer: string;
-  solution?: string;
-  problem_no_prompt?: string;
+/** A generated meta-JSON record: the dataset's record (src/data/meta.ts) plus the generator's own fields. */
+export interface MetaRecord extends DataMetaRecord {
   task: TaskName;
   split: string;
+  /** The machine-readable scene the answer (and the cot) is computed from. */
   scene: unknown;
 }
 
