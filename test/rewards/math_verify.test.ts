@@ -39,6 +39,10 @@ test("LaTeX: environments, fractions, roots, degrees, units, equations", () => {
   assert.equal(num("$x = 5$"), 5);
   assert.equal(num("$50\\%$"), 0.5);
   assert.equal(num("\\frac{\\sqrt{3}}{2}"), Math.sqrt(3) / 2, "bare LaTeX as a whole (our addition)");
+  assert.equal(num("$-\\frac{3}{4}$"), -0.75, "fast path keeps the sign");
+  assert.equal(num("$\\frac{2.5}{5}$"), 0.5);
+  assert.equal(num("3 / 4"), 0.75);
+  assert.notEqual(num("$\\frac{1}{0}$"), Infinity, "division by zero is not a number answer");
   assert.equal(normalizeLatex("\\left( \\dfrac{1}{2} \\right)."), "( \\frac{1}{2} )");
 });
 
