@@ -13,6 +13,7 @@ interface Rec {
   problem: string;
   answer: string;
   cot?: string;
+  problem_no_prompt?: string;
   split: string;
   scene: Record<string, unknown>;
 }
