@@ -49,6 +49,15 @@ export function attendFull(q: Tensor, k: Tensor, v: Tensor, scale: number): Tens
   });
 }
 
+/**
+ * LayerNorm in the weights' dtype: under CPU autocast the activations may be bfloat16 while the norm weights stay
+ * float32, and aten::layer_norm needs one dtype (libtorch 1.13's CPU autocast does not cast it).
+ */
+export function layerNormAs(norm: LayerNorm, x: Tensor): Tensor {
+  if (x.dtype === norm.weight.dtype) return norm.forward(x);
+  return tidy(() => norm.forward(x.to(norm.weight.dtype)));
+}
+
 /** HF-style init of a Linear: normal(0, std) weight, zero bias. */
 export function hfLinear(inF: number, outF: number, std: number, o: BuildOptions, bias = true): Linear {
   return new Linear(inF, outF, { bias, initStd: std, dtype: o.dtype, device: o.device });
@@ -179,8 +188,8 @@ export class VisionBlock extends Module {
   }
   forward(x: Tensor, cos: Tensor, sin: Tensor, seg: Segments): Tensor {
     return tidy(() => {
-      const h = x.add(this.attn.forward(this.norm1.forward(x), cos, sin, seg));
-      return h.add(this.mlp.forward(this.norm2.forward(h)));
+      const h = x.add(this.attn.forward(layerNormAs(this.norm1, x), cos, sin, seg));
+      return h.add(this.mlp.forward(layerNormAs(this.norm2, h)));
     });
   }
 }
@@ -213,7 +222,7 @@ export class PatchMerger extends Module {
   /** x [N, E] → [N / merge², hidden_size]. */
   forward(x: Tensor): Tensor {
     return tidy(() => {
-      const h = this.ln_q.forward(x);
+      const h = layerNormAs(this.ln_q, x);
       // [N, E] → [N/m², m²·E]: the m² patches of a merge block are consecutive rows (HF patch order).
       return this.mlp.forward(h.reshape(-1, this.mergedDim));
     });
