@@ -3,11 +3,12 @@
  * caption-CoT SFT (TRANCE, when the cots carry captions), the RL set (Reason-RFT-Zero) and the Stage-2 RL set, plus
  * the LLaMA-Factory `dataset_info.json` registry (spec §1.3–1.6, §1.10).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import {
   type RlRecord,
   type ShareGptRecord,
+  isCaptionCot,
   sizeTag,
   splitStages,
   toAnsSft,
@@ -42,7 +43,10 @@ export interface BuiltFile {
   kind: BuiltKind;
   /** File name inside the output directory. */
   name: string;
-  records: ShareGptRecord[] | RlRecord[];
+  /** Number of records the file holds. */
+  count: number;
+  /** Converts the records (on demand, so a writer can hold one file's records at a time). */
+  build(): ShareGptRecord[] | RlRecord[];
   /** dataset_info.json keys pointing at this file (SFT formats only). */
   registryKeys: string[];
 }
@@ -52,31 +56,34 @@ export interface BuildResult {
   stage1Ids: string[];
 }
 
-/** Converts all records into every format. Pure: nothing is written. */
+/** Plans every format of the records; nothing is converted until a file's `build()` runs, nothing is written. */
 export function buildTaskData(records: readonly MetaRecord[], spec: TaskBuildSpec, opts: BuildOptions): BuildResult {
   const { stage1, stage2 } = splitStages(records, { stage1Size: opts.stage1Size, seed: opts.seed, stage2UsesAll: spec.stage2UsesAll });
   const p = spec.prefix;
   const tag = sizeTag(opts.stage1Size);
+  const file = (kind: BuiltKind, name: string, recs: readonly MetaRecord[], build: BuiltFile["build"], registryKeys: string[] = []): BuiltFile => ({
+    kind,
+    name,
+    count: recs.length,
+    build,
+    registryKeys,
+  });
+  const cot = (recs: readonly MetaRecord[]) => () => recs.map((r) => toCotSft(r, spec.cotSftPrompt(r)));
   const files: BuiltFile[] = [
-    { kind: "ans-sft", name: `${p}_sft.json`, records: records.map((r) => toAnsSft(r, spec.ansSftPrompt(r))), registryKeys: [`${p}_sft`] },
-    { kind: "cot-sft", name: `${p}_cot_sft.json`, records: records.map((r) => toCotSft(r, spec.cotSftPrompt(r))), registryKeys: [`${p}_cot_sft`] },
-    {
-      kind: "stage1-cot-sft",
-      name: `${p}_cot_sft-${tag}.json`,
-      records: stage1.map((r) => toCotSft(r, spec.cotSftPrompt(r))),
-      // The reference registry uses "-1k6" while its scripts ask for "_1k6" (spec §1.10); we register both.
-      registryKeys: [`${p}_cot_sft-${tag}`, `${p}_cot_sft_${tag}`],
-    },
+    file("ans-sft", `${p}_sft.json`, records, () => records.map((r) => toAnsSft(r, spec.ansSftPrompt(r))), [`${p}_sft`]),
+    file("cot-sft", `${p}_cot_sft.json`, records, cot(records), [`${p}_cot_sft`]),
+    // The reference registry uses "-1k6" while its scripts ask for "_1k6" (spec §1.10); we register both.
+    file("stage1-cot-sft", `${p}_cot_sft-${tag}.json`, stage1, cot(stage1), [`${p}_cot_sft-${tag}`, `${p}_cot_sft_${tag}`]),
   ];
-  if (spec.captionCotPrompt) {
-    const caption = records.flatMap((r) => toCaptionCotSft(r, spec.captionCotPrompt!(r)) ?? []);
-    if (caption.length > 0) {
-      files.push({ kind: "caption-cot-sft", name: `${p}_add_caption_cot_sft.json`, records: caption, registryKeys: [`${p}_add_caption_cot_sft`] });
-    }
+  const captionPrompt = spec.captionCotPrompt;
+  const captioned = captionPrompt ? records.filter((r) => isCaptionCot(r.cot)) : [];
+  if (captionPrompt && captioned.length > 0) {
+    const build = () => captioned.map((r) => toCaptionCotSft(r, captionPrompt(r))!);
+    files.push(file("caption-cot-sft", `${p}_add_caption_cot_sft.json`, captioned, build, [`${p}_add_caption_cot_sft`]));
   }
   files.push(
-    { kind: "rl", name: `${p}_rl.json`, records: records.map(toRl), registryKeys: [] },
-    { kind: "rl-stage2", name: `${p}_rl_stage2.json`, records: stage2.map(toRl), registryKeys: [] },
+    file("rl", `${p}_rl.json`, records, () => records.map(toRl)),
+    file("rl-stage2", `${p}_rl_stage2.json`, stage2, () => stage2.map(toRl)),
   );
   return { files, stage1Ids: stage1.map((r) => r.id) };
 }
@@ -130,6 +137,28 @@ function writeJsonAtomic(path: string, data: unknown, indent: number): void {
   renameSync(tmp, path);
 }
 
+/**
+ * Writes an array as `JSON.stringify(records, null, 2)` would, one record at a time, so that a 60k-record file
+ * never exists as one giant string. Atomic (temporary file, then rename).
+ */
+export function writeJsonArrayAtomic(path: string, records: readonly unknown[]): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, "w");
+  try {
+    if (records.length === 0) writeSync(fd, "[]\n");
+    else {
+      writeSync(fd, "[\n");
+      records.forEach((r, i) => {
+        const body = "  " + JSON.stringify(r, null, 2).replace(/\n/g, "\n  ");
+        writeSync(fd, i + 1 < records.length ? body + ",\n" : body + "\n]\n");
+      });
+    }
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
 export interface WriteSummary {
   /** Written file paths with their record counts, in write order. */
   written: { path: string; kind: BuiltKind | "registry" | "report"; count: number }[];
@@ -144,8 +173,8 @@ export function writeBuild(outDir: string, prefix: string, result: BuildResult, 
   const written: WriteSummary["written"] = [];
   for (const f of result.files) {
     const path = join(outDir, f.name);
-    writeJsonAtomic(path, f.records, 2);
-    written.push({ path, kind: f.kind, count: f.records.length });
+    writeJsonArrayAtomic(path, f.build());
+    written.push({ path, kind: f.kind, count: f.count });
   }
   const regPath = join(outDir, "dataset_info.json");
   let registry: Record<string, unknown> = {};

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildTaskData, checkImages, registryEntry, writeBuild } from "../../src/data/build.ts";
+import { buildTaskData, checkImages, registryEntry, writeBuild, writeJsonArrayAtomic } from "../../src/data/build.ts";
 import { parseMetaArray } from "../../src/data/meta.ts";
 import { taskBuildSpec } from "../../src/tasks/build_spec.ts";
 
@@ -76,4 +76,14 @@ test("writeBuild writes every file, merges dataset_info.json and the report", ()
   // A registry that is not an object is not silently replaced.
   writeFileSync(join(out, "dataset_info.json"), "[1]");
   assert.throws(() => writeBuild(out, "clevr_math", built, {}), /dataset_info.json: cannot merge/);
+});
+
+test("streamed JSON arrays are byte-identical to JSON.stringify(records, null, 2)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "json-"));
+  const cases: unknown[][] = [[], [1], [{ a: [1, { b: "x\ny" }], c: null }, "s", [], {}], [{ id: "é\u2028", messages: [{ role: "user" }] }]];
+  cases.forEach((records, i) => {
+    const p = join(dir, `${i}.json`);
+    writeJsonArrayAtomic(p, records);
+    assert.equal(readFileSync(p, "utf8"), JSON.stringify(records, null, 2) + "\n");
+  });
 });

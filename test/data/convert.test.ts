@@ -83,7 +83,9 @@ test("converter golden files (ANS-SFT, CoT-SFT, Stage 1, caption-CoT, RL, Stage 
     const dir = join(FIXTURES, "golden", family);
     for (const f of built.files) {
       const path = join(dir, f.name);
-      const actual = JSON.stringify(f.records, null, 2) + "\n";
+      const records = f.build();
+      assert.equal(records.length, f.count);
+      const actual = JSON.stringify(records, null, 2) + "\n";
       if (process.env.UPDATE_GOLDEN) {
         mkdirSync(dir, { recursive: true });
         writeFileSync(path, actual);
@@ -98,12 +100,12 @@ test("golden structure: caption-CoT only where the cot has captions; SP Stage 2 
   const st = readMetaFile(join(FIXTURES, "st_meta.json"), { requireCot: true });
   const stBuilt = buildTaskData(st.records, taskBuildSpec("spatial-transformation"), { stage1Size: 1, seed: 0 });
   const caption = stBuilt.files.find((f) => f.kind === "caption-cot-sft");
-  assert.deepEqual(caption?.records.map((r) => r.id), ["trance-0002"]);
+  assert.deepEqual(caption?.build().map((r) => r.id), ["trance-0002"]);
   const sp = readMetaFile(join(FIXTURES, "sp_meta.json"), { requireCot: true });
   const spBuilt = buildTaskData(sp.records, taskBuildSpec("structure-perception"), { stage1Size: 1, seed: 0 });
-  assert.equal(spBuilt.files.find((f) => f.kind === "rl-stage2")!.records.length, 3);
+  assert.equal(spBuilt.files.find((f) => f.kind === "rl-stage2")!.count, 3);
   const vc = readMetaFile(join(FIXTURES, "vc_meta.json"), { requireCot: true });
   const vcBuilt = buildTaskData(vc.records, taskBuildSpec("visual-counting"), { stage1Size: 1, seed: 0 });
-  assert.equal(vcBuilt.files.find((f) => f.kind === "rl-stage2")!.records.length, 2);
+  assert.equal(vcBuilt.files.find((f) => f.kind === "rl-stage2")!.count, 2);
   assert.ok(!vcBuilt.files.some((f) => f.kind === "caption-cot-sft"));
 });

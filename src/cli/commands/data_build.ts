@@ -56,11 +56,11 @@ export const command: CommandSpec = {
       stage1_size: stage1Size,
       records: meta.records.length,
       skipped: meta.skipped,
-      files: Object.fromEntries(result.files.map((f) => [f.name, f.records.length])),
+      files: Object.fromEntries(result.files.map((f) => [f.name, f.count])),
     };
     const { written } = writeBuild(opts.out as string, spec.prefix, result, report);
 
-    const stage1 = result.files.find((f) => f.kind === "stage1-cot-sft")!.records.length;
+    const stage1 = result.files.find((f) => f.kind === "stage1-cot-sft")!.count;
     const warnings: string[] = [];
     if (stage1 < stage1Size) warnings.push(`only ${stage1} records for a Stage-1 size of ${stage1Size}; Stage 2 gets what is left`);
     if (opts.json) {
