@@ -16,6 +16,7 @@ test("rft reward: one output line per input line, in order, with per-reward valu
     { completion: "3.0", solution: "3" },
     { completion: "<think>x</think><answer>3.0</answer>", solution: "3" },
     { completion: "<think>x</think><answer>4</answer> trailing", solution: "3" },
+    { completion: [{ role: "assistant", content: "<think>x</think><answer>3</answer>" }], solution: "3" },
   ];
   writeFileSync(input, lines.map((l) => JSON.stringify(l)).join("\n") + "\n\n");
   const r = rft(["reward", "--task", "clevr-math", "--in", input]);
@@ -26,6 +27,7 @@ test("rft reward: one output line per input line, in order, with per-reward valu
     { rewards: { accuracy: 1, format: 0 }, total: 1 },
     { rewards: { accuracy: 0, format: 1 }, total: 1 },
     { rewards: { accuracy: 0, format: 0 }, total: 0 },
+    { rewards: { accuracy: 1, format: 1 }, total: 2 },
   ]);
   const weighted = rft(["reward", "--task", "trance-only-full", "--in", input, "--funcs", "format,reasoning", "--weights", "format=0.5", "--out", join(dir, "o.jsonl")]);
   assert.equal(weighted.status, 0, weighted.stderr);
@@ -54,6 +56,8 @@ test("rft reward: bad input names the line and field; bad flags exit 2", () => {
   assert.match(r.stderr, /in\.jsonl: line 2: field "solution" is missing/);
   writeFileSync(input, '{"completion": 3, "solution": "b"}\n');
   assert.match(rft(["reward", "--task", "trance", "--in", input]).stderr, /line 1: field "completion": expected a string, got number/);
+  writeFileSync(input, '{"completion": [], "solution": "b"}\n');
+  assert.match(rft(["reward", "--task", "trance", "--in", input]).stderr, /line 1: field "completion": a message list needs a first message/);
   writeFileSync(input, "not json\n");
   assert.match(rft(["reward", "--task", "trance", "--in", input]).stderr, /line 1: not valid JSON/);
   const badTask = rft(["reward", "--task", "vqa", "--in", input]);

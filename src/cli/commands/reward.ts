@@ -7,7 +7,10 @@ interface Line {
   solution: string;
 }
 
-/** Parses JSONL lines `{"completion": string, "solution": string}`; blank lines are ignored. */
+/**
+ * Parses JSONL lines `{"completion": string, "solution": string}`; `completion` may also be a message list
+ * `[{"role": "assistant", "content": string}]`. Blank lines are ignored.
+ */
 export function parseRewardInput(text: string, source: string): Line[] {
   const out: Line[] = [];
   text.split("\n").forEach((raw, i) => {
@@ -20,7 +23,15 @@ export function parseRewardInput(text: string, source: string): Line[] {
       throw new Error(`${where}: not valid JSON: ${(e as Error).message}`);
     }
     if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error(`${where}: expected an object`);
-    const o = v as Record<string, unknown>;
+    const o = { ...(v as Record<string, unknown>) };
+    // TRL's conversational form: [{"role": "assistant", "content": "..."}]; the reference reads completion[0].content.
+    if (Array.isArray(o.completion)) {
+      const first = o.completion[0] as { content?: unknown } | undefined;
+      if (!first || typeof first !== "object" || typeof first.content !== "string") {
+        throw new Error(`${where}: field "completion": a message list needs a first message with string "content"`);
+      }
+      o.completion = first.content;
+    }
     for (const f of ["completion", "solution"]) {
       if (o[f] === undefined) throw new Error(`${where}: field "${f}" is missing`);
       if (typeof o[f] !== "string") throw new Error(`${where}: field "${f}": expected a string, got ${o[f] === null ? "null" : typeof o[f]}`);
@@ -55,7 +66,7 @@ export const command: CommandSpec = {
   summary: "score completions with the GRPO reward functions of a task",
   options: {
     task: { type: "string", help: "reward task", choices: REWARD_TASKS, required: true },
-    in: { type: "string", help: 'JSONL file, one {"completion": ..., "solution": ...} per line', required: true },
+    in: { type: "string", help: 'JSONL file, one {"completion": ..., "solution": ...} per line (completion: a string or [{"content": ...}])', required: true },
     step: { type: "number", help: "trainer global step (the length reward is 0 before step 800)", default: 0 },
     funcs: { type: "string", help: `comma-separated rewards among ${REWARD_NAMES.join(", ")}`, default: DEFAULT_REWARDS.join(",") },
     weights: { type: "string", help: "comma-separated name=weight pairs (default weight 1)" },
