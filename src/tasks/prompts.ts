@@ -7,7 +7,7 @@
  * reference's original wording.
  */
 import { readFileSync } from "node:fs";
-import { type Benchmark, BENCHMARKS, type TaskFamily, isChoiceAnswer } from "./tasks.ts";
+import { type Benchmark, BENCHMARKS, RL_TASKS, type RlTask, type TaskFamily, isChoiceAnswer } from "./tasks.ts";
 
 // ---- verbatim output-format sentences (spec §2.3) -----------------------------------------------------------------
 
@@ -312,4 +312,16 @@ export function evalPrompt(
 export function systemPrompt(family: TaskFamily, caption = false, templates: PromptTemplates = {}): string {
   if (family !== "spatial-transformation") return templateFor("system.general", templates);
   return templateFor(caption ? "system.spatial-transformation-caption" : "system.spatial-transformation", templates);
+}
+
+/**
+ * The GRPO question text of one record for a reward task name (spec §3.1, §4.2): the task's RL template with the
+ * problem filled in; `trance-full-caption` uses the caption-CoT template.
+ *
+ * @example
+ * rlPrompt("geomath", { problem: "Find x.", answer: "B" }); // "Find x. Please select the correct answer by writing the letter ..."
+ */
+export function rlPrompt(task: RlTask, rec: { problem: string; answer: string }, templates: PromptTemplates = {}): string {
+  const { family, caption } = RL_TASKS[task];
+  return trainingPrompt(family, caption ? "rl-caption" : "rl", rec, templates);
 }

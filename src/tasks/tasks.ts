@@ -58,3 +58,15 @@ export function datasetPrefix(family: TaskFamily): string {
 export function isChoiceAnswer(answer: string): boolean {
   return answer === "A" || answer === "B" || answer === "C" || answer === "D";
 }
+
+/** GRPO task names (spec §3.1) → family, and whether the task uses the caption-CoT prompt. */
+export const RL_TASKS = {
+  "clevr-math": { family: "visual-counting", caption: false },
+  geomath: { family: "structure-perception", caption: false },
+  trance: { family: "spatial-transformation", caption: false },
+  "trance-only-full": { family: "spatial-transformation", caption: false },
+  "trance-penalty": { family: "spatial-transformation", caption: false },
+  "trance-full-caption": { family: "spatial-transformation", caption: true },
+} as const satisfies Record<string, { family: TaskFamily; caption: boolean }>;
+
+export type RlTask = keyof typeof RL_TASKS;

@@ -11,10 +11,13 @@ import {
   fillTemplate,
   loadPromptTemplates,
   parsePromptTemplates,
+  rlPrompt,
   systemPrompt,
   trainingPrompt,
   trainingPromptKey,
 } from "../../src/tasks/prompts.ts";
+import { RL_TASKS } from "../../src/tasks/tasks.ts";
+import { REWARD_TASKS } from "../../src/rewards/registry.ts";
 
 const Q = "QUESTION";
 
@@ -115,4 +118,17 @@ test("a template file replaces prompts; bad files are refused with the key named
 
 test("every default template is valid by the same rules as a user file", () => {
   assert.deepEqual(parsePromptTemplates({ ...DEFAULT_TEMPLATES }, "defaults"), { ...DEFAULT_TEMPLATES });
+});
+
+test("rlPrompt: the question template of each GRPO task name", () => {
+  const rec = { problem: Q, answer: "B" };
+  assert.equal(rlPrompt("clevr-math", rec), trainingPrompt("visual-counting", "rl", rec));
+  assert.ok(rlPrompt("geomath", rec).includes("(chosen letter)"));
+  assert.ok(rlPrompt("geomath", { problem: Q, answer: "4.5" }).includes("(float number or int number)"));
+  for (const t of ["trance", "trance-only-full", "trance-penalty"] as const) assert.equal(rlPrompt(t, rec), DEFAULT_TEMPLATES["spatial-transformation.cot"].replace("{Question}", Q));
+  assert.equal(rlPrompt("trance-full-caption", rec), DEFAULT_TEMPLATES["spatial-transformation.caption-cot"].replace("{Question}", Q));
+});
+
+test("the prompt side and the reward side know the same GRPO task names", () => {
+  assert.deepEqual(Object.keys(RL_TASKS).sort(), [...REWARD_TASKS].sort());
 });
