@@ -166,15 +166,26 @@ export interface WriteSummary {
 
 /**
  * Writes a build into `outDir`: each file, the merged `dataset_info.json` (entries of other tasks already there are
- * kept) and `<prefix>_build_report.json` (counts, seed, Stage-1 ids, skipped records).
+ * kept) and `<prefix>_build_report.json` (counts, seed, Stage-1 ids, skipped records). `onWrite` hears about each
+ * file as soon as it is written.
  */
-export function writeBuild(outDir: string, prefix: string, result: BuildResult, report: Record<string, unknown>): WriteSummary {
+export function writeBuild(
+  outDir: string,
+  prefix: string,
+  result: BuildResult,
+  report: Record<string, unknown>,
+  onWrite?: (w: WriteSummary["written"][number]) => void,
+): WriteSummary {
   mkdirSync(outDir, { recursive: true });
   const written: WriteSummary["written"] = [];
+  const done = (w: WriteSummary["written"][number]) => {
+    written.push(w);
+    onWrite?.(w);
+  };
   for (const f of result.files) {
     const path = join(outDir, f.name);
     writeJsonArrayAtomic(path, f.build());
-    written.push({ path, kind: f.kind, count: f.count });
+    done({ path, kind: f.kind, count: f.count });
   }
   const regPath = join(outDir, "dataset_info.json");
   let registry: Record<string, unknown> = {};
@@ -189,9 +200,9 @@ export function writeBuild(outDir: string, prefix: string, result: BuildResult, 
   }
   for (const f of result.files) for (const k of f.registryKeys) registry[k] = registryEntry(f.name);
   writeJsonAtomic(regPath, registry, 2);
-  written.push({ path: regPath, kind: "registry", count: Object.keys(registry).length });
+  done({ path: regPath, kind: "registry", count: Object.keys(registry).length });
   const reportPath = join(outDir, `${prefix}_build_report.json`);
   writeJsonAtomic(reportPath, { ...report, stage1_ids: result.stage1Ids }, 2);
-  written.push({ path: reportPath, kind: "report", count: result.stage1Ids.length });
+  done({ path: reportPath, kind: "report", count: result.stage1Ids.length });
   return { written };
 }

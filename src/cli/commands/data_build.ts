@@ -58,19 +58,19 @@ export const command: CommandSpec = {
       skipped: meta.skipped,
       files: Object.fromEntries(result.files.map((f) => [f.name, f.count])),
     };
-    const { written } = writeBuild(opts.out as string, spec.prefix, result, report);
+    const json = Boolean(opts.json);
+    if (!json) {
+      for (const s of meta.skipped) console.error(`skipped ${metaPath}: ${s.reason}`);
+      console.log(`${family}: ${meta.records.length} records read, ${meta.skipped.length} skipped`);
+    }
+    const line = (w: { path: string; kind: string; count: number }) => console.log(`  ${String(w.count).padStart(7)}  ${w.kind.padEnd(15)} ${w.path}`);
+    const { written } = writeBuild(opts.out as string, spec.prefix, result, report, json ? undefined : line);
 
     const stage1 = result.files.find((f) => f.kind === "stage1-cot-sft")!.count;
     const warnings: string[] = [];
     if (stage1 < stage1Size) warnings.push(`only ${stage1} records for a Stage-1 size of ${stage1Size}; Stage 2 gets what is left`);
-    if (opts.json) {
-      console.log(JSON.stringify({ ...report, stage1: stage1, written, warnings }));
-      return 0;
-    }
-    for (const s of meta.skipped) console.error(`skipped ${metaPath}: ${s.reason}`);
-    for (const w of warnings) console.error(`warning: ${w}`);
-    console.log(`${family}: ${meta.records.length} records read, ${meta.skipped.length} skipped`);
-    for (const w of written) console.log(`  ${String(w.count).padStart(7)}  ${w.kind.padEnd(15)} ${w.path}`);
+    if (json) console.log(JSON.stringify({ ...report, stage1, written, warnings }));
+    else for (const w of warnings) console.error(`warning: ${w}`);
     return 0;
   },
 };
