@@ -103,8 +103,8 @@ function readImage(v: unknown): string | string[] {
 }
 
 /**
- * Validates one parsed JSON value as a meta record. Throws a plain Error whose message starts with the field name
- * in the form `field "name": reason`, which `readMetaFile` wraps with the file and record.
+ * Validates one parsed JSON value as a meta record. Throws a FieldError (`field "name": reason`), which
+ * `parseMetaArray` / `readMetaFile` turn into a MetaRecordError naming the file and record.
  */
 export function parseMetaRecord(raw: unknown, opts: ReadMetaOptions = {}): MetaRecord {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
