@@ -96,6 +96,8 @@ export interface GenerateOptions extends SamplingOptions {
   seed?: number;
   /** Decodes `text` when given (special tokens skipped, the final stop token left out). */
   tokenizer?: { decode(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): string };
+  /** Called after every forward (step 0 = prefill) while the cache is alive: progress, memory sampling. */
+  onStep?: (step: number) => void;
 }
 
 export interface Generation {
@@ -179,6 +181,7 @@ function generateInner(model: Qwen2VLForConditionalGeneration, samples: readonly
         const logits = r.logits.select(1, 0).to("float32"); // [B, V]
         return selectNext(logits, o);
       });
+      o.onStep?.(step);
       // Host sync: the loop needs the tokens to decide which rows have stopped.
       const toks = tok.toNumbers();
       const lps = lp.toNumbers();
