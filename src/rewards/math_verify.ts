@@ -41,6 +41,10 @@ const CURRENCY = "[$€£¥₹]?";
 
 const LATEX_ENV = String.raw`(?:\$\$(?<ldd>(?:[^$]|\$(?!\$))+?)\$\$|\\\[(?<lb>(?:[^\\]|\\(?!\]))+?)\\\]|(?<![\\\d])\$(?<ld>(?:\\\$|[^\n$])+?)(?<!\\)\$|\\\((?<lp>(?:[^\\\n]|\\(?!\)))+?)\\\)|(?<lf>-?\\[dt]?frac\{-?\d+(?:[.,]\d+)?\}\{-?\d+(?:[.,]\d+)?\}))(?<lpct>\s*(?:\\?%|[Pp]ercent(?:age)?|[Pp]ct))?`;
 
+// After an "answer" anchor: the value after the last "=" within 100 characters, else the first value within 50
+// characters that is not itself followed by "=" ("Answer: 5 - 2 = 3" gives 3).
+const AFTER_ANSWER = String.raw`(?:[\s\S]{0,100}=\s*|[\s\S]{0,50}?)(?:${LATEX_ENV}|${PREFIX}${CURRENCY}(?:${EXPR}${SUFFIX}|${NUMBER}))(?!\s*=)`;
+
 interface Tier {
   re: RegExp;
 }
@@ -49,8 +53,8 @@ interface Tier {
 const TIERS: Tier[] = [
   { re: new RegExp(String.raw`final answer[\s\S]{0,100}?\s+is:?\s*(?:${LATEX_ENV}|${CURRENCY}${EXPR}|${CURRENCY}${NUMBER})`, "gi") },
   { re: /\\(?:boxed|fbox)\s*\{/g }, // braces are balanced by hand below
-  { re: new RegExp(String.raw`answer:[\s\S]{0,50}?(?:${LATEX_ENV}|${PREFIX}${CURRENCY}(?:${EXPR}${SUFFIX}|${NUMBER}))`, "gi") },
-  { re: new RegExp(String.raw`answer[\s\S]{0,50}?(?:${LATEX_ENV}|${PREFIX}${CURRENCY}(?:${EXPR}${SUFFIX}|${NUMBER}))`, "gi") },
+  { re: new RegExp(String.raw`answer:${AFTER_ANSWER}`, "gi") },
+  { re: new RegExp(String.raw`answer${AFTER_ANSWER}`, "gi") },
   { re: new RegExp(String.raw`${LATEX_ENV}|${PREFIX}${CURRENCY}(?:${EXPR}${SUFFIX}|${NUMBER})`, "g") },
 ];
 

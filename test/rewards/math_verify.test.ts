@@ -24,6 +24,8 @@ test("priorities: anchored answers beat later numbers; rightmost wins within a p
   assert.equal(num("The final answer is 7. Checking: 3 + 4 = 7, and 9 is wrong"), 7);
   assert.equal(num("I think \\boxed{12} but 13 also appears"), 12);
   assert.equal(num("Answer: 6 (we had 2 and 4)"), 6);
+  assert.equal(num("Answer: 5 - 2 = 3, as counted"), 3, "after the last = following the anchor");
+  assert.equal(num("The answer: 4 = 4 and nothing else 9"), 4);
   assert.equal(num("there are 3 red and 5 blue"), 5);
   assert.equal(num("5-2=3"), 3);
   assert.equal(num("1/2"), 0.5, "a plain expression is evaluated");
