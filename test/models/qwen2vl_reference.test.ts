@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import * as t from "../../src/tensor/index.ts";
 import { loadSafetensors } from "../../src/io/safetensors.ts";
 import { loadCheckpoint } from "../../src/models/qwen2vl/checkpoint.ts";
-import { ropeIndex, ropeTokenIds, mropeCosSin, invFreq, mropeComponents, visionCosSin, type GridThw } from "../../src/models/qwen2vl/rope.ts";
+import { ropeIndex, ropeTokenIds, mropeCosSin, signedSin, invFreq, mropeComponents, visionCosSin, type GridThw } from "../../src/models/qwen2vl/rope.ts";
 import { imageSegments } from "../../src/models/qwen2vl/vision.ts";
 import { buildAttentionMask } from "../../src/models/qwen2vl/text.ts";
 import { headDim, visionHeadDim } from "../../src/models/qwen2vl/config.ts";
@@ -61,8 +61,8 @@ test("reference: checkpoint written by PyTorch loads; vision block, decoder laye
         const comps = t.tensor(mropeComponents(config.rope_scaling.mrope_section), { dtype: "int64" });
         const [cos, sin] = mropeCosSin(pos, invFreq(headDim(config), config.rope_theta), comps, "float32");
         const am = t.tensor(meta.attention_mask, { dtype: "int64" });
-        const mask = buildAttentionMask(am, am.size(1), "float32");
-        const out = model.model.layers.at(0).forward(r("layer0_in"), cos, sin, mask, null);
+        const mask = buildAttentionMask(am, am.size(1), "float32").unsqueeze(1);
+        const out = model.model.layers.at(0).forward(r("layer0_in"), cos.unsqueeze(1), signedSin(sin).unsqueeze(1), mask, null);
         assertClose(validRows(out, meta.attention_mask), validRows(r("layer0_out"), meta.attention_mask), 1e-4, "decoder layer 0");
       });
 

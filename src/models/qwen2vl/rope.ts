@@ -195,6 +195,22 @@ export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
 }
 
 /**
+ * sin with the sign of rotate_half folded in: rotate_half(x)·sin = roll(x, d/2)·cat(−sin₁, sin₂), so applying the
+ * rotary costs one roll instead of two slices, a negation and a concatenation (decoding is per-op bound).
+ */
+export function signedSin(sin: Tensor): Tensor {
+  return tidy(() => {
+    const d = sin.size(-1) / 2;
+    return cat([sin.narrow(-1, 0, d).neg(), sin.narrow(-1, d, d)], -1);
+  });
+}
+
+/** x·cos + rotate_half(x)·sin with `sinSigned` from signedSin (cos/sin broadcast against x). */
+export function applyRotarySigned(x: Tensor, cos: Tensor, sinSigned: Tensor): Tensor {
+  return tidy(() => x.mul(cos).add(x.roll(x.size(-1) / 2, -1).mul(sinSigned)));
+}
+
+/**
  * Vision patch (row, column) positions in the patch sequence order (2×2 merge blocks consecutive), for each image
  * repeated grid_t times: HF `rot_pos_emb`'s pos_ids. Returns [rows, cols] arrays of length Σ t·h·w.
  */

@@ -9,7 +9,7 @@
 import { Tensor, arange, empty, cat, tidy, keep, noGrad, isGradEnabled, type DType } from "../../tensor/index.ts";
 import { Module, ModuleList, Linear, Embedding, RMSNorm } from "../../nn/index.ts";
 import { type Qwen2VLConfig, headDim } from "./config.ts";
-import { applyRotary } from "./rope.ts";
+import { applyRotarySigned, signedSin } from "./rope.ts";
 import { type BuildOptions, activation, hfLinear } from "./vision.ts";
 
 /**
@@ -114,18 +114,17 @@ export class Qwen2Attention extends Module {
   }
 
   /**
-   * x [B, T, hidden]; cos/sin [B, T, head_dim] (already M-RoPE-sectioned); mask additive [B, 1, T, S] (S = past + T).
+   * x [B, T, hidden]; cos and signed sin [B, 1, T, head_dim] (M-RoPE-sectioned, see rope.signedSin); mask additive
+   * [B, 1, 1, T, S] (S = past + T).
    */
-  forward(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache: KVCache | null, layer: number): Tensor {
+  forward(x: Tensor, cos: Tensor, sinSigned: Tensor, mask: Tensor, cache: KVCache | null, layer: number): Tensor {
     return tidy(() => {
       const [B, T] = x.shape as [number, number];
       const H = this.numHeads;
       const KV = this.numKvHeads;
       const hd = this.headDim;
-      const c1 = cos.unsqueeze(1); // [B, 1, T, hd]: broadcast over heads
-      const s1 = sin.unsqueeze(1);
-      const q = applyRotary(this.q_proj.forward(x).view(B, T, H, hd).transpose(1, 2), c1, s1); // [B, H, T, hd]
-      let k = applyRotary(this.k_proj.forward(x).view(B, T, KV, hd).transpose(1, 2), c1, s1); // [B, KV, T, hd]
+      const q = applyRotarySigned(this.q_proj.forward(x).view(B, T, H, hd).transpose(1, 2), cos, sinSigned); // [B, H, T, hd]
+      let k = applyRotarySigned(this.k_proj.forward(x).view(B, T, KV, hd).transpose(1, 2), cos, sinSigned); // [B, KV, T, hd]
       let v = this.v_proj.forward(x).view(B, T, KV, hd).transpose(1, 2); // [B, KV, T, hd]
       if (cache) [k, v] = cache.update(layer, k, v); // [B, KV, S, hd]
       const S = k.size(2);
@@ -134,7 +133,7 @@ export class Qwen2Attention extends Module {
       // the query axis. [B, H, T, hd] → [B, KV, rep·T, hd] (head h = kv·rep + r, as HF's repeat_kv).
       const qg = q.reshape(B, KV, rep * T, hd);
       const scores = qg.matmul(k.mT).mul(1 / Math.sqrt(hd)).view(B, KV, rep, T, S); // [B, KV, rep, T, S]
-      const masked = scores.add(mask.unsqueeze(1)); // mask [B, 1, T, S] → [B, 1, 1, T, S]
+      const masked = scores.add(mask); // mask [B, 1, 1, T, S]
       let probs = masked.softmax(-1, "float32");
       if (probs.dtype !== v.dtype) probs = probs.to(v.dtype);
       const out = probs.view(B, KV, rep * T, S).matmul(v); // [B, KV, rep·T, hd]
@@ -178,9 +177,10 @@ export class Qwen2DecoderLayer extends Module {
     this.input_layernorm = this.module("input_layernorm", new RMSNorm(c.hidden_size, c.rms_norm_eps, o));
     this.post_attention_layernorm = this.module("post_attention_layernorm", new RMSNorm(c.hidden_size, c.rms_norm_eps, o));
   }
-  forward(x: Tensor, cos: Tensor, sin: Tensor, mask: Tensor, cache: KVCache | null): Tensor {
+  /** x [B, T, hidden]; cos, sinSigned [B, 1, T, head_dim]; mask [B, 1, 1, T, S]. */
+  forward(x: Tensor, cos: Tensor, sinSigned: Tensor, mask: Tensor, cache: KVCache | null): Tensor {
     return tidy(() => {
-      const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), cos, sin, mask, cache, this.layerIdx));
+      const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), cos, sinSigned, mask, cache, this.layerIdx));
       return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)));
     });
   }
@@ -231,9 +231,13 @@ export class Qwen2TextModel extends Module {
   forward(inputsEmbeds: Tensor, cos: Tensor, sin: Tensor, keyMask: Tensor, cache: KVCache | null): Tensor {
     return tidy(() => {
       const T = inputsEmbeds.size(1);
-      const mask = buildAttentionMask(keyMask, T, "float32");
+      // Shared by every layer: [B, 1, 1, T, S] mask (broadcast over kv heads and their query groups) and
+      // [B, 1, T, hd] cos / signed sin (broadcast over heads).
+      const mask = buildAttentionMask(keyMask, T, "float32").unsqueeze(1);
+      const c = cos.unsqueeze(1);
+      const s = signedSin(sin).unsqueeze(1);
       let h = inputsEmbeds;
-      for (const layer of this.layers) h = layer.forward(h, cos, sin, mask, cache);
+      for (const layer of this.layers) h = layer.forward(h, c, s, mask, cache);
       cache?.advance();
       return this.norm.forward(h);
     });
