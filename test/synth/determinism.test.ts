@@ -6,11 +6,11 @@ import { synthesize, TASKS } from "../../src/tasks/synth/generate.ts";
 import { Rng } from "../../src/tasks/synth/rng.ts";
 import { hashTree, tempDir } from "./helpers.ts";
 
-test("the same seed gives byte-identical JSON and PNG files", async () => {
+test("the same seed gives byte-identical JSON and PNG files, in one thread or on two workers", async () => {
   const a = tempDir("det-a");
   const b = tempDir("det-b");
-  await synthesize({ out: a, size: "small", seed: 11, tasks: TASKS });
-  await synthesize({ out: b, size: "small", seed: 11, tasks: TASKS });
+  await synthesize({ out: a, size: "small", seed: 11, tasks: TASKS, workers: 1 });
+  await synthesize({ out: b, size: "small", seed: 11, tasks: TASKS, workers: 2 });
   const ha = hashTree(a);
   const hb = hashTree(b);
   const pngs = Object.keys(ha).filter((f) => f.endsWith(".png"));

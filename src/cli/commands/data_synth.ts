@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import type { CommandSpec } from "../args.ts";
 import { UsageError } from "../args.ts";
 import { synthesize, TASKS, TASK_ALIASES, type SynthSize, type SynthTask } from "../../tasks/synth/generate.ts";
@@ -22,6 +23,7 @@ export const command: CommandSpec = {
     size: { type: "string", help: "small: tens of items per split, for tests; full: the main job's data", choices: ["small", "full"], default: "full" },
     seed: { type: "number", help: "random seed; the same seed gives byte-identical files", default: 0 },
     tasks: { type: "string", help: "comma-separated tasks", default: TASKS.join(",") },
+    workers: { type: "number", help: "worker threads (the output does not depend on it)", default: Math.min(2, availableParallelism()) },
   },
   details: [
     "Writes DIR/images/{train_images,test_images}/..., DIR/train_jsons/*.json (meta-JSON with cot),",
@@ -34,12 +36,15 @@ export const command: CommandSpec = {
     const seed = opts.seed as number;
     if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
     const tasks = parseTasks(opts.tasks as string);
+    const workers = opts.workers as number;
+    if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${workers}`);
     const t0 = performance.now();
     const manifest = await synthesize({
       out: opts.out as string,
       size: opts.size as SynthSize,
       seed,
       tasks,
+      workers,
       log: (line) => console.error(`synth: ${line}`),
     });
     let records = 0;

@@ -212,7 +212,11 @@ export function drawCountingScene(rng: Rng, split: CountingSplit): CountingScene
   const style: RenderStyle = {};
   if (cfg.newKinds) {
     style.outline = true;
-    style.tint = objects.map(() => [rng.int(-28, 28), rng.int(-28, 28), rng.int(-28, 28)]);
+    // A brightness shift plus a little per-channel hue noise: visibly off-palette, still the same colour name.
+    style.tint = objects.map(() => {
+      const b = rng.int(-24, 24);
+      return [b + rng.int(-8, 8), b + rng.int(-8, 8), b + rng.int(-8, 8)];
+    });
   }
   const scene: CountingScene = { width: c.width, height: c.height, objects, style, ops, query };
   const { answer } = solveCounting(c, scene);

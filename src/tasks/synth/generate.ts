@@ -11,6 +11,8 @@
  *   manifest.json
  * Image paths in the records are relative to DIR/images.
  */
+import { writeFile as writeFileCb } from "node:fs";
+import { promisify } from "node:util";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { makeCountingItem, type CountingSplit } from "./counting.ts";
@@ -116,6 +118,9 @@ export interface Manifest {
   imageSizes: Record<string, [number, number]>;
 }
 
+// The callback API does open/write/close on the thread pool (the promise API costs more main-thread time here).
+const writeFileAsync = promisify(writeFileCb);
+
 const MAX_ATTEMPTS = 2000;
 /** After this many attempts a test item may repeat another test item's key (small figure families). */
 const UNIQUE_ATTEMPTS = 30;
@@ -131,7 +136,7 @@ class ImageWriter {
   async add(img: SynthImage): Promise<void> {
     const canvas = img.render();
     const path = join(this.root, img.path);
-    const p = encodePng(canvas).then((buf) => writeFile(path, buf));
+    const p = encodePng(canvas).then((buf) => writeFileAsync(path, buf));
     this.count++;
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
@@ -156,18 +161,45 @@ async function prepareOut(out: string): Promise<void> {
     return;
   }
   if (entries.length === 0) return;
-  if (!entries.includes("manifest.json")) {
-    throw new Error(`${out} is not empty and holds no manifest.json from an earlier 'rft data synth'; refusing to write into it`);
+  // Only an earlier synth output (possibly an interrupted one, without its manifest) is replaced.
+  const ours = new Set(["images", "train_jsons", "test_jsons", "manifest.json"]);
+  const foreign = entries.filter((e) => !ours.has(e));
+  if (foreign.length) {
+    throw new Error(`${out} is not empty and is not an earlier 'rft data synth' output (it holds ${foreign.slice(0, 3).join(", ")}); refusing to write into it`);
   }
-  const m = JSON.parse(await readFile(join(out, "manifest.json"), "utf8")) as { generator?: string };
-  if (m.generator !== GENERATOR) throw new Error(`${out}/manifest.json was not written by ${GENERATOR}; refusing to overwrite`);
+  if (entries.includes("manifest.json")) {
+    const m = JSON.parse(await readFile(join(out, "manifest.json"), "utf8")) as { generator?: string };
+    if (m.generator !== GENERATOR) throw new Error(`${out}/manifest.json was not written by ${GENERATOR}; refusing to overwrite`);
+  }
   for (const d of ["images", "train_jsons", "test_jsons", "manifest.json"]) await rm(join(out, d), { recursive: true, force: true });
 }
 
-export async function synthesize(opts: SynthOptions): Promise<Manifest> {
-  const log = opts.log ?? (() => {});
+/** A piece of the job that depends only on (seed, size, unit): units can run in any order, in any process. */
+export type UnitName = "counting" | "geometry" | "transformation-train" | "transformation-test" | "instruct";
+/** Biggest first (images per unit at full size: 16k, 11k, 6k, 6k, 4k), so two workers finish together. */
+export const UNITS: { name: UnitName; task: SynthTask }[] = [
+  { name: "transformation-train", task: "transformation" },
+  { name: "counting", task: "counting" },
+  { name: "transformation-test", task: "transformation" },
+  { name: "geometry", task: "geometry" },
+  { name: "instruct", task: "instruct" },
+];
+
+export interface UnitResult {
+  files: Record<string, FileEntry>;
+  stage1Size: Record<string, number>;
+  repeatedTestKeys: Record<string, number>;
+}
+
+export interface UnitOptions {
+  out: string;
+  size: SynthSize;
+  seed: number;
+}
+
+/** Generates one unit: its JSON files and images under `out` (which must exist). */
+export async function runUnit(unit: UnitName, opts: UnitOptions, log: (line: string) => void = () => {}): Promise<UnitResult> {
   const table = SIZE_TABLE[opts.size];
-  await prepareOut(opts.out);
   const imageRoot = join(opts.out, "images");
   const writer = new ImageWriter(imageRoot);
   const made = new Set<string>();
@@ -178,61 +210,9 @@ export async function synthesize(opts: SynthOptions): Promise<Manifest> {
       await mkdir(d, { recursive: true });
     }
   };
-  await mkdir(join(opts.out, "train_jsons"), { recursive: true });
-  await mkdir(join(opts.out, "test_jsons"), { recursive: true });
+  const result: UnitResult = { files: {}, stage1Size: {}, repeatedTestKeys: {} };
 
-  const manifest: Manifest = {
-    generator: GENERATOR,
-    version: GENERATOR_VERSION,
-    seed: opts.seed,
-    size: opts.size,
-    tasks: TASKS.filter((t) => opts.tasks.includes(t)),
-    imageRoot: "images",
-    files: {},
-    stage1Size: {},
-    repeatedTestKeys: {},
-    background: { objects: [...BACKGROUND_RGB], geometry: [...GEO_BACKGROUND] },
-    imageSizes: { counting: [168, 112], transformation: [140, 112], geometry: [112, 112] },
-  };
-
-  for (const task of ["counting", "geometry", "transformation"] as const) {
-    if (!opts.tasks.includes(task)) continue;
-    const testKeys = new Set<string>();
-    let repeats = 0;
-    for (const spec of SPLITS.filter((s) => s.task === task)) {
-      const t0 = performance.now();
-      const n = spec.test ? table.test : table.train[task]!;
-      const records: MetaRecord[] = [];
-      let images = 0;
-      for (let i = 0; i < n; i++) {
-        let item: SynthItem | null = null;
-        for (let attempt = 0; attempt < MAX_ATTEMPTS && !item; attempt++) {
-          const cand = spec.make(opts.seed, i, attempt);
-          if (!cand || isTestKey(cand.key) !== spec.test) continue;
-          if (spec.test && testKeys.has(cand.key) && attempt < UNIQUE_ATTEMPTS) continue;
-          item = cand;
-        }
-        if (!item) throw new Error(`${task}/${spec.split}: no valid item ${i} after ${MAX_ATTEMPTS} attempts`);
-        if (spec.test) {
-          if (testKeys.has(item.key)) repeats++;
-          testKeys.add(item.key);
-        }
-        records.push(item.record);
-        for (const img of item.images) {
-          await ensureDir(img.path);
-          await writer.add(img);
-          images++;
-        }
-      }
-      await writeFile(join(opts.out, spec.file), jsonLines(records));
-      manifest.files[spec.file] = { task, split: spec.split, records: records.length, images };
-      if (!spec.test) manifest.stage1Size[task] = stage1Size(records.length);
-      log(`${task} ${spec.split}: ${records.length} records, ${images} images -> ${spec.file} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    }
-    manifest.repeatedTestKeys[task] = repeats;
-  }
-
-  if (opts.tasks.includes("instruct")) {
+  if (unit === "instruct") {
     const t0 = performance.now();
     const records: InstructRecord[] = [];
     let images = 0;
@@ -249,12 +229,137 @@ export async function synthesize(opts: SynthOptions): Promise<Manifest> {
         }
       }
     }
+    await writer.flush();
     await writeFile(join(opts.out, INSTRUCT_FILE), jsonLines(records));
-    manifest.files[INSTRUCT_FILE] = { task: "instruct", split: "train", records: records.length, images };
+    result.files[INSTRUCT_FILE] = { task: "instruct", split: "train", records: records.length, images };
     log(`instruct: ${records.length} records, ${images} images -> ${INSTRUCT_FILE} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    return result;
   }
 
+  const task = unit.startsWith("transformation") ? "transformation" : (unit as "counting" | "geometry");
+  const specs = SPLITS.filter((s) => s.task === task && (unit === "transformation-train" ? !s.test : unit === "transformation-test" ? s.test : true));
+  // Test splits of a task share one key set: a test item repeats another only when a family has run out of
+  // test-side keys (counted in the manifest); train keys never reach a test split (isTestKey).
+  const testKeys = new Set<string>();
+  let repeats = 0;
+  for (const spec of specs) {
+    const t0 = performance.now();
+    const n = spec.test ? table.test : table.train[task]!;
+    const records: MetaRecord[] = [];
+    let images = 0;
+    for (let i = 0; i < n; i++) {
+      let item: SynthItem | null = null;
+      for (let attempt = 0; attempt < MAX_ATTEMPTS && !item; attempt++) {
+        const cand = spec.make(opts.seed, i, attempt);
+        if (!cand || isTestKey(cand.key) !== spec.test) continue;
+        if (spec.test && testKeys.has(cand.key) && attempt < UNIQUE_ATTEMPTS) continue;
+        item = cand;
+      }
+      if (!item) throw new Error(`${task}/${spec.split}: no valid item ${i} after ${MAX_ATTEMPTS} attempts`);
+      if (spec.test) {
+        if (testKeys.has(item.key)) repeats++;
+        testKeys.add(item.key);
+      }
+      records.push(item.record);
+      for (const img of item.images) {
+        await ensureDir(img.path);
+        await writer.add(img);
+        images++;
+      }
+    }
+    await writeFile(join(opts.out, spec.file), jsonLines(records));
+    result.files[spec.file] = { task, split: spec.split, records: records.length, images };
+    if (!spec.test) result.stage1Size[task] = stage1Size(records.length);
+    log(`${task} ${spec.split}: ${records.length} records, ${images} images -> ${spec.file} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  if (specs.some((s) => s.test)) result.repeatedTestKeys[task] = repeats;
   await writer.flush();
+  return result;
+}
+
+/** Runs units on worker threads (each a fresh module instance), biggest first, `workers` at a time. */
+async function runUnitsInWorkers(units: UnitName[], opts: UnitOptions, workers: number, log: (line: string) => void): Promise<Map<UnitName, UnitResult>> {
+  const { Worker } = await import("node:worker_threads");
+  const workerUrl = new URL("./worker.ts", import.meta.url).href;
+  // The worker loads the TypeScript module through tsx's scoped importer (no global hooks to register twice).
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const boot = `
+    const { parentPort } = require("node:worker_threads");
+    import(${JSON.stringify(tsx)})
+      .then((t) => t.tsImport(${JSON.stringify(workerUrl)}, ${JSON.stringify(workerUrl)}))
+      .then((m) => m.serve(parentPort));`;
+  const results = new Map<UnitName, UnitResult>();
+  const queue = units.slice();
+  const pool: InstanceType<typeof Worker>[] = [];
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(workers, units.length) }, async () => {
+        const w = new Worker(boot, { eval: true });
+        pool.push(w);
+        for (let unit = queue.shift(); unit; unit = queue.shift()) {
+          const res = await new Promise<UnitResult>((resolve, reject) => {
+            const onMessage = (m: { log?: string; result?: UnitResult; error?: string }) => {
+              if (m.log !== undefined) return log(m.log);
+              w.off("message", onMessage);
+              w.off("error", reject);
+              if (m.error !== undefined) reject(new Error(m.error));
+              else resolve(m.result!);
+            };
+            w.on("message", onMessage);
+            w.once("error", reject);
+            w.postMessage({ unit, opts });
+          });
+          results.set(unit, res);
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+  return results;
+}
+
+export async function synthesize(opts: SynthOptions & { workers?: number }): Promise<Manifest> {
+  const log = opts.log ?? (() => {});
+  await prepareOut(opts.out);
+  await mkdir(join(opts.out, "images"), { recursive: true });
+  await mkdir(join(opts.out, "train_jsons"), { recursive: true });
+  await mkdir(join(opts.out, "test_jsons"), { recursive: true });
+  const unitOpts: UnitOptions = { out: opts.out, size: opts.size, seed: opts.seed };
+  const units = UNITS.filter((u) => opts.tasks.includes(u.task)).map((u) => u.name);
+  const workers = opts.workers ?? 1;
+  let results: Map<UnitName, UnitResult>;
+  if (workers > 1 && units.length > 1) {
+    results = await runUnitsInWorkers(units, unitOpts, workers, log);
+  } else {
+    results = new Map();
+    for (const u of units) results.set(u, await runUnit(u, unitOpts, log));
+  }
+
+  // Assemble the manifest in a fixed order, whatever order the units finished in.
+  const manifest: Manifest = {
+    generator: GENERATOR,
+    version: GENERATOR_VERSION,
+    seed: opts.seed,
+    size: opts.size,
+    tasks: TASKS.filter((t) => opts.tasks.includes(t)),
+    imageRoot: "images",
+    files: {},
+    stage1Size: {},
+    repeatedTestKeys: {},
+    background: { objects: [...BACKGROUND_RGB], geometry: [...GEO_BACKGROUND] },
+    imageSizes: { counting: [168, 112], transformation: [140, 112], geometry: [112, 112] },
+  };
+  const all = [...results.values()];
+  for (const spec of [...SPLITS.map((s) => s.file), INSTRUCT_FILE]) {
+    for (const r of all) if (r.files[spec]) manifest.files[spec] = r.files[spec]!;
+  }
+  for (const task of TASKS) {
+    for (const r of all) {
+      if (r.stage1Size[task] !== undefined) manifest.stage1Size[task] = r.stage1Size[task]!;
+      if (r.repeatedTestKeys[task] !== undefined) manifest.repeatedTestKeys[task] = r.repeatedTestKeys[task]!;
+    }
+  }
   await writeFile(join(opts.out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   return manifest;
 }

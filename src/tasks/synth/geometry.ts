@@ -192,7 +192,7 @@ function angleLabel(P: Painter, text: string, v: Pt, p: Pt, q: Pt): void {
   const bis = unit(add(u1, u2));
   const cosA = u1[0] * u2[0] + u1[1] * u2[1];
   const half = Math.acos(Math.max(-1, Math.min(1, cosA))) / 2;
-  const d = Math.min(24, 11 / Math.max(0.35, Math.sin(half)));
+  const d = Math.min(17, 10 / Math.max(0.35, Math.sin(half)));
   label(P, text, add(v, mul(bis, d)));
 }
 
@@ -466,10 +466,10 @@ function parallelLines(rng: Rng, L: string[]): Figure {
     letters: [A, B],
     question: `Lines ${A} and ${B} are parallel. Find the angle marked with a question mark in degrees.`,
     pts: [
-      [-1.3, 0.5],
-      [1.3, 0.5],
-      [-1.3, -0.5],
-      [1.3, -0.5],
+      [-1.6, 0.5],
+      [1.6, 0.5],
+      [-1.6, -0.5],
+      [1.6, -0.5],
       [(0.5 * d[0]) / d[1], 0.5],
       [(-0.5 * d[0]) / d[1], -0.5],
     ],
@@ -486,8 +486,10 @@ function parallelLines(rng: Rng, L: string[]): Figure {
       // transversal through the two crossings
       const dir = unit(sub(c1, c2));
       seg(P, add(c2, mul(dir, -14)), add(c1, mul(dir, 14)));
-      label(P, A, add(l1, [4, -6]));
-      label(P, B, add(l2, [4, -6]));
+      // Line names at the end farther from the crossing, clear of the angle labels.
+      const far = (l: Pt, r: Pt, c: Pt): Pt => (len(sub(l, c)) > len(sub(r, c)) ? add(l, [4, -6]) : add(r, [-4, -6]));
+      label(P, A, far(l1, r1, c1));
+      label(P, B, far(l2, r2, c2));
       const rays = (c: Pt): Pt[] => [add(c, mul(unit(sub(r1, l1)), 10)), add(c, mul(dir, 10)), add(c, mul(unit(sub(r1, l1)), -10)), add(c, mul(dir, -10))];
       // positions: 0 between right and up ray, 1 up and left, 2 left and down, 3 down and right
       const wedge = (c: Pt, pos: number): [Pt, Pt] => {

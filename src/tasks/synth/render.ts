@@ -54,7 +54,7 @@ export function newCanvas(c: Canvas2, background: RGB = BACKGROUND_RGB): { canva
   return { canvas, ctx };
 }
 
-/** PNG bytes, encoded on libuv's thread pool (identical bytes to the synchronous encoder). */
+/** PNG bytes of a canvas (the canvas library's encoder; same bytes for the same pixels). */
 export function encodePng(canvas: Canvas): Promise<Buffer> {
   return canvas.encode("png");
 }

@@ -156,6 +156,8 @@ export type Attrs = Pick<SceneObject, "shape" | "size" | "color" | "material">;
 export function place(rng: Rng, c: Canvas2, attrs: readonly Attrs[], views: readonly View[], radius?: number): SceneObject[] | null {
   for (let restart = 0; restart < 20; restart++) {
     const placed: SceneObject[] = [];
+    // Boxes of the placed objects per view, so each try costs one box per view plus comparisons.
+    const boxes: Box[][] = views.map(() => []);
     let ok = true;
     for (const a of attrs) {
       let done = false;
@@ -172,8 +174,16 @@ export function place(rng: Rng, c: Canvas2, attrs: readonly Attrs[], views: read
           z = rng.float(-c.height / K / 2, c.height / K / 2);
         }
         const o: SceneObject = { ...a, x: round1(x), z: round1(z), yaw: rng.int(0, 89) };
-        if (fits(c, o, placed, views)) {
+        const mine: Box[] = [];
+        let clear = true;
+        for (let v = 0; v < views.length && clear; v++) {
+          const b = objectBox(c, o, views[v]!);
+          clear = inside(c, b, 2) && boxes[v]!.every((p) => !boxesOverlap(b, p, 2));
+          mine.push(b);
+        }
+        if (clear) {
           placed.push(o);
+          mine.forEach((b, v) => boxes[v]!.push(b));
           done = true;
         }
       }
