@@ -70,6 +70,23 @@ test("parameter names are exactly HF's; tied embeddings have no lm_head", () => 
   assert.ok([...untied.namedParameters()].some(([n]) => n === "lm_head.weight"));
 });
 
+test("memory: forward returns only its outputs; dispose frees every parameter and buffer", () => {
+  const base = t.memory().liveHandles;
+  const m = makeModel(9);
+  const withModel = t.memory().liveHandles;
+  assert.ok(withModel > base);
+  t.noGrad(() => {
+    using b = collate([sample([[1, 4, 4]], [5], 1)], PAD);
+    const afterBatch = t.memory().liveHandles;
+    const out = m.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw });
+    assert.equal(t.memory().liveHandles, afterBatch + 1, "only the logits survive the forward");
+    out.logits.dispose();
+  });
+  assert.equal(t.memory().liveHandles, withModel);
+  m.dispose();
+  assert.equal(t.memory().liveHandles, base);
+});
+
 test("save -> load gives identical logits (float32), bf16 checkpoints load, newer key layout loads", async () => {
   const dir = mkdtempSync(join(tmpdir(), "qwen2vl-ckpt-"));
   try {
