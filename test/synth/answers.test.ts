@@ -175,10 +175,14 @@ function geoValue(s: Geo): number {
       return p[s.ask]!;
     case "rectangle":
       return s.ask === "area" ? p.w! * p.h! : p.w! + p.h! + p.w! + p.h!;
-    case "right_triangle":
-      return s.ask === "area" ? 0.5 * p.a! * p.b! : Math.hypot(p.a!, p.b!);
-    case "circle":
-      return { diameter: p.r! * 2, circumference: p.r! * 6.28, area: p.r! ** 2 * 3.14 }[s.ask]!;
+    case "right_triangle": {
+      const c = Math.hypot(p.a!, p.b!);
+      return s.ask === "area" ? 0.5 * p.a! * p.b! : s.ask === "leg" ? Math.sqrt(c * c - p.a! * p.a!) : c;
+    }
+    case "circle": {
+      const d = p.d ?? 2 * p.r!;
+      return { radius: d / 2, diameter: d, circumference: d * 3.14, area: (d / 2) ** 2 * 3.14 }[s.ask]!;
+    }
     case "parallel_lines":
       // same parity of the two wedge positions: equal angles, otherwise supplementary
       assert.equal(s.ask, (p.p1! + p.p2!) % 2 === 0 ? "same" : "supplement");
@@ -190,9 +194,9 @@ function geoValue(s: Geo): number {
     case "trapezoid":
       return (p.h! * (p.a! + p.b!)) / 2;
     case "inscribed_angle":
-      return s.ask === "central" ? p.t! : p.t! / 2;
+      return (p.a! + p.b!) / 2;
     case "parallelogram":
-      return s.ask === "area" ? p.b! * p.h! : 180 - p.x!;
+      return s.ask === "area" ? p.b! * p.h! : s.ask === "opposite" ? p.x! : 180 - p.x!;
   }
   throw new Error(`unknown family ${s.family}`);
 }
@@ -210,9 +214,9 @@ function printed(s: Geo): string[] {
     case "rectangle":
       return [String(p.w), String(p.h)];
     case "right_triangle":
-      return [String(p.a), String(p.b), ...(s.ask === "hypotenuse" ? ["?"] : [])];
+      return s.ask === "leg" ? [String(p.a), String(Math.hypot(p.a!, p.b!)), "?"] : [String(p.a), String(p.b), ...(s.ask === "hypotenuse" ? ["?"] : [])];
     case "circle":
-      return [String(p.r)];
+      return [String(p.r ?? p.d)];
     case "parallel_lines":
       return [d(p.x!), "?"];
     case "quadrilateral":
@@ -220,7 +224,7 @@ function printed(s: Geo): string[] {
     case "trapezoid":
       return [String(p.a), String(p.b), String(p.h)];
     case "inscribed_angle":
-      return [s.ask === "central" ? d(p.t! / 2) : d(p.t!), "?"];
+      return [d(p.a!), d(p.b!), "?"];
     case "parallelogram":
       return s.ask === "area" ? [String(p.b), String(p.h)] : [d(p.x!), "?"];
   }

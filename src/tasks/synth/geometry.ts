@@ -14,7 +14,7 @@
 import type { SKRSContext2D } from "@napi-rs/canvas";
 import { Rng } from "./rng.ts";
 import { newCanvas, css, type RGB } from "./render.ts";
-import { drawTextCentered } from "./font.ts";
+import { GLYPH_HEIGHT, drawTextCentered, textWidth } from "./font.ts";
 import { fmtNum, pad, thinkAnswer, type MetaRecord, type SynthItem } from "./types.ts";
 import type { Canvas2 } from "./scene.ts";
 
@@ -60,9 +60,11 @@ export function geometryValue(family: Family, p: Record<string, number>, ask: st
     case "rectangle":
       return ask === "area" ? p.w! * p.h! : 2 * (p.w! + p.h!);
     case "right_triangle":
-      return ask === "area" ? (p.a! * p.b!) / 2 : Math.sqrt(p.a! * p.a! + p.b! * p.b!);
-    case "circle":
-      return ask === "diameter" ? 2 * p.r! : ask === "circumference" ? 2 * 3.14 * p.r! : 3.14 * p.r! * p.r!;
+      return ask === "area" ? (p.a! * p.b!) / 2 : ask === "leg" ? p.b! : Math.sqrt(p.a! * p.a! + p.b! * p.b!);
+    case "circle": {
+      const r = p.r ?? p.d! / 2;
+      return { radius: r, diameter: 2 * r, circumference: 2 * 3.14 * r, area: 3.14 * r * r }[ask]!;
+    }
     case "parallel_lines":
       return ask === "same" ? p.x! : 180 - p.x!;
     case "exterior_angle":
@@ -72,9 +74,9 @@ export function geometryValue(family: Family, p: Record<string, number>, ask: st
     case "trapezoid":
       return ((p.a! + p.b!) * p.h!) / 2;
     case "inscribed_angle":
-      return ask === "central" ? p.t! : p.t! / 2;
+      return (p.a! + p.b!) / 2;
     case "parallelogram":
-      return ask === "area" ? p.b! * p.h! : 180 - p.x!;
+      return ask === "area" ? p.b! * p.h! : ask === "opposite" ? p.x! : 180 - p.x!;
   }
 }
 
@@ -186,13 +188,13 @@ function vertexLabel(P: Painter, text: string, v: Pt, centre: Pt, d = 8): void {
 }
 
 /** Angle value placed inside the angle at v, along its bisector. */
-function angleLabel(P: Painter, text: string, v: Pt, p: Pt, q: Pt): void {
+function angleLabel(P: Painter, text: string, v: Pt, p: Pt, q: Pt, cap = 17): void {
   const u1 = unit(sub(p, v));
   const u2 = unit(sub(q, v));
   const bis = unit(add(u1, u2));
   const cosA = u1[0] * u2[0] + u1[1] * u2[1];
   const half = Math.acos(Math.max(-1, Math.min(1, cosA))) / 2;
-  const d = Math.min(17, 10 / Math.max(0.35, Math.sin(half)));
+  const d = Math.min(cap, 10 / Math.max(0.35, Math.sin(half)));
   label(P, text, add(v, mul(bis, d)));
 }
 
@@ -202,7 +204,9 @@ function sideLabel(P: Painter, text: string, a: Pt, b: Pt, centre: Pt, d = 7): v
   const dir = unit(sub(b, a));
   let n: Pt = [-dir[1], dir[0]];
   if ((m[0] - centre[0]) * n[0] + (m[1] - centre[1]) * n[1] < 0) n = mul(n, -1);
-  label(P, text, add(m, mul(n, d)));
+  // Far enough that the text box clears the line whatever the line's direction.
+  const clear = 2 + Math.abs(n[0]) * (textWidth(text) / 2) + Math.abs(n[1]) * (GLYPH_HEIGHT / 2);
+  label(P, text, add(m, mul(n, Math.max(d, clear))));
 }
 
 const deg = (x: number): string => `${x}°`;
@@ -282,8 +286,8 @@ function triangleAngle(rng: Rng, L: string[]): Figure {
 }
 
 function lineAngles(rng: Rng, L: string[]): Figure {
-  const a = rng.int(20, 120);
-  const b = rng.int(20, Math.min(120, 160 - a));
+  const a = rng.int(30, 120);
+  const b = rng.int(30, Math.min(120, 150 - a));
   const c = 180 - a - b;
   const ask = rng.pick(["a", "b", "c"]);
   const O = L[0]!;
@@ -299,12 +303,12 @@ function lineAngles(rng: Rng, L: string[]): Figure {
       [0, 0],
       [-1, 0],
       [1, 0],
-      polar(180 - a, 0.9),
-      polar(180 - a - b, 0.9),
+      polar(180 - a, 1.3),
+      polar(180 - a - b, 1.3),
     ],
     extent: [
-      [-1, 0.95],
-      [1, 0.95],
+      [-1, 1.35],
+      [1, 1.35],
     ],
     steps: (v) => [
       `The angles on a straight line add up to 180 degrees.`,
@@ -319,9 +323,9 @@ function lineAngles(rng: Rng, L: string[]): Figure {
       dot(P, o);
       label(P, O, add(o, [0, 7]));
       const text = (k: string) => (k === ask ? "?" : deg(vals[k]!));
-      angleLabel(P, text("a"), o, l, p);
-      angleLabel(P, text("b"), o, p, q);
-      angleLabel(P, text("c"), o, q, r);
+      angleLabel(P, text("a"), o, l, p, 28);
+      angleLabel(P, text("b"), o, p, q, 28);
+      angleLabel(P, text("c"), o, q, r, 28);
     },
   };
 }
@@ -380,22 +384,29 @@ function rightTriangle(rng: Rng, L: string[]): Figure {
   let a: number;
   let b: number;
   let ask: string;
-  if (rng.chance(0.35)) {
+  if (rng.chance(0.3)) {
+    // Integer sides: the hypotenuse from the legs, or a leg from the hypotenuse and the other leg.
     [a, b] = rng.pick(TRIPLES);
-    ask = "hypotenuse";
+    ask = rng.pick(["hypotenuse", "leg"]);
   } else {
     a = rng.int(2, 30);
     b = rng.int(2, 30);
     ask = "area";
   }
+  const c = Math.round(Math.hypot(a, b));
   const ratio = Math.min(2.5, Math.max(0.4, b / a));
   const [A, B, C] = [L[0]!, L[1]!, L[2]!];
+  const question = {
+    area: `Triangle ${A}${B}${C} has a right angle at ${C}. Find its area.`,
+    hypotenuse: `Triangle ${A}${B}${C} has a right angle at ${C}. Find the length of ${A}${B}.`,
+    leg: `Triangle ${A}${B}${C} has a right angle at ${C}. Find the length of ${A}${C}.`,
+  }[ask]!;
   return {
     family: "right_triangle",
     params: { a, b },
     ask,
     letters: [A, B, C],
-    question: ask === "area" ? `Triangle ${A}${B}${C} has a right angle at ${C}. Find its area.` : `Triangle ${A}${B}${C} has a right angle at ${C}. Find the length of ${A}${B}.`,
+    question,
     pts: [
       [0, ratio],
       [1, 0],
@@ -404,47 +415,70 @@ function rightTriangle(rng: Rng, L: string[]): Figure {
     steps: (v) =>
       ask === "area"
         ? [`The legs of the right triangle are ${a} and ${b}.`, `Area = ${a} x ${b} / 2 = ${v}.`]
-        : [`The legs of the right triangle are ${a} and ${b}.`, `By the Pythagorean theorem, ${A}${B} = sqrt(${a * a} + ${b * b}) = sqrt(${a * a + b * b}) = ${v}.`],
+        : ask === "hypotenuse"
+          ? [`The legs of the right triangle are ${a} and ${b}.`, `By the Pythagorean theorem, ${A}${B} = sqrt(${a * a} + ${b * b}) = sqrt(${a * a + b * b}) = ${v}.`]
+          : [
+              `The hypotenuse ${A}${B} is ${c} and the leg ${B}${C} is ${a}.`,
+              `By the Pythagorean theorem, ${A}${C} = sqrt(${c * c} - ${a * a}) = sqrt(${c * c - a * a}) = ${v}.`,
+            ],
     draw: (P, S) => {
       poly(P, S);
-      const c = centroid(S);
-      [A, B, C].forEach((t, i) => vertexLabel(P, t, S[i]!, c));
+      const m = centroid(S);
+      [A, B, C].forEach((t, i) => vertexLabel(P, t, S[i]!, m));
       rightMark(P, S[2]!, S[0]!, S[1]!);
-      sideLabel(P, String(a), S[2]!, S[1]!, c);
-      sideLabel(P, String(b), S[0]!, S[2]!, c);
-      if (ask === "hypotenuse") sideLabel(P, "?", S[0]!, S[1]!, c);
+      sideLabel(P, String(a), S[2]!, S[1]!, m);
+      sideLabel(P, ask === "leg" ? "?" : String(b), S[0]!, S[2]!, m);
+      if (ask === "hypotenuse") sideLabel(P, "?", S[0]!, S[1]!, m);
+      if (ask === "leg") sideLabel(P, String(c), S[0]!, S[1]!, m);
     },
   };
 }
 
 function circleFigure(rng: Rng, L: string[]): Figure {
-  const r = rng.int(1, 99);
-  const ask = rng.pick(["diameter", "circumference", "area"]);
+  // The radius or the diameter is drawn and labelled; one of the other three quantities is asked.
+  const byDiameter = rng.chance(0.5);
+  const n = byDiameter ? rng.int(2, 99) : rng.int(1, 99);
+  const ask = rng.pick(byDiameter ? ["radius", "circumference", "area"] : ["diameter", "circumference", "area"]);
   const O = L[0]!;
   const ang = rng.int(0, 359);
   const ring: Pt[] = [];
   for (let k = 0; k < 8; k++) ring.push(polar(k * 45, 1));
+  const known = byDiameter ? `The diameter of circle ${O} is ${n}, so its radius is ${fmtNum(n / 2)}.` : `The radius of circle ${O} is ${n}.`;
+  const r = byDiameter ? fmtNum(n / 2) : String(n);
   return {
     family: "circle",
-    params: { r },
+    params: byDiameter ? { d: n } : { r: n },
     ask,
     letters: [O],
-    question: ask === "diameter" ? `Find the diameter of circle ${O}.` : `Find the ${ask} of circle ${O}. Use 3.14 for pi.`,
+    question: ask === "diameter" || ask === "radius" ? `Find the ${ask} of circle ${O}.` : `Find the ${ask} of circle ${O}. Use 3.14 for pi.`,
     pts: [[0, 0], polar(ang, 1)],
     extent: ring,
-    steps: (v) =>
+    steps: (v) => [
+      known,
       ask === "diameter"
-        ? [`The radius of circle ${O} is ${r}.`, `Diameter = 2 x ${r} = ${v}.`]
-        : ask === "circumference"
-          ? [`The radius of circle ${O} is ${r}.`, `Circumference = 2 x 3.14 x ${r} = ${v}.`]
-          : [`The radius of circle ${O} is ${r}.`, `Area = 3.14 x ${r} x ${r} = ${v}.`],
+        ? `Diameter = 2 x ${r} = ${v}.`
+        : ask === "radius"
+          ? `So the radius is ${v}.`
+          : ask === "circumference"
+            ? `Circumference = 2 x 3.14 x ${r} = ${v}.`
+            : `Area = 3.14 x ${r} x ${r} = ${v}.`,
+    ],
     draw: (P, S) => {
       const [c, p] = S as [Pt, Pt];
       circle(P, c, len(sub(p, c)));
-      seg(P, c, p);
       dot(P, c);
-      label(P, O, add(c, mul(unit(sub(c, p)), 7)));
-      sideLabel(P, String(r), c, p, add(c, [0, 0.01]), 6);
+      if (byDiameter) {
+        const q = sub(mul(c, 2), p);
+        seg(P, q, p);
+        const dir = unit(sub(p, c));
+        const perp: Pt = [-dir[1], dir[0]];
+        label(P, O, add(c, mul(perp, -7)));
+        sideLabel(P, String(n), c, p, add(c, mul(perp, -1)), 6);
+      } else {
+        seg(P, c, p);
+        label(P, O, add(c, mul(unit(sub(c, p)), 7)));
+        sideLabel(P, String(n), c, p, add(c, [0, 0.01]), 6);
+      }
     },
   };
 }
@@ -620,58 +654,55 @@ function trapezoid(rng: Rng, L: string[]): Figure {
 }
 
 function inscribedAngle(rng: Rng, L: string[]): Figure {
-  const t = 2 * rng.int(10, 89);
-  const ask = rng.pick(["inscribed", "central"]);
-  const [O, A, B, C] = [L[0]!, L[1]!, L[2]!, L[3]!];
-  const start = rng.int(200, 250);
+  // Two adjacent central angles are printed; the inscribed angle on their joint arc is asked.
+  const a = rng.int(20, 140);
+  let b = rng.int(20, Math.min(140, 280 - a));
+  if ((a + b) % 2 === 1) b += b < 140 && a + b < 280 ? 1 : -1;
+  const [A, B, C, D] = [L[0]!, L[1]!, L[2]!, L[3]!];
+  const O = "O";
+  const start = rng.int(0, 359);
   const pa = polar(start, 1);
-  const pb = polar(start + t, 1);
-  const pc = polar(start + t + (360 - t) / 2 + rng.int(-20, 20), 1);
+  const pb = polar(start + a, 1);
+  const pc = polar(start + a + b, 1);
+  const pd = polar(start + a + b + (360 - a - b) / 2 + rng.int(-15, 15), 1);
   const ring: Pt[] = [];
   for (let k = 0; k < 8; k++) ring.push(polar(k * 45, 1));
   return {
     family: "inscribed_angle",
-    params: { t },
-    ask,
-    letters: [O, A, B, C],
-    question:
-      ask === "inscribed"
-        ? `${O} is the centre of the circle. Find the measure of angle ${A}${C}${B} in degrees.`
-        : `${O} is the centre of the circle. Find the measure of angle ${A}${O}${B} in degrees.`,
-    pts: [[0, 0], pa, pb, pc],
+    params: { a, b },
+    ask: "inscribed",
+    letters: [O, A, B, C, D],
+    question: `${O} is the centre of the circle. Find the measure of angle ${A}${D}${C} in degrees.`,
+    pts: [[0, 0], pa, pb, pc, pd],
     extent: ring,
-    steps: (v) =>
-      ask === "inscribed"
-        ? [
-            `Angle ${A}${O}${B} is a central angle of ${t} degrees.`,
-            `The inscribed angle ${A}${C}${B} stands on the same arc, so it is half of the central angle.`,
-            `So angle ${A}${C}${B} = ${t} / 2 = ${v}.`,
-          ]
-        : [
-            `Angle ${A}${C}${B} is an inscribed angle of ${t / 2} degrees.`,
-            `The central angle ${A}${O}${B} stands on the same arc, so it is twice the inscribed angle.`,
-            `So angle ${A}${O}${B} = 2 x ${t / 2} = ${v}.`,
-          ],
+    steps: (v) => [
+      `Angles ${A}${O}${B} and ${B}${O}${C} are central angles of ${a} and ${b} degrees, so arc ${A}${C} has a central angle of ${a} + ${b} = ${a + b} degrees.`,
+      `The inscribed angle ${A}${D}${C} stands on the same arc, so it is half of the central angle.`,
+      `So angle ${A}${D}${C} = ${a + b} / 2 = ${v}.`,
+    ],
     draw: (P, S) => {
-      const [o, a, b, c] = S as [Pt, Pt, Pt, Pt];
-      circle(P, o, len(sub(a, o)));
-      seg(P, o, a);
-      seg(P, o, b);
-      seg(P, c, a);
-      seg(P, c, b);
+      const [o, pA, pB, pC, pD] = S as [Pt, Pt, Pt, Pt, Pt];
+      circle(P, o, len(sub(pA, o)));
+      seg(P, o, pA);
+      seg(P, o, pB);
+      seg(P, o, pC);
+      seg(P, pD, pA);
+      seg(P, pD, pC);
       dot(P, o);
-      vertexLabel(P, A, a, o, 7);
-      vertexLabel(P, B, b, o, 7);
-      vertexLabel(P, C, c, o, 7);
-      label(P, O, add(o, mul(unit(add(unit(sub(a, o)), unit(sub(b, o)))), -7)));
-      angleLabel(P, ask === "inscribed" ? deg(t) : "?", o, a, b);
-      angleLabel(P, ask === "inscribed" ? "?" : deg(t / 2), c, a, b);
+      vertexLabel(P, A, pA, o, 7);
+      vertexLabel(P, B, pB, o, 7);
+      vertexLabel(P, C, pC, o, 7);
+      vertexLabel(P, D, pD, o, 7);
+      label(P, O, add(o, mul(unit(sub(o, pB)), 7)));
+      angleLabel(P, deg(a), o, pA, pB);
+      angleLabel(P, deg(b), o, pB, pC);
+      angleLabel(P, "?", pD, pA, pC);
     },
   };
 }
 
 function parallelogram(rng: Rng, L: string[]): Figure {
-  const ask = rng.pick(["area", "angle"]);
+  const ask = rng.pick(["area", "adjacent", "opposite"]);
   const b = rng.int(3, 30);
   const h = rng.int(2, 24);
   const x = rng.pick([...Array(121).keys()].map((k) => k + 30).filter((k) => k !== 90));
@@ -683,7 +714,10 @@ function parallelogram(rng: Rng, L: string[]): Figure {
     params,
     ask,
     letters: L,
-    question: ask === "area" ? `Find the area of parallelogram ${L.join("")}.` : `Find the measure of angle ${L[1]} in parallelogram ${L.join("")} in degrees.`,
+    question:
+      ask === "area"
+        ? `Find the area of parallelogram ${L.join("")}.`
+        : `Find the measure of angle ${ask === "adjacent" ? L[1] : L[2]} in parallelogram ${L.join("")} in degrees.`,
     pts: [
       [0, 0],
       [1, 0],
@@ -693,7 +727,9 @@ function parallelogram(rng: Rng, L: string[]): Figure {
     steps: (v) =>
       ask === "area"
         ? [`The base of the parallelogram is ${b} and its height is ${h}.`, `Area = base x height = ${b} x ${h} = ${v}.`]
-        : [`Adjacent angles of a parallelogram add up to 180 degrees.`, `Angle ${L[0]} is ${x} degrees, so angle ${L[1]} = 180 - ${x} = ${v}.`],
+        : ask === "adjacent"
+          ? [`Adjacent angles of a parallelogram add up to 180 degrees.`, `Angle ${L[0]} is ${x} degrees, so angle ${L[1]} = 180 - ${x} = ${v}.`]
+          : [`Opposite angles of a parallelogram are equal.`, `Angle ${L[0]} is ${x} degrees, so angle ${L[2]} = ${v}.`],
     draw: (P, S) => {
       poly(P, S);
       const c = centroid(S);
@@ -707,7 +743,8 @@ function parallelogram(rng: Rng, L: string[]): Figure {
         label(P, String(h), add(mid(S[3]!, foot), mul(u, 7)));
       } else {
         angleLabel(P, deg(x), S[0]!, S[1]!, S[3]!);
-        angleLabel(P, "?", S[1]!, S[2]!, S[0]!);
+        if (ask === "adjacent") angleLabel(P, "?", S[1]!, S[2]!, S[0]!);
+        else angleLabel(P, "?", S[2]!, S[3]!, S[1]!);
       }
     },
   };

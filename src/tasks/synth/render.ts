@@ -79,7 +79,7 @@ function look(o: SceneObject, tint: RGB | undefined, outline: boolean): Look {
     case "metal":
       return { top: shade(base, 0.45), front: shade(base, -0.1), side: shade(base, -0.5), alpha: 1, spot: true, outline: out };
     case "glass":
-      return { top: shade(base, 0.35), front: shade(base, 0.1), side: shade(base, -0.1), alpha: 0.42, rim: shade(base, 0.55), spot: false, outline: out };
+      return { top: shade(base, 0.3), front: base, side: shade(base, -0.15), alpha: 0.45, rim: shade(base, -0.2), spot: false, outline: out };
   }
 }
 
