@@ -4,8 +4,8 @@ import { type CommandSpec, UsageError } from "../args.ts";
 import { loadCheckpoint, stopTokenIds, padTokenId } from "../../models/qwen2vl/checkpoint.ts";
 import { QwenTokenizer } from "../../models/qwen2vl/tokenizer.ts";
 import { type ContentPart } from "../../models/qwen2vl/chat_template.ts";
-import { expandImagePadsInText, processImageFiles } from "../../models/qwen2vl/processor.ts";
-import { generate } from "../../models/qwen2vl/generate.ts";
+import { prepareInputs } from "../../models/qwen2vl/inputs.ts";
+import { generate, promptSample } from "../../models/qwen2vl/generate.ts";
 import { setNumThreads } from "../../tensor/index.ts";
 
 function log(msg: string): void {
@@ -72,13 +72,15 @@ export const command: CommandSpec = {
       log(`loaded ${dir} (${model.dtype}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       const tok = await QwenTokenizer.fromDir(dir);
       const content: ContentPart[] = [...images.map((): ContentPart => ({ type: "image" })), { type: "text", text: String(opts.prompt) }];
-      const text = tok.applyChatTemplate([{ role: "user", content }], { addGenerationPrompt: true });
-      const processed = await processImageFiles(images, preprocessor, {
+      // The shared preprocessing path (chat template, processor, pad expansion and check).
+      const inputs = await prepareInputs(tok, preprocessor, [{ role: "user", content }], images, {
+        sampleId: "prompt",
+        addGenerationPrompt: true,
         minPixels: opts["min-pixels"] as number | undefined,
         maxPixels: opts["max-pixels"] as number | undefined,
       });
-      const expanded = images.length ? expandImagePadsInText(text, processed.imageGridThw, preprocessor.merge_size) : text;
-      const promptIds = tok.encode(expanded);
+      const prompt = promptSample(inputs);
+      const promptIds = inputs.inputIds;
       // Sampling settings: flags, else generation_config.json (do_sample false → greedy).
       const sampleDefault = gen.do_sample === true;
       const temperature = opts.temperature !== undefined ? Number(opts.temperature) : sampleDefault ? (gen.temperature ?? 1) : 0;
@@ -87,7 +89,7 @@ export const command: CommandSpec = {
       const t1 = Date.now();
       const [g] = generate(
         model,
-        [{ id: "prompt", inputIds: promptIds, pixelValues: images.length ? processed.pixelValues : null, imageGridThw: processed.imageGridThw }],
+        [prompt],
         {
           maxNewTokens: maxNew,
           temperature,
@@ -109,7 +111,7 @@ export const command: CommandSpec = {
             text: g!.text,
             logprobs: g!.logprobs,
             finish_reason: g!.finishReason,
-            image_grid_thw: processed.imageGridThw,
+            image_grid_thw: prompt.imageGridThw,
             temperature,
             seconds: secs,
           }),

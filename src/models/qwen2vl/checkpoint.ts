@@ -19,6 +19,7 @@ import { type Qwen2VLConfig, parseConfigText, configToJsonText } from "./config.
 import { checkCheckpointKeys } from "./params.ts";
 import { type PreprocessorConfig, defaultPreprocessorConfig, readPreprocessorConfig, writePreprocessorConfig } from "./processor.ts";
 import { Qwen2VLForConditionalGeneration } from "./model.ts";
+import { QwenTokenizer } from "./tokenizer.ts";
 
 /** Files copied along with a checkpoint when present (tokenizer and chat template). */
 export const TOKENIZER_FILES = [
@@ -65,6 +66,8 @@ export interface LoadedCheckpoint {
   config: Qwen2VLConfig;
   preprocessor: PreprocessorConfig;
   generationConfig: GenerationConfig;
+  /** The checkpoint's tokenizer (tokenizer.json, tokenizer_config.json, chat template), when it has one. */
+  tokenizer: QwenTokenizer | null;
   /** Config warnings (unknown fields), by name. */
   warnings: { field: string; message: string }[];
 }
@@ -141,7 +144,8 @@ export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promi
   const pre = join(dir, "preprocessor_config.json");
   const preprocessor = existsSync(pre) ? await readPreprocessorConfig(pre) : defaultPreprocessorConfig();
   const generationConfig = ((await readJson(join(dir, "generation_config.json"))) ?? defaultGenerationConfig(config)) as GenerationConfig;
-  return { model, config, preprocessor, generationConfig, warnings };
+  const tokenizer = existsSync(join(dir, "tokenizer.json")) ? await QwenTokenizer.fromDir(dir) : null;
+  return { model, config, preprocessor, generationConfig, tokenizer, warnings };
 }
 
 /** generation_config.json for a model: stop on <|im_end|> and <|endoftext|>, pad with <|endoftext|>, greedy. */

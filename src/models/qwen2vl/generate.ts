@@ -23,6 +23,11 @@ export interface PromptSample {
   imageGridThw?: readonly GridThw[];
 }
 
+/** A PromptSample from inputs.ts's prepareInputs() output. */
+export function promptSample(x: { sampleId: string; inputIds: readonly number[]; pixelValues: Float32Array; imageGridThw: readonly GridThw[] }): PromptSample {
+  return { id: x.sampleId, inputIds: x.inputIds, pixelValues: x.imageGridThw.length ? x.pixelValues : null, imageGridThw: x.imageGridThw };
+}
+
 export interface Batch extends Disposable {
   inputIds: Tensor;
   attentionMask: Tensor;

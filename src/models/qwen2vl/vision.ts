@@ -92,7 +92,7 @@ export class PatchEmbed extends Module {
   }
 }
 
-/** Packed-sequence segments: image i covers rows [starts[i], starts[i] + lengths[i]). */
+/** Packed-sequence segments in order: segment i covers the next lengths[i] rows (one image, or one of its frames). */
 export interface Segments {
   lengths: number[];
 }
