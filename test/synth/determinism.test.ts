@@ -34,22 +34,18 @@ test("another seed gives other data", async () => {
   assert.equal(samePng.length, 0, `identical images across seeds: ${samePng.slice(0, 3).join(", ")}`);
 });
 
-test("--tasks limits what is written", async () => {
-  const d = tempDir("tasks");
+test("--tasks limits the output; an earlier synth output is replaced; a foreign non-empty directory is refused", async () => {
+  const d = tempDir("replace");
+  await synthesize({ out: d, size: "small", seed: 0, tasks: ["counting"] });
   const m = await synthesize({ out: d, size: "small", seed: 0, tasks: ["geometry"] });
+  // --tasks limits what is written, and the earlier output is gone.
   assert.deepEqual(Object.keys(m.files).sort(), [
     "test_jsons/Structure-Perception-id-test-820.json",
     "test_jsons/Structure-Perception-ood-test-800.json",
     "train_jsons/A2-Structure-Perception-train-4k5-cot.json",
   ]);
-  assert.ok(!existsSync(join(d, "images/train_images/clevr_math")));
-});
-
-test("an earlier synth output is replaced; a foreign non-empty directory is refused", async () => {
-  const d = tempDir("replace");
-  await synthesize({ out: d, size: "small", seed: 0, tasks: ["counting"] });
-  await synthesize({ out: d, size: "small", seed: 0, tasks: ["geometry"] });
   assert.ok(!existsSync(join(d, "train_jsons/A3-Visual-Counting-train-35k-cot.json")), "old files are removed");
+  assert.ok(!existsSync(join(d, "images/train_images/clevr_math")));
   assert.ok(existsSync(join(d, "train_jsons/A2-Structure-Perception-train-4k5-cot.json")));
 
   const foreign = tempDir("foreign");
