@@ -277,7 +277,10 @@ interface Instr {
   format: string;
   style: string;
   messages: { role: string; content: string }[];
-  scene: { objects?: Obj[]; question: { kind: string; filter?: Record<string, string>; target?: Record<string, string>; which?: string; attr?: string } };
+  scene: {
+    objects?: Obj[];
+    question: { kind: string; filter?: Record<string, string>; target?: Record<string, string>; which?: string; attr?: string; a?: number; b?: number; axis?: string };
+  };
 }
 
 test("instruct answers are computed from the scene and both answer formats occur", async () => {
@@ -310,6 +313,16 @@ test("instruct answers are computed from the scene and both answer formats occur
       assert.equal(r.answer, (o as unknown as Record<string, string>)[q.attr!]);
     }
     if (q.kind === "describe") assert.match(r.answer, new RegExp(`^There are ${objs!.length} objects: `));
+    if (q.kind === "tuples") {
+      const sorted = objs!.slice().sort((a, b) => a.x - b.x);
+      assert.equal(r.answer, sorted.map((o) => `('${o.shape}', '${o.size}', '${o.color}', '${o.material}')`).join(", "));
+    }
+    if (q.kind === "relation") {
+      const a = objs![q.a!]!;
+      const b = objs![q.b!]!;
+      assert.equal(r.answer, q.axis === "x" ? (a.x < b.x ? "left" : "right") : a.z > b.z ? "front" : "behind");
+      assert.ok(r.problem.includes(`${a.size} ${a.color} ${a.material} ${a.shape}`) && r.problem.includes(`${b.size} ${b.color} ${b.material} ${b.shape}`));
+    }
   }
   assert.deepEqual([...formats].sort(), ["plain", "think"]);
   assert.deepEqual([...styles].sort(), ["counting", "geometry", "transformation"]);
