@@ -122,29 +122,38 @@ export interface Manifest {
 const writeFileAsync = promisify(writeFileCb);
 
 const MAX_ATTEMPTS = 2000;
+/** A progress line every this many items of a split. */
+const PROGRESS_EVERY = 2000;
 /** After this many attempts a test item may repeat another test item's key (small figure families). */
 const UNIQUE_ATTEMPTS = 30;
 
+/** Draws images on this thread and encodes/writes up to `limit` of them concurrently; the first failure is rethrown. */
 class ImageWriter {
   private pending = new Set<Promise<void>>();
-  count = 0;
+  private error: Error | undefined;
   constructor(
     private root: string,
     private limit = 8,
   ) {}
 
   async add(img: SynthImage): Promise<void> {
+    if (this.error) throw this.error;
     const canvas = img.render();
     const path = join(this.root, img.path);
-    const p = encodePng(canvas).then((buf) => writeFileAsync(path, buf));
-    this.count++;
+    const p: Promise<void> = encodePng(canvas)
+      .then((buf) => writeFileAsync(path, buf))
+      .catch((e: Error) => {
+        this.error ??= new Error(`writing ${img.path}: ${e.message}`);
+      })
+      .finally(() => this.pending.delete(p));
     this.pending.add(p);
-    void p.finally(() => this.pending.delete(p));
     if (this.pending.size >= this.limit) await Promise.race(this.pending);
+    if (this.error) throw this.error;
   }
 
   async flush(): Promise<void> {
     await Promise.all(this.pending);
+    if (this.error) throw this.error;
   }
 }
 
@@ -248,6 +257,7 @@ export async function runUnit(unit: UnitName, opts: UnitOptions, log: (line: str
     const records: MetaRecord[] = [];
     let images = 0;
     for (let i = 0; i < n; i++) {
+      if (i > 0 && i % PROGRESS_EVERY === 0) log(`${task} ${spec.split}: ${i}/${n}`);
       let item: SynthItem | null = null;
       for (let attempt = 0; attempt < MAX_ATTEMPTS && !item; attempt++) {
         const cand = spec.make(opts.seed, i, attempt);
@@ -298,15 +308,18 @@ async function runUnitsInWorkers(units: UnitName[], opts: UnitOptions, workers: 
         pool.push(w);
         for (let unit = queue.shift(); unit; unit = queue.shift()) {
           const res = await new Promise<UnitResult>((resolve, reject) => {
+            const onExit = (code: number) => reject(new Error(`${unit}: worker exited with code ${code}`));
             const onMessage = (m: { log?: string; result?: UnitResult; error?: string }) => {
               if (m.log !== undefined) return log(m.log);
               w.off("message", onMessage);
               w.off("error", reject);
+              w.off("exit", onExit);
               if (m.error !== undefined) reject(new Error(m.error));
               else resolve(m.result!);
             };
             w.on("message", onMessage);
             w.once("error", reject);
+            w.once("exit", onExit);
             w.postMessage({ unit, opts });
           });
           results.set(unit, res);
