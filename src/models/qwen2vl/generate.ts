@@ -140,7 +140,7 @@ export function selectNext(logits: Tensor, o: SamplingOptions): [Tensor, Tensor]
       const [sorted, idx] = s.sort(-1, false); // ascending
       const cum = sorted.softmax(-1).cumsum(-1);
       const remove = cum.le(1 - o.topP);
-      const keepLast = full([s.size(0), 1], 0, { dtype: "bool" }); // the most likely token is always kept
+      const keepLast = full([s.size(0), 1], 0, { dtype: "bool", device: s.device }); // the most likely token is always kept
       const removeSorted = cat([remove.narrow(-1, 0, V - 1), keepLast], -1);
       const removeOrig = removeSorted.scatter(-1, idx, removeSorted); // back to vocabulary order
       s = s.maskedFill(removeOrig, -Infinity);
@@ -187,8 +187,11 @@ function generateInner(model: Qwen2VLForConditionalGeneration, samples: readonly
         return selectNext(logits, o);
       });
       o.onStep?.(step);
-      // Host sync: the loop needs the tokens to decide which rows have stopped.
-      const toks = tok.toNumbers();
+      // Host sync: the loop needs the tokens to decide which rows have stopped. The next step's inputs are built
+      // on the CPU (forward moves them to the model's device).
+      const tokCpu = tok.device === "cpu" ? tok : tok.to({ device: "cpu" });
+      if (tokCpu !== tok) tok.dispose();
+      const toks = tokCpu.toNumbers();
       const lps = lp.toNumbers();
       lp.dispose();
       for (let b = 0; b < B; b++) {
@@ -201,15 +204,15 @@ function generateInner(model: Qwen2VLForConditionalGeneration, samples: readonly
         }
       }
       if (done.every(Boolean) || step === o.maxNewTokens - 1) {
-        tok.dispose();
+        tokCpu.dispose();
         break;
       }
       // Finished rows keep decoding a pad token (ignored) so the batch stays rectangular.
       const doneT = tensor(done.map((d) => (d ? 1 : 0)), { dtype: "bool" });
       next?.dispose();
-      next = tidy(() => where(doneT, full([B], o.padTokenId, { dtype: "int64" }), tok).view(B, 1));
+      next = tidy(() => where(doneT, full([B], o.padTokenId, { dtype: "int64" }), tokCpu).view(B, 1));
       doneT.dispose();
-      tok.dispose();
+      tokCpu.dispose();
       const grown = tidy(() => cat([mask, full([B, 1], 1, { dtype: "int64" })], 1));
       mask.dispose();
       mask = grown;
@@ -272,7 +275,7 @@ export function completionLogProbs(
       parts.push(chunkLogProbs(model, prompts.slice(s, e), completions.slice(s, e), C, o));
     }
     return tidy(() => {
-      const mask = tensor(maskRows.flat(), { shape: [B, C] });
+      const mask = tensor(maskRows.flat(), { shape: [B, C], device: parts[0]!.device });
       const lp = parts.length === 1 ? parts[0]!.alias() : cat(parts, 0);
       return { logprobs: lp.mul(mask), mask };
     });
@@ -305,6 +308,6 @@ function chunkLogProbs(
     let logits = r.logits.to("float32"); // [b, C, V]
     if (o.temperature !== undefined && o.temperature !== 1) logits = logits.div(o.temperature);
     const logp = logits.logSoftmax(-1);
-    return logp.gather(2, comp.unsqueeze(-1)).squeeze(-1); // [b, C]
+    return logp.gather(2, comp.to({ device: logp.device }).unsqueeze(-1)).squeeze(-1); // [b, C]
   });
 }

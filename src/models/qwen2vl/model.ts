@@ -67,6 +67,11 @@ export class Qwen2VLForConditionalGeneration extends Module {
     this.#components = this.buffer("rotary_components", tensor(mropeComponents(config.rope_scaling.mrope_section), { dtype: "int64" }), false);
   }
 
+  /** Device of the weights ("cpu", "cuda:0"); inputs are moved there by forward(). */
+  get device(): string {
+    return this.model.embed_tokens.weight.device;
+  }
+
   /** dtype of the weights (the embedding's). */
   get dtype(): DType {
     return this.model.embed_tokens.weight.dtype;
@@ -104,7 +109,10 @@ export class Qwen2VLForConditionalGeneration extends Module {
     const samples = rows.map((row, b) => {
       const toks = maskRows ? row.filter((_, t) => maskRows[b]![t] === 1) : row;
       let pads = 0;
-      for (const id of toks) if (id === c.image_token_id) pads++;
+      for (const id of toks) {
+        if (id === c.image_token_id) pads++;
+        else if (id === c.video_token_id) throw new Error(`sample ${sampleIds?.[b] ?? `#${b}`}: <|video_pad|> tokens: videos are not supported`);
+      }
       // Take this sample's images: as many grids as its pad tokens use up (each image is one contiguous run).
       const mine: GridThw[] = [];
       let used = 0;
@@ -150,22 +158,25 @@ export class Qwen2VLForConditionalGeneration extends Module {
       deltas = [...opts.ropeDeltas];
     }
     return tidy(() => {
-      let embeds = this.model.embed_tokens.forward(inp.inputIds); // [B, T, hidden]
+      const device = this.device;
+      const onDevice = (x: Tensor) => (x.device === device ? x : x.to({ device }));
+      const inputIds = onDevice(inp.inputIds);
+      let embeds = this.model.embed_tokens.forward(inputIds); // [B, T, hidden]
       if (past === 0 && grids && inp.pixelValues) {
-        const feats = this.imageFeatures(inp.pixelValues, grids); // [Σ tokens, hidden]
+        const feats = this.imageFeatures(onDevice(inp.pixelValues), grids); // [Σ tokens, hidden]
         const f = feats.dtype === embeds.dtype ? feats : feats.to(embeds.dtype);
-        const mask = inp.inputIds.eq(c.image_token_id).unsqueeze(-1).expand(B, T, c.hidden_size); // [B, T, hidden]
+        const mask = inputIds.eq(c.image_token_id).unsqueeze(-1).expand(B, T, c.hidden_size); // [B, T, hidden]
         embeds = embeds.maskedScatter(mask, f); // features fill the pad positions in order
       }
       let positionIds: Tensor; // [3, B, T]
-      if (posRows) positionIds = tensor(posRows.flat(2), { dtype: "int64", shape: [3, B, T] });
+      if (posRows) positionIds = tensor(posRows.flat(2), { dtype: "int64", shape: [3, B, T], device });
       else {
         // Decoding: position = cache length + rope delta (+ offset within this call), the same for t, h, w.
-        const d = tensor(deltas, { dtype: "int64", shape: [B, 1] });
-        positionIds = arange(past, past + T).view(1, T).add(d).unsqueeze(0).expand(3, B, T);
+        const d = tensor(deltas, { dtype: "int64", shape: [B, 1], device });
+        positionIds = arange(past, past + T, 1, { device }).view(1, T).add(d).unsqueeze(0).expand(3, B, T);
       }
       const [cos, sin] = mropeCosSin(positionIds, this.#invFreq, this.#components, embeds.dtype);
-      const keyMask = inp.attentionMask ?? ones([B, past + T], { dtype: "int64" });
+      const keyMask = inp.attentionMask ? onDevice(inp.attentionMask) : ones([B, past + T], { dtype: "int64", device });
       if (keyMask.size(1) !== past + T) throw new Error(`attention_mask has ${keyMask.size(1)} columns; expected cache ${past} + ${T}`);
       let hidden = this.model.forward(embeds, cos, sin, keyMask, cache); // [B, T, hidden]
       if (opts.logitsRange) {

@@ -195,23 +195,18 @@ export function buildAttentionMask(keyMask: Tensor, T: number, dtype: DType): Te
   return tidy(() => {
     const [B, S] = keyMask.shape as [number, number];
     const past = S - T;
-    const qpos = arangeCol(past, T); // [T, 1]
-    const kpos = arangeRow(S); // [1, S]
+    const device = keyMask.device;
+    const qpos = arange(past, past + T, 1, { device }).view(T, 1); // [T, 1]
+    const kpos = arange(0, S, 1, { device }).view(1, S); // [1, S]
     const causal = kpos.le(qpos); // [T, S]
     const self = kpos.eq(qpos);
     const valid = keyMask.ne(0).view(B, 1, 1, S); // [B, 1, 1, S]
     const allowed = valid.logicalAnd(causal).logicalOr(self); // [B, 1, T, S]
-    const zeros = empty([B, 1, T, S], { dtype }).zero_();
+    const zeros = empty([B, 1, T, S], { dtype, device }).zero_();
     return zeros.maskedFill(allowed.logicalNot(), -Infinity);
   });
 }
 
-function arangeCol(start: number, n: number): Tensor {
-  return tidy(() => arange(start, start + n).view(n, 1));
-}
-function arangeRow(n: number): Tensor {
-  return tidy(() => arange(0, n).view(1, n));
-}
 
 export class Qwen2TextModel extends Module {
   readonly embed_tokens: Embedding;

@@ -248,7 +248,8 @@ export class Qwen2VisionTransformer extends Module {
       if (pixelValues.size(0) !== total) {
         throw new Error(`vision: pixel_values has ${pixelValues.size(0)} patch rows but image_grid_thw ${JSON.stringify(grids)} needs ${total}`);
       }
-      const [cos, sin] = visionCosSin(grids, v.spatial_merge_size, visionHeadDim(this.config));
+      let [cos, sin] = visionCosSin(grids, v.spatial_merge_size, visionHeadDim(this.config)); // built on the CPU
+      if (pixelValues.device !== "cpu") [cos, sin] = [cos.to({ device: pixelValues.device }), sin.to({ device: pixelValues.device })];
       const seg = imageSegments(grids);
       let h = this.patch_embed.forward(pixelValues);
       for (const b of this.blocks) h = b.forward(h, cos, sin, seg);
