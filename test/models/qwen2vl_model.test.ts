@@ -211,6 +211,8 @@ test("two-image prompts; per-image attention isolation; pad-count check names th
     () => generate(m, [s, broken], { maxNewTokens: 2, stopTokenIds: [IMEND], padTokenId: PAD, temperature: 0 }),
     /sample item-42: 3 <\|image_pad\|> tokens .* need 4/,
   );
+  const video = { ...sample([], [8], 0, "clip-7"), inputIds: [1, cfg.vision_start_token_id, cfg.video_token_id, cfg.vision_end_token_id] };
+  assert.throws(() => generate(m, [video], { maxNewTokens: 1, stopTokenIds: [], padTokenId: PAD }), /sample clip-7: <\|video_pad\|> tokens: videos are not supported/);
 });
 
 test("get_rope_index on a hand-computed case (left padding, one 2x4-merged image)", () => {
