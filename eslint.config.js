@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "native/build/", "runs/", "**/*.generated.ts"] },
+  { ignores: ["node_modules/", "native/build/", "runs/", "**/*.generated.ts", "*.tmp.*"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -22,7 +22,12 @@ export default tseslint.config(
     },
   },
   {
-    files: ["bin/**", "scripts/**", "bench/**", "codegen/**"],
+    files: ["bin/**", "scripts/**", "bench/**", "codegen/**", "native/**"],
     languageOptions: { globals: { process: "readonly", console: "readonly" } },
+  },
+  {
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", __dirname: "readonly" } },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
   },
 );

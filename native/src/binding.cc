@@ -22,6 +22,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -83,17 +85,28 @@ void release(Napi::Env env, Handle* h) {
   h->t = at::Tensor();
 }
 
+// Safety net: runs when V8 collects a handle the program never disposed.
+void finalize_handle(napi_env env, void* data, void*) {
+  auto* h = static_cast<Handle*>(data);
+  if (!h->disposed) {
+    g_finalized++;
+    release(Napi::Env(env), h);
+  }
+  delete h;
+}
+
 Napi::Value wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
   auto* h = new Handle{std::move(t)};
   account_add(env, h);
-  return Napi::External<Handle>::New(env, h, [](Napi::Env env, Handle* h) {
-    if (!h->disposed) {
-      g_finalized++;
-      release(env, h);
-    }
+  napi_value out;
+  napi_status st = napi_create_external(env, h, finalize_handle, nullptr, &out);
+  if (st != napi_ok) {
+    release(env, h);
     delete h;
-  });
+    NAPI_THROW_IF_FAILED(env, st, Napi::Value());
+  }
+  return Napi::Value(env, out);
 }
 
 std::string describe(const Napi::Value& v);
@@ -191,12 +204,20 @@ struct ArgPlan {
   std::string type_str;
 };
 
+struct OpEntry;
+using FastFn = Napi::Value (*)(const OpEntry&, const Napi::CallbackInfo&);
+
 struct OpEntry {
   c10::OperatorHandle handle;
   std::string name;  // aten::name.overload
   std::vector<ArgPlan> args;
   size_t num_returns;
+  // Unboxed fast path for the most common signatures (see fast_paths()): skips IValue boxing and unboxing.
+  FastFn fast = nullptr;
+  std::shared_ptr<void> typed;  // c10::TypedOperatorHandle<Sig> for `fast`
 };
+
+void attach_fast_path(OpEntry& e);
 
 std::vector<OpEntry> g_ops;
 std::unordered_map<std::string, size_t> g_op_ids;
@@ -260,6 +281,7 @@ size_t register_op(const std::string& name, const std::string& overload) {
     p.n = a.N() ? *a.N() : 0;
     e.args.push_back(std::move(p));
   }
+  attach_fast_path(e);
   g_ops.push_back(std::move(e));
   g_op_ids.emplace(key, g_ops.size() - 1);
   return g_ops.size() - 1;
@@ -407,6 +429,162 @@ std::string call_context(const OpEntry& e, const Napi::CallbackInfo& info) {
   return s + ")";
 }
 
+
+// ---------------------------------------------------------------------------------------------------------------
+// Unboxed fast paths. A boxed call packs every argument into an IValue and the kernel's boxed wrapper unpacks it
+// again; for the hot, simple signatures below we convert JS values straight to C++ types and make a typed
+// dispatcher call (still through the dispatcher: autograd, autocast and every dispatch key apply as before).
+// Which operators use them is decided from the schema at registration, not from a list of names.
+// ---------------------------------------------------------------------------------------------------------------
+
+struct FastArgs {
+  const OpEntry& e;
+  const Napi::CallbackInfo& info;
+  Napi::Value at(size_t i) const { return i + 1 < info.Length() ? info[i + 1] : info.Env().Undefined(); }
+  bool missing(size_t i) const { Napi::Value v = at(i); return v.IsUndefined(); }
+  c10::IValue dflt(size_t i) const {
+    const ArgPlan& p = e.args[i];
+    if (p.default_value) return *p.default_value;
+    if (p.optional) return c10::IValue();
+    throw std::invalid_argument("missing argument '" + p.name + "' (" + p.type_str + ")");
+  }
+  const at::Tensor& tensor(size_t i) const {
+    if (missing(i)) dflt(i);  // throws "missing argument" (tensors have no defaults)
+    return unwrap(at(i), e.args[i].name.c_str());
+  }
+  c10::optional<at::Tensor> opt_tensor(size_t i) const {
+    Napi::Value v = at(i);
+    if (v.IsUndefined() || v.IsNull()) return c10::nullopt;
+    return unwrap(v, e.args[i].name.c_str());
+  }
+  c10::Scalar scalar(size_t i) const {
+    if (missing(i)) return dflt(i).toScalar();
+    return convert(at(i), e.args[i]).toScalar();
+  }
+  int64_t integer(size_t i) const {
+    if (missing(i)) return dflt(i).toInt();
+    return to_int(at(i), e.args[i]);
+  }
+  c10::optional<int64_t> opt_integer(size_t i) const {
+    Napi::Value v = at(i);
+    if (v.IsUndefined()) { auto d = dflt(i); return d.isNone() ? c10::nullopt : c10::optional<int64_t>(d.toInt()); }
+    if (v.IsNull()) return c10::nullopt;
+    return to_int(v, e.args[i]);
+  }
+  bool boolean(size_t i) const {
+    if (missing(i)) return dflt(i).toBool();
+    Napi::Value v = at(i);
+    if (!v.IsBoolean()) throw std::invalid_argument("argument '" + e.args[i].name + "' expects bool, got " + describe(v));
+    return v.As<Napi::Boolean>().Value();
+  }
+  c10::optional<at::ScalarType> opt_dtype(size_t i) const {
+    auto v = opt_integer(i);
+    if (!v) return c10::nullopt;
+    return static_cast<at::ScalarType>(*v);
+  }
+  std::vector<int64_t> ints(size_t i) const {
+    c10::IValue v = missing(i) ? dflt(i) : convert(at(i), e.args[i]);
+    return v.toIntVector();
+  }
+};
+
+template <typename F>
+const c10::TypedOperatorHandle<F>& typed(const OpEntry& e) {
+  return *static_cast<const c10::TypedOperatorHandle<F>*>(e.typed.get());
+}
+
+using T = at::Tensor;
+using CT = const at::Tensor&;
+using OT = const c10::optional<at::Tensor>&;
+using CS = const c10::Scalar&;
+
+#define FAST(NAME, SIG, CALL)                                                  \
+  Napi::Value NAME(const OpEntry& e, const Napi::CallbackInfo& info) {         \
+    FastArgs a{e, info};                                                       \
+    return wrap(info.Env(), typed<SIG>(e).call CALL);                         \
+  }
+
+FAST(fast_t, T(CT), (a.tensor(0)))
+FAST(fast_tt, T(CT, CT), (a.tensor(0), a.tensor(1)))
+FAST(fast_tts, T(CT, CT, CS), (a.tensor(0), a.tensor(1), a.scalar(2)))
+FAST(fast_ts, T(CT, CS), (a.tensor(0), a.scalar(1)))
+FAST(fast_tss, T(CT, CS, CS), (a.tensor(0), a.scalar(1), a.scalar(2)))
+FAST(fast_ttot, T(CT, CT, OT), (a.tensor(0), a.tensor(1), a.opt_tensor(2)))
+FAST(fast_ti, T(CT, int64_t), (a.tensor(0), a.integer(1)))
+FAST(fast_tii, T(CT, int64_t, int64_t), (a.tensor(0), a.integer(1), a.integer(2)))
+FAST(fast_ti_dtype, T(CT, int64_t, c10::optional<at::ScalarType>), (a.tensor(0), a.integer(1), a.opt_dtype(2)))
+FAST(fast_ti_symint, T(CT, int64_t, c10::SymInt), (a.tensor(0), a.integer(1), c10::SymInt(a.integer(2))))
+FAST(fast_toib, T(CT, c10::optional<int64_t>, bool), (a.tensor(0), a.opt_integer(1), a.boolean(2)))
+FAST(fast_tsymints, T(CT, c10::SymIntArrayRef), (a.tensor(0), c10::fromIntArrayRef(a.ints(1))))
+FAST(fast_tsymints_b, T(CT, c10::SymIntArrayRef, bool), (a.tensor(0), c10::fromIntArrayRef(a.ints(1)), a.boolean(2)))
+FAST(fast_tints, T(CT, at::IntArrayRef), (a.tensor(0), a.ints(1)))
+
+Napi::Value fast_slice(const OpEntry& e, const Napi::CallbackInfo& info) {
+  FastArgs a{e, info};
+  auto start = a.opt_integer(2), end = a.opt_integer(3);
+  using Sig = T(CT, int64_t, c10::optional<c10::SymInt>, c10::optional<c10::SymInt>, c10::SymInt);
+  return wrap(info.Env(), typed<Sig>(e).call(a.tensor(0), a.integer(1),
+                                             start ? c10::optional<c10::SymInt>(c10::SymInt(*start)) : c10::nullopt,
+                                             end ? c10::optional<c10::SymInt>(c10::SymInt(*end)) : c10::nullopt,
+                                             c10::SymInt(a.integer(4))));
+}
+
+struct FastPattern {
+  FastFn fn;
+  std::function<std::shared_ptr<void>(const c10::OperatorHandle&)> make;
+};
+
+template <typename F>
+FastPattern pattern(FastFn fn) {
+  return {fn, [](const c10::OperatorHandle& h) -> std::shared_ptr<void> {
+            return std::make_shared<c10::TypedOperatorHandle<F>>(h.typed<F>());
+          }};
+}
+
+// Signature key: the schema's argument types (real types: ScalarType, not int) and return types.
+const std::unordered_map<std::string, FastPattern>& fast_paths() {
+  static const std::unordered_map<std::string, FastPattern> m = {
+      {"Tensor->Tensor", pattern<T(CT)>(fast_t)},
+      {"Tensor,Tensor->Tensor", pattern<T(CT, CT)>(fast_tt)},
+      {"Tensor,Tensor,Scalar->Tensor", pattern<T(CT, CT, CS)>(fast_tts)},
+      {"Tensor,Scalar->Tensor", pattern<T(CT, CS)>(fast_ts)},
+      {"Tensor,Scalar,Scalar->Tensor", pattern<T(CT, CS, CS)>(fast_tss)},
+      {"Tensor,Tensor,Tensor?->Tensor", pattern<T(CT, CT, OT)>(fast_ttot)},
+      {"Tensor,int->Tensor", pattern<T(CT, int64_t)>(fast_ti)},
+      {"Tensor,int,int->Tensor", pattern<T(CT, int64_t, int64_t)>(fast_tii)},
+      {"Tensor,int,ScalarType?->Tensor", pattern<T(CT, int64_t, c10::optional<at::ScalarType>)>(fast_ti_dtype)},
+      {"Tensor,int,SymInt->Tensor", pattern<T(CT, int64_t, c10::SymInt)>(fast_ti_symint)},
+      {"Tensor,int?,bool->Tensor", pattern<T(CT, c10::optional<int64_t>, bool)>(fast_toib)},
+      {"Tensor,SymInt[]->Tensor", pattern<T(CT, c10::SymIntArrayRef)>(fast_tsymints)},
+      {"Tensor,SymInt[],bool->Tensor", pattern<T(CT, c10::SymIntArrayRef, bool)>(fast_tsymints_b)},
+      {"Tensor,int[]->Tensor", pattern<T(CT, at::IntArrayRef)>(fast_tints)},
+      {"Tensor,int,SymInt?,SymInt?,SymInt->Tensor",
+       pattern<T(CT, int64_t, c10::optional<c10::SymInt>, c10::optional<c10::SymInt>, c10::SymInt)>(fast_slice)},
+  };
+  return m;
+}
+
+void attach_fast_path(OpEntry& e) {
+  if (std::getenv("RFT_NO_FAST_PATH")) return;
+  const auto& schema = e.handle.schema();
+  std::string key;
+  for (const auto& a : schema.arguments()) {
+    if (a.alias_info() && a.alias_info()->isWrite()) return;  // in-place/out ops take `Tensor&`: boxed path
+    if (!key.empty()) key += ",";
+    key += a.real_type()->str();
+  }
+  key += "->";
+  for (size_t i = 0; i < schema.returns().size(); i++) key += (i ? "," : "") + schema.returns()[i].real_type()->str();
+  auto it = fast_paths().find(key);
+  if (it == fast_paths().end()) return;
+  try {
+    e.typed = it->second.make(e.handle);  // asserts the C++ signature matches the registered kernel's
+    e.fast = it->second.fn;
+  } catch (const std::exception&) {
+    e.typed.reset();  // signature differs from our guess: stay on the boxed path
+  }
+}
+
 // opHandle(name, overload) -> id
 Napi::Value OpHandle(const Napi::CallbackInfo& info) {
   return guard(info, "opHandle", [&]() -> Napi::Value {
@@ -424,6 +602,7 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
   const OpEntry& e = g_ops[id];
   try {
     size_t nargs = info.Length() - 1;
+    if (e.fast && nargs <= e.args.size()) return e.fast(e, info);
     if (nargs > e.args.size())
       throw std::invalid_argument("too many arguments: " + std::to_string(nargs) + " given, schema takes " +
                                   std::to_string(e.args.size()));

@@ -208,3 +208,17 @@ test("bad input surfaces as JS errors naming the op, arguments, shapes and dtype
   t.setNumThreads(t.getNumThreads());
   assert.throws(() => t.setNumThreads(0), /thread count/);
 });
+
+test("the unboxed fast path and the boxed path give identical results", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const script = new URL("../fixtures/scripts/fastpath_ops.ts", import.meta.url).pathname;
+  const runWith = (env: Record<string, string>) => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", script], { env: { ...process.env, ...env }, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  const fast = runWith({});
+  const boxed = runWith({ RFT_NO_FAST_PATH: "1" });
+  assert.ok(Object.keys(fast).length >= 20);
+  assert.deepEqual(fast, boxed);
+});

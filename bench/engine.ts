@@ -1,0 +1,333 @@
+/**
+ * Engine benchmark: per-op call overhead, GEMM peak, BLAS core-type choice, and the Qwen2-style decoder of
+ * shared/anchors/pytorch_qwen2_reference.py rebuilt with our nn, in train and decode modes, fp32 and bf16 autocast,
+ * against the Python anchor run in the same process tree with the same threads and BLAS environment.
+ *
+ *   npm run bench -- engine [--json] [--threads N] [--steps N] [--quick] [--no-anchor]
+ *
+ * Summary fields: train_ratio / decode_ratio (our tokens/s ÷ anchor tokens/s, fp32 and bf16), gflops (achieved in
+ * fp32 train mode) and gemm_peak_gflops (fp32 1024² matmul, same run), gflops_fraction = gflops / gemm_peak_gflops.
+ * Targets: train_ratio >= 1.0, decode_ratio >= 1.2, gflops_fraction >= 0.6.
+ * FLOPs count 6 × (parameters other than the embedding table, whose lookup multiplies nothing) × tokens, plus
+ * attention 12 × layers × batch × seq² × hidden (QKᵀ and AV, forward and backward, full matrices as computed).
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import * as t from "../src/tensor/index.ts";
+import { blasCoreTypeSource } from "../src/native/index.ts";
+import { Module, ModuleList, Linear, Embedding, RMSNorm, AdamW } from "../src/nn/index.ts";
+
+const ANCHOR = fileURLToPath(new URL("../../shared/anchors/pytorch_qwen2_reference.py", import.meta.url));
+const PY = "/usr/bin/python3";
+
+interface Opts {
+  json: boolean;
+  threads: number;
+  steps: number;
+  quick: boolean;
+  anchor: boolean;
+  gemmOnly: boolean;
+  /** Run only one part: "train" or "decode" (skips the BLAS/GEMM/overhead probes). */
+  only?: string;
+}
+
+function parse(argv: string[]): Opts {
+  const o: Opts = { json: false, threads: t.getNumThreads(), steps: 10, quick: false, anchor: true, gemmOnly: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--json") o.json = true;
+    else if (a === "--threads") o.threads = Number(argv[++i]);
+    else if (a === "--steps") o.steps = Number(argv[++i]);
+    else if (a === "--quick") o.quick = true;
+    else if (a === "--no-anchor") o.anchor = false;
+    else if (a === "--gemm-only") o.gemmOnly = true;
+    else if (a === "--only") o.only = argv[++i]!;
+    else throw new Error(`bench engine: unknown option ${a}`);
+  }
+  return o;
+}
+
+// ---- the anchor's architecture, with our nn ---------------------------------------------------------------------
+const SHAPE = { hidden: 256, layers: 4, heads: 4, kvHeads: 2, intermediate: 704, vocab: 1024, batch: 8, seq: 256, prompt: 64, newTokens: 128 };
+const HD = SHAPE.hidden / SHAPE.heads;
+
+function rope(start: number, len: number): [t.Tensor, t.Tensor] {
+  return t.tidy(() => {
+    const inv = t.arange(0, HD, 2, { dtype: "float32" }).div(HD).mul(Math.log(1e6)).neg().exp(); // 1/θ^(2i/d)
+    const f = t.arange(start, start + len, 1, { dtype: "float32" }).outer(inv);
+    const e = t.cat([f, f], -1);
+    return [e.cos(), e.sin()];
+  });
+}
+
+function rot(x: t.Tensor, cos: t.Tensor, sin: t.Tensor): t.Tensor {
+  return t.tidy(() => {
+    const x1 = x.slice(-1, 0, HD / 2);
+    const x2 = x.slice(-1, HD / 2);
+    return x.mul(cos).add(t.cat([x2.neg(), x1], -1).mul(sin));
+  });
+}
+
+interface KV {
+  k?: t.Tensor;
+  v?: t.Tensor;
+}
+
+class Attn extends Module {
+  q = this.module("q", new Linear(SHAPE.hidden, SHAPE.heads * HD));
+  k = this.module("k", new Linear(SHAPE.hidden, SHAPE.kvHeads * HD));
+  v = this.module("v", new Linear(SHAPE.hidden, SHAPE.kvHeads * HD));
+  o = this.module("o", new Linear(SHAPE.heads * HD, SHAPE.hidden, { bias: false }));
+  forward(x: t.Tensor, cos: t.Tensor, sin: t.Tensor, cache?: KV): t.Tensor {
+    const [b, n] = x.shape as [number, number];
+    const q = rot(this.q.forward(x).view(b, n, SHAPE.heads, HD).transpose(1, 2), cos, sin); // (B, H, T, hd)
+    let k = rot(this.k.forward(x).view(b, n, SHAPE.kvHeads, HD).transpose(1, 2), cos, sin);
+    let v = this.v.forward(x).view(b, n, SHAPE.kvHeads, HD).transpose(1, 2);
+    if (cache) {
+      if (cache.k) {
+        k = t.cat([cache.k, k], 2);
+        v = t.cat([cache.v!, v], 2);
+        cache.k.dispose();
+        cache.v!.dispose();
+      }
+      cache.k = t.keep(k);
+      cache.v = t.keep(v);
+    }
+    const rep = SHAPE.heads / SHAPE.kvHeads;
+    const kk = k.repeatInterleave(rep, 1);
+    const vv = v.repeatInterleave(rep, 1);
+    let s = q.matmul(kk.transpose(-1, -2)).div(Math.sqrt(HD));
+    const total = kk.size(2);
+    if (n > 1) s = s.maskedFill(t.ones([n, total], { dtype: "bool" }).triu(total - n + 1), -Infinity);
+    const y = s.softmax(-1).matmul(vv).transpose(1, 2).reshape(b, n, SHAPE.heads * HD);
+    return this.o.forward(y);
+  }
+}
+
+class Block extends Module {
+  n1 = this.module("n1", new RMSNorm(SHAPE.hidden));
+  n2 = this.module("n2", new RMSNorm(SHAPE.hidden));
+  attn = this.module("attn", new Attn());
+  gate = this.module("gate", new Linear(SHAPE.hidden, SHAPE.intermediate, { bias: false }));
+  up = this.module("up", new Linear(SHAPE.hidden, SHAPE.intermediate, { bias: false }));
+  down = this.module("down", new Linear(SHAPE.intermediate, SHAPE.hidden, { bias: false }));
+  forward(x: t.Tensor, cos: t.Tensor, sin: t.Tensor, cache?: KV): t.Tensor {
+    const h = x.add(this.attn.forward(this.n1.forward(x), cos, sin, cache));
+    const m = this.n2.forward(h);
+    return h.add(this.down.forward(this.gate.forward(m).silu().mul(this.up.forward(m))));
+  }
+}
+
+class Decoder extends Module {
+  emb = this.module("emb", new Embedding(SHAPE.vocab, SHAPE.hidden));
+  blocks = this.module("blocks", new ModuleList(Array.from({ length: SHAPE.layers }, () => new Block())));
+  norm = this.module("norm", new RMSNorm(SHAPE.hidden));
+  head = this.module("head", new Linear(SHAPE.hidden, SHAPE.vocab, { bias: false }));
+  forward(ids: t.Tensor, start = 0, caches?: KV[]): t.Tensor {
+    return t.tidy(() => {
+      const [cos, sin] = rope(start, ids.size(1));
+      let x = this.emb.forward(ids);
+      this.blocks.items.forEach((b, i) => (x = b.forward(x, cos, sin, caches?.[i])));
+      return this.head.forward(this.norm.forward(x));
+    });
+  }
+}
+
+// ---- measurements -------------------------------------------------------------------------------------------------
+function timeIt(fn: () => void, iters: number, warmup = 2): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) fn();
+  return (performance.now() - t0) / iters / 1000;
+}
+
+function gemmPeak(dtype: "float32" | "bfloat16", n = 1024): number {
+  using a = t.randn([n, n], { dtype });
+  using b = t.randn([n, n], { dtype });
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) best = Math.min(best, timeIt(() => a.mm(b).dispose(), 10, 2));
+  return (2 * n ** 3) / best / 1e9;
+}
+
+function opOverheadUs(): number {
+  using a = t.ones([1]);
+  using b = t.ones([1]);
+  const n = 20000;
+  return timeIt(() => {
+    for (let i = 0; i < n; i++) a.add(b).dispose();
+  }, 1, 1) * 1e6 / n;
+}
+
+function trainTokensPerSec(bf16: boolean, steps: number): { tokensPerSec: number; stepMs: number; params: number; flopsPerStep: number } {
+  t.manualSeed(0);
+  const m = new Decoder();
+  const opt = new AdamW(m.namedParameters(), { lr: 1e-4 });
+  const x = t.randint(0, SHAPE.vocab, [SHAPE.batch, SHAPE.seq]);
+  const y = t.randint(0, SHAPE.vocab, [SHAPE.batch, SHAPE.seq]).view(-1);
+  const full = () => {
+    opt.zeroGrad();
+    t.tidy(() => {
+      const logits = t.autocast(() => m.forward(x), { enabled: bf16 });
+      t.crossEntropy(logits.float().view(-1, SHAPE.vocab), y).backward();
+    });
+    opt.stepUpdate();
+  };
+  const dt = timeIt(full, steps, 2);
+  const params = m.numParameters();
+  const nonEmb = params - SHAPE.vocab * SHAPE.hidden;
+  const tokens = SHAPE.batch * SHAPE.seq;
+  const flopsPerStep = 6 * nonEmb * tokens + 12 * SHAPE.layers * SHAPE.batch * SHAPE.seq ** 2 * SHAPE.hidden;
+  opt.dispose();
+  m.dispose();
+  x.dispose();
+  y.dispose();
+  return { tokensPerSec: tokens / dt, stepMs: dt * 1000, params, flopsPerStep };
+}
+
+function decodeTokensPerSec(bf16: boolean): { tokensPerSec: number; totalS: number } {
+  t.manualSeed(0);
+  const m = new Decoder().eval();
+  const ids = t.randint(0, SHAPE.vocab, [SHAPE.batch, SHAPE.prompt]);
+  const gen = () =>
+    t.inferenceMode(() =>
+      t.autocast(
+        () => {
+          const caches: KV[] = Array.from({ length: SHAPE.layers }, () => ({}));
+          let nxt = t.tidy(() => m.forward(ids, 0, caches).select(1, -1).argmax(-1, true));
+          for (let i = 0; i < SHAPE.newTokens - 1; i++) {
+            const prev = nxt;
+            nxt = t.tidy(() => m.forward(prev, SHAPE.prompt + i, caches).select(1, -1).argmax(-1, true));
+            prev.dispose();
+          }
+          nxt.dispose();
+          for (const c of caches) {
+            c.k?.dispose();
+            c.v?.dispose();
+          }
+        },
+        { enabled: bf16 },
+      ),
+    );
+  gen();
+  const t0 = performance.now();
+  gen();
+  const dt = (performance.now() - t0) / 1000;
+  m.dispose();
+  ids.dispose();
+  return { tokensPerSec: (SHAPE.batch * SHAPE.newTokens) / dt, totalS: dt };
+}
+
+function anchorEnv(threads: number): NodeJS.ProcessEnv {
+  return { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? "" };
+}
+
+function hasPyTorch(): boolean {
+  if (!existsSync(PY) || !existsSync(ANCHOR)) return false;
+  return spawnSync(PY, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
+}
+
+function runAnchor(mode: "train" | "decode", bf16: boolean, o: Opts): Record<string, number> | null {
+  const args = [ANCHOR, mode, "--threads", String(o.threads), "--json", "--steps", String(o.steps)];
+  if (bf16) args.push("--bf16");
+  const r = spawnSync(PY, args, { env: anchorEnv(o.threads), encoding: "utf8" });
+  if (r.status !== 0) {
+    console.error(`anchor ${mode}${bf16 ? " bf16" : ""} failed: ${r.stderr.slice(-500)}`);
+    return null;
+  }
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+function pythonOpOverheadUs(threads: number): number | null {
+  const code = `import torch,time\ntorch.set_num_threads(${threads})\na=torch.ones(1);b=torch.ones(1)\nfor _ in range(2000): a+b\nn=20000\nt0=time.perf_counter()\nfor _ in range(n): a+b\nprint((time.perf_counter()-t0)/n*1e6)`;
+  const r = spawnSync(PY, ["-c", code], { env: anchorEnv(threads), encoding: "utf8" });
+  return r.status === 0 ? Number(r.stdout.trim()) : null;
+}
+
+/** GEMM peak in a child process with a given BLAS core-type setting (they are fixed at library load). */
+function gemmInChild(core: string | null, threads: number): number | null {
+  const env: NodeJS.ProcessEnv = { ...process.env, RFT_NUM_THREADS: String(threads) };
+  delete env.OPENBLAS_CORETYPE;
+  if (core === null) env.RFT_BLAS_CORETYPE = "detect";
+  else env.OPENBLAS_CORETYPE = core;
+  const runner = fileURLToPath(new URL("./run.ts", import.meta.url));
+  const r = spawnSync(process.execPath, ["--import", "tsx", runner, "engine", "--gemm-only", "--json"], { env, encoding: "utf8" });
+  if (r.status !== 0) return null;
+  const line = r.stdout.trim().split("\n").find((l) => l.includes('"gemm_fp32_gflops"'));
+  return line ? JSON.parse(line).gemm_fp32_gflops : null;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const o = parse(argv);
+  t.setNumThreads(o.threads);
+  const out = (rec: Record<string, unknown>) => {
+    if (o.json) console.log(JSON.stringify(rec));
+    else console.log(Object.entries(rec).map(([k, v]) => `${k}=${typeof v === "number" ? +v.toFixed(3) : v}`).join(" "));
+  };
+  if (o.gemmOnly) {
+    out({ gemm_fp32_gflops: gemmPeak("float32"), blas_coretype: process.env.OPENBLAS_CORETYPE ?? "detect" });
+    return;
+  }
+  if (o.quick) o.steps = Math.min(o.steps, 3);
+  const py = o.anchor && hasPyTorch();
+  if (o.anchor && !py) console.error("bench engine: /usr/bin/python3 with torch not found (apt-get install python3-torch); ratios skipped");
+
+  const info = t.buildInfo();
+  out({ bench: "env", torch: info.torchVersion, threads: o.threads, blas_coretype: process.env.OPENBLAS_CORETYPE ?? "detect", blas_coretype_source: blasCoreTypeSource });
+
+  let peak32 = NaN;
+  let peak16 = NaN;
+  let ours = NaN;
+  if (!o.only) {
+    // BLAS core type: OpenBLAS's own detection vs the project's choice, each in a fresh process.
+    const detected = gemmInChild(null, o.threads);
+    const chosen = gemmInChild(process.env.OPENBLAS_CORETYPE ?? null, o.threads);
+    out({ bench: "blas_coretype", openblas_detect_gflops: detected, chosen: process.env.OPENBLAS_CORETYPE ?? "detect", chosen_gflops: chosen });
+
+    peak32 = gemmPeak("float32");
+    peak16 = gemmPeak("bfloat16");
+    out({ bench: "gemm", n: 1024, fp32_gflops: peak32, bf16_gflops: peak16 });
+
+    ours = opOverheadUs();
+    const theirs = py ? pythonOpOverheadUs(o.threads) : null;
+    out({ bench: "op_overhead", op: "add([1],[1])", us_per_op: ours, python_us_per_op: theirs, ratio: theirs ? theirs / ours : null });
+  }
+
+  const summary: Record<string, unknown> = { summary: true, gemm_peak_gflops: peak32, gemm_peak_bf16_gflops: peak16 };
+  for (const bf16 of [false, true]) {
+    const tag = bf16 ? "bf16" : "fp32";
+    if (o.only === "decode") {
+      const d = decodeTokensPerSec(bf16);
+      const ad = py ? runAnchor("decode", bf16, o) : null;
+      out({ bench: "decode", dtype: tag, new_tokens_per_s: d.tokensPerSec, total_s: d.totalS, anchor_new_tokens_per_s: ad?.new_tokens_per_s ?? null, ratio: ad ? d.tokensPerSec / ad.new_tokens_per_s! : null });
+      continue;
+    }
+    const tr = trainTokensPerSec(bf16, o.steps);
+    const gflops = tr.flopsPerStep / (tr.stepMs / 1000) / 1e9;
+    const a = py ? runAnchor("train", bf16, o) : null;
+    const ratio = a ? tr.tokensPerSec / a.tokens_per_s! : null;
+    out({ bench: "train", dtype: tag, tokens_per_s: tr.tokensPerSec, step_ms: tr.stepMs, gflops, params: tr.params, anchor_tokens_per_s: a?.tokens_per_s ?? null, ratio });
+    if (o.only === "train") continue;
+    const d = decodeTokensPerSec(bf16);
+    const ad = py ? runAnchor("decode", bf16, o) : null;
+    const dratio = ad ? d.tokensPerSec / ad.new_tokens_per_s! : null;
+    out({ bench: "decode", dtype: tag, new_tokens_per_s: d.tokensPerSec, total_s: d.totalS, anchor_new_tokens_per_s: ad?.new_tokens_per_s ?? null, ratio: dratio });
+    if (bf16) {
+      summary.train_ratio_bf16 = ratio;
+      summary.decode_ratio_bf16 = dratio;
+      summary.gflops_bf16 = gflops;
+    } else {
+      summary.train_ratio = ratio;
+      summary.decode_ratio = dratio;
+      summary.gflops = gflops;
+      summary.gflops_fraction = gflops / peak32;
+    }
+  }
+  summary.op_overhead_us = ours;
+  summary.targets = { train_ratio: ">= 1.0", decode_ratio: ">= 1.2", gflops_fraction: ">= 0.6" };
+  summary.meets_targets =
+    summary.train_ratio !== null && summary.decode_ratio !== null
+      ? (summary.train_ratio as number) >= 1.0 && (summary.decode_ratio as number) >= 1.2 && (summary.gflops_fraction as number) >= 0.6
+      : null;
+  out(summary);
+}
