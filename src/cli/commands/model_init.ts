@@ -108,7 +108,8 @@ export const command: CommandSpec = {
     const counts = paramCounts(cfg);
     log(`initialising ${preset}: ${counts.total.toLocaleString("en")} parameters (vision ${counts.vision.toLocaleString("en")}, text ${counts.text.toLocaleString("en")})`);
     manualSeed(seed);
-    const model = new Qwen2VLForConditionalGeneration(cfg);
+    // Initialised directly in the output dtype: no second copy of the weights for the cast (a 7B model is 30 GB in fp32).
+    const model = new Qwen2VLForConditionalGeneration(cfg, { dtype: opts.dtype as "float32" | "bfloat16" });
     try {
       log(`writing ${out} (${opts.dtype})...`);
       const written = await saveCheckpoint(model, out, {
