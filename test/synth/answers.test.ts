@@ -271,6 +271,7 @@ test("structure-perception answers follow from the printed figure parameters", a
 
 interface Instr {
   id: string;
+  image: string | string[];
   problem: string;
   answer: string;
   response: string;
@@ -279,7 +280,18 @@ interface Instr {
   messages: { role: string; content: string }[];
   scene: {
     objects?: Obj[];
-    question: { kind: string; filter?: Record<string, string>; target?: Record<string, string>; which?: string; attr?: string; a?: number; b?: number; axis?: string };
+    images?: { objects: Obj[] }[];
+    question: {
+      kind: string;
+      filter?: Record<string, string>;
+      target?: Record<string, string>;
+      which?: string;
+      attr?: string;
+      a?: number;
+      b?: number;
+      axis?: string;
+      image?: number;
+    };
   };
 }
 
@@ -288,6 +300,7 @@ test("instruct answers are computed from the scene and both answer formats occur
   const recs = readJson<Instr[]>(dir, "train_jsons/A0-Instruct-train.json");
   const formats = new Set<string>();
   const styles = new Set<string>();
+  let pairs = 0;
   for (const r of recs) {
     formats.add(r.format);
     styles.add(r.style);
@@ -299,11 +312,26 @@ test("instruct answers are computed from the scene and both answer formats occur
       assert.equal(r.response, r.answer);
       assert.doesNotMatch(r.problem, /<think>/);
     }
+    const nImages = Array.isArray(r.image) ? r.image.length : 1;
     assert.deepEqual(r.messages, [
-      { role: "user", content: `<image>\n${r.problem}` },
+      { role: "user", content: `${"<image>\n".repeat(nImages)}${r.problem}` },
       { role: "assistant", content: r.response },
     ]);
     const q = r.scene.question;
+    if (q.kind.startsWith("pair-")) {
+      assert.equal(nImages, 2);
+      assert.equal(r.style, "transformation");
+      const objs = r.scene.images![q.image!]!.objects;
+      assert.ok(r.problem.includes(q.image === 0 ? "first image" : "second image"));
+      if (q.kind === "pair-count") assert.equal(r.answer, String(objs.length));
+      if (q.kind === "pair-describe") assert.match(r.answer, new RegExp(`^There are ${objs.length} objects: `));
+      if (q.kind === "pair-tuples") {
+        const sorted = objs.slice().sort((a, b) => a.x - b.x);
+        assert.equal(r.answer, sorted.map((o) => `('${o.shape}', '${o.size}', '${o.color}', '${o.material}')`).join(", "));
+      }
+      pairs++;
+      continue;
+    }
     const objs = r.scene.objects;
     if (q.kind === "count") assert.equal(r.answer, String(objs!.filter((o) => Object.entries(q.filter!).every(([k, v]) => (o as unknown as Record<string, string>)[k] === v)).length));
     if (q.kind === "exists") assert.equal(r.answer, objs!.some((o) => Object.entries(q.target!).every(([k, v]) => (o as unknown as Record<string, string>)[k] === v)) ? "yes" : "no");
@@ -326,4 +354,5 @@ test("instruct answers are computed from the scene and both answer formats occur
   }
   assert.deepEqual([...formats].sort(), ["plain", "think"]);
   assert.deepEqual([...styles].sort(), ["counting", "geometry", "transformation"]);
+  assert.ok(pairs > 0, "some instruct items show two images");
 });

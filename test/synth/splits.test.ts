@@ -53,7 +53,9 @@ test("every file validates with the dataset reader and every image resolves insi
       }
     }
   }
-  for (const r of readJson<{ image: string }[]>(dir, "train_jsons/A0-Instruct-train.json")) referenced.add(resolveImagePath(root, r.image));
+  for (const r of readJson<{ image: string | string[] }[]>(dir, "train_jsons/A0-Instruct-train.json")) {
+    for (const p of recordImages(r)) referenced.add(resolveImagePath(root, p));
+  }
   const onDisk = walk(root);
   for (const p of referenced) assert.ok(existsSync(p), `missing image ${relative(dir, p)}`);
   assert.equal(onDisk.length, referenced.size, "every image on disk is used by a record");

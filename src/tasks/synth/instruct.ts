@@ -4,7 +4,8 @@
  * A tiny model trained from scratch first has to see (objects, attributes, counts, positions, printed labels)
  * and to follow the answer format. Each instruct image gets two questions: a dense description or an
  * attribute question, answered either plainly or in the `<think>…</think><answer>…</answer>` format with the
- * same output-format sentences the task prompts use.
+ * same output-format sentences the task prompts use. About 30% of the transformation-style items show two
+ * unrelated scenes and ask about the first or the second image, as the two-image task prompts need.
  *
  * Only in-distribution material is used: CLEVR-Math style scenes with the training object kinds and counts,
  * TRANCE-style single images from the centre camera, and the in-domain geometry families in the in-domain
@@ -45,7 +46,8 @@ export type InstructQuestion =
   | { kind: "tuples" }
   | { kind: "relation"; a: number; b: number; axis: "x" | "z" }
   | { kind: "labels" }
-  | { kind: "figure" };
+  | { kind: "figure" }
+  | { kind: "pair-describe" | "pair-count" | "pair-tuples"; image: 0 | 1 };
 
 interface QA {
   question: InstructQuestion;
@@ -202,7 +204,45 @@ function geometryQA(scene: GeometryScene, rng: Rng): QA {
   };
 }
 
-function toRecords(index: number, image: string, style: InstructRecord["style"], scene: unknown, qas: QA[], rng: Rng): InstructRecord[] {
+const ORDINAL = ["first", "second"] as const;
+
+/** Questions about one image of a pair: the two-image prompts of spatial transformation address images by order. */
+function pairQA(c: Canvas2, scenes: SceneObject[][], rng: Rng): QA {
+  const image = rng.int(0, 1) as 0 | 1;
+  const objs = scenes[image]!;
+  const ordered = leftToRight(c, objs);
+  const which = ORDINAL[image];
+  const list = listPhrase(ordered.map((o) => describe(o)));
+  const kind = rng.pick(["pair-describe", "pair-count", "pair-tuples"] as const);
+  if (kind === "pair-count") {
+    return {
+      question: { kind, image },
+      problem: `How many objects are in the ${which} image?`,
+      answer: String(objs.length),
+      numeric: true,
+      reasoning: [`The ${which} image shows ${list}.`, `That makes ${objs.length}.`],
+    };
+  }
+  if (kind === "pair-tuples") {
+    return {
+      question: { kind, image },
+      problem: `List the objects in the ${which} image from left to right as (shape, size, color, material) tuples.`,
+      answer: ordered.map((o) => `('${o.shape}', '${o.size}', '${o.color}', '${o.material}')`).join(", "),
+      numeric: false,
+      reasoning: [`From left to right the ${which} image shows ${list}.`],
+    };
+  }
+  return {
+    question: { kind, image },
+    problem: `Describe the objects in the ${which} image from left to right.`,
+    answer: `There are ${objs.length} objects: ${list}.`,
+    numeric: false,
+    reasoning: [`I look at the ${which} image and name the size, color, material and shape of each object from left to right.`],
+  };
+}
+
+function toRecords(index: number, image: string | string[], style: InstructRecord["style"], scene: unknown, qas: QA[], rng: Rng): InstructRecord[] {
+  const placeholders = (Array.isArray(image) ? image : [image]).map(() => "<image>\n").join("");
   return qas.map((qa, k) => {
     const think = rng.chance(0.5);
     const problem = think ? `${qa.problem} ${qa.numeric ? FORMAT_NUMBER : FORMAT_GENERAL}` : qa.problem;
@@ -216,7 +256,7 @@ function toRecords(index: number, image: string, style: InstructRecord["style"],
       format: think ? "think" : "plain",
       style,
       messages: [
-        { role: "user", content: `<image>\n${problem}` },
+        { role: "user", content: `${placeholders}${problem}` },
         { role: "assistant", content: response },
       ],
       task: "instruct",
@@ -228,7 +268,10 @@ function toRecords(index: number, image: string, style: InstructRecord["style"],
 
 export type InstructStyle = InstructRecord["style"];
 
-/** One instruct image of a style and its two question records (null when the scene did not fit). */
+/**
+ * One instruct image of a style (for the transformation style sometimes a pair of images) and its one or two
+ * question records; null when the scene did not fit.
+ */
 export function makeInstructItems(seed: number, style: InstructStyle, index: number, attempt: number): SynthItem<InstructRecord[]> | null {
   const rng = new Rng(seed, "instruct", style, index, attempt);
   const path = `train_images/instruct/${style}_${pad(index)}.png`;
@@ -243,23 +286,44 @@ export function makeInstructItems(seed: number, style: InstructStyle, index: num
   }
   const trance = style === "transformation";
   const c = trance ? TRANSFORM_CANVAS : COUNT_CANVAS;
-  const n = trance ? rng.int(3, 6) : rng.int(3, 8);
-  const attrs: Attrs[] = [];
-  const seen = new Set<string>();
-  while (attrs.length < n) {
-    const a: Attrs = {
-      shape: rng.pick(SHAPES),
-      size: rng.pick(trance ? SIZES : COUNT_SIZES),
-      color: rng.pick(COLORS),
-      material: rng.pick(trance ? MATERIALS : COUNT_MATERIALS),
+  const drawObjects = (): SceneObject[] | null => {
+    const n = trance ? rng.int(3, 6) : rng.int(3, 8);
+    const attrs: Attrs[] = [];
+    const seen = new Set<string>();
+    while (attrs.length < n) {
+      const a: Attrs = {
+        shape: rng.pick(SHAPES),
+        size: rng.pick(trance ? SIZES : COUNT_SIZES),
+        color: rng.pick(COLORS),
+        material: rng.pick(trance ? MATERIALS : COUNT_MATERIALS),
+      };
+      // TRANCE-style scenes never repeat an attribute tuple (the relation questions name objects by it).
+      const key = describe(a);
+      if (trance && seen.has(key)) continue;
+      seen.add(key);
+      attrs.push(a);
+    }
+    return trance ? place(rng, c, attrs, ["center", "left", "right"], 54) : place(rng, c, attrs, ["center"]);
+  };
+  if (trance && rng.chance(0.3)) {
+    // Two unrelated scenes side by side in the prompt, as spatial transformation shows two images.
+    const a = drawObjects();
+    const b = drawObjects();
+    if (!a || !b) return null;
+    const paths = [0, 1].map((k) => `train_images/instruct/${style}_${pad(index)}_${k}.png`);
+    const scene = { width: c.width, height: c.height, images: [{ objects: a }, { objects: b }] };
+    const qas = [pairQA(c, [a, b], rng), pairQA(c, [a, b], rng)];
+    if (qas[0]!.problem === qas[1]!.problem) qas.pop();
+    return {
+      record: toRecords(index, paths, style, scene, qas, rng),
+      images: [
+        { path: paths[0]!, render: () => renderScene(c, a, "center") },
+        { path: paths[1]!, render: () => renderScene(c, b, "center") },
+      ],
+      key: `instruct|${paths[0]}`,
     };
-    // TRANCE-style scenes never repeat an attribute tuple (the relation questions name objects by it).
-    const key = describe(a);
-    if (trance && seen.has(key)) continue;
-    seen.add(key);
-    attrs.push(a);
   }
-  const objects = trance ? place(rng, c, attrs, ["center", "left", "right"], 54) : place(rng, c, attrs, ["center"]);
+  const objects = drawObjects();
   if (!objects) return null;
   const scene = { width: c.width, height: c.height, objects };
   const qas = [objectQA(c, objects, rng, trance), objectQA(c, objects, rng, trance)];
