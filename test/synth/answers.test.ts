@@ -22,7 +22,14 @@ type Obj = { shape: string; size: string; color: string; material: string; x: nu
 const SIZE_WORDS = ["small", "medium", "large"];
 const COLOR_WORDS = ["gray", "red", "blue", "green", "brown", "purple", "cyan", "yellow"];
 const MATERIAL_WORDS = ["glass", "metal", "rubber"];
-const SHAPE_WORDS: Record<string, string> = { cube: "cube", cubes: "cube", sphere: "sphere", spheres: "sphere", cylinder: "cylinder", cylinders: "cylinder" };
+const SHAPE_WORDS: Record<string, string> = {
+  cube: "cube",
+  cubes: "cube",
+  sphere: "sphere",
+  spheres: "sphere",
+  cylinder: "cylinder",
+  cylinders: "cylinder",
+};
 
 /** "large red metal cubes" -> {size, color, material, shape}; "objects" adds no shape. */
 function parseFilter(phrase: string): Record<string, string> {
@@ -52,7 +59,12 @@ function fits(o: Record<string, string>, f: Record<string, string>): boolean {
 
 /** Counting: run the question text on the scene's objects. */
 function recount(problem: string, objects: Obj[]): number {
-  let state: Record<string, string>[] = objects.map((o) => ({ shape: o.shape, size: o.size, color: o.color, material: o.material }));
+  let state: Record<string, string>[] = objects.map((o) => ({
+    shape: o.shape,
+    size: o.size,
+    color: o.color,
+    material: o.material,
+  }));
   const sentences = problem.split(/(?<=[.?])\s+/);
   const last = sentences.pop()!;
   for (const s of sentences) {
@@ -108,14 +120,20 @@ test("counting answers equal a recount of the scene by the question text", async
   assert.ok(n >= 100);
 });
 
-const FUNC_OF: Record<string, string> = { size: "change_size", color: "change_color", material: "change_material", shape: "change_shape" };
+const FUNC_OF: Record<string, string> = {
+  size: "change_size",
+  color: "change_color",
+  material: "change_material",
+  shape: "change_shape",
+};
 
 /** Transformation: the calls that turn the scene's initial objects into its final objects. */
 function diffScene(initial: Obj[], final: Obj[]): string[] {
   const calls: string[] = [];
   initial.forEach((o, i) => {
     const p = final[i]!;
-    for (const k of ["size", "color", "material", "shape"] as const) if (o[k] !== p[k]) calls.push(`${FUNC_OF[k]}(${i}, ${p[k]})`);
+    for (const k of ["size", "color", "material", "shape"] as const)
+      if (o[k] !== p[k]) calls.push(`${FUNC_OF[k]}(${i}, ${p[k]})`);
     const dx = p.x - o.x;
     const dz = p.z - o.z;
     if (Math.abs(dx) > 0.5 || Math.abs(dz) > 0.5) {
@@ -146,12 +164,18 @@ test("transformation answers equal the difference between the initial and final 
       assert.ok(calls.length >= 1 && calls.length <= 4, `${r.id}: ${calls.length} calls`);
       assert.equal(r.answer, calls.join(", "));
       // The problem lists exactly the initial objects, in id order.
-      const tuples = [...r.problem.matchAll(/\('(\d+)', '(\w+)', '(\w+)', '(\w+)', '(\w+)'\)/g)].map((m) => m.slice(1).join(" "));
+      const tuples = [...r.problem.matchAll(/\('(\d+)', '(\w+)', '(\w+)', '(\w+)', '(\w+)'\)/g)].map((m) =>
+        m.slice(1).join(" "),
+      );
       assert.deepEqual(
         tuples,
         initial.map((o, i) => `${i} ${o.shape} ${o.size} ${o.color} ${o.material}`),
       );
-      assert.equal(new Set(tuples.map((t) => t.split(" ").slice(1).join(" "))).size, tuples.length, "attribute tuples are unique");
+      assert.equal(
+        new Set(tuples.map((t) => t.split(" ").slice(1).join(" "))).size,
+        tuples.length,
+        "attribute tuples are unique",
+      );
       assert.ok(Array.isArray(r.image) && r.image.length === 2);
       if (r.split === "train") {
         checkCot(r);
@@ -161,7 +185,13 @@ test("transformation answers equal the difference between the initial and final 
   }
 });
 
-type Geo = { family: string; params: Record<string, number>; ask: string; choices?: number[]; labels: { text: string }[] };
+type Geo = {
+  family: string;
+  params: Record<string, number>;
+  ask: string;
+  choices?: number[];
+  labels: { text: string }[];
+};
 
 /** Structure perception: the asked value from the figure's parameters. */
 function geoValue(s: Geo): number {
@@ -214,7 +244,9 @@ function printed(s: Geo): string[] {
     case "rectangle":
       return [String(p.w), String(p.h)];
     case "right_triangle":
-      return s.ask === "leg" ? [String(p.a), String(Math.hypot(p.a!, p.b!)), "?"] : [String(p.a), String(p.b), ...(s.ask === "hypotenuse" ? ["?"] : [])];
+      return s.ask === "leg"
+        ? [String(p.a), String(Math.hypot(p.a!, p.b!)), "?"]
+        : [String(p.a), String(p.b), ...(s.ask === "hypotenuse" ? ["?"] : [])];
     case "circle":
       return [String(p.r ?? p.d)];
     case "parallel_lines":
@@ -253,14 +285,19 @@ test("structure-perception answers follow from the printed figure parameters", a
         const letter = "ABCD"[s.choices.map(fmt).indexOf(v)];
         assert.ok(letter, `${r.id}: the right value ${v} is not an option`);
         assert.equal(r.answer, letter);
-        for (const [i, c] of s.choices.entries()) assert.ok(r.problem.includes(`${"ABCD"[i]}: ${fmt(c)}`), `${r.id}: option ${i} not in the problem`);
+        for (const [i, c] of s.choices.entries())
+          assert.ok(r.problem.includes(`${"ABCD"[i]}: ${fmt(c)}`), `${r.id}: option ${i} not in the problem`);
       } else {
         numeric++;
         assert.equal(r.answer, v, `${r.id}`);
       }
       const labels = s.labels.map((l) => l.text).sort();
-      for (const t of printed(s)) assert.ok(labels.includes(t), `${r.id}: label '${t}' not printed (labels ${labels.join(" ")})`);
-      assert.ok(!labels.includes(v) && !labels.includes(`${v}°`) || printed(s).includes(v) || printed(s).includes(`${v}°`), `${r.id}: answer printed`);
+      for (const t of printed(s))
+        assert.ok(labels.includes(t), `${r.id}: label '${t}' not printed (labels ${labels.join(" ")})`);
+      // The answer is never printed, unless it equals a given value (equal angles of parallel lines, opposite angles).
+      const answerShown = labels.includes(v) || labels.includes(`${v}°`);
+      const givenEqualsAnswer = printed(s).includes(v) || printed(s).includes(`${v}°`);
+      assert.ok(!answerShown || givenEqualsAnswer, `${r.id}: the answer ${v} is printed in the figure`);
       assert.equal(r.id.includes("geomath"), r.split !== "ood");
       if (r.split === "train") checkCot(r);
       else assert.equal(r.problem_no_prompt, r.problem);
@@ -307,7 +344,10 @@ test("instruct answers are computed from the scene and both answer formats occur
     if (r.format === "think") {
       assert.equal(formatReward(r.response), 1);
       assert.equal(accuracyReward(r.response, r.answer), 1);
-      assert.match(r.problem, /Output the thinking process in <think> <\/think> and final answer (\(number\) )?in <answer> <\/answer> tags\.$/);
+      assert.match(
+        r.problem,
+        /Output the thinking process in <think> <\/think> and final answer (\(number\) )?in <answer> <\/answer> tags\.$/,
+      );
     } else {
       assert.equal(r.response, r.answer);
       assert.doesNotMatch(r.problem, /<think>/);
@@ -327,14 +367,33 @@ test("instruct answers are computed from the scene and both answer formats occur
       if (q.kind === "pair-describe") assert.match(r.answer, new RegExp(`^There are ${objs.length} objects: `));
       if (q.kind === "pair-tuples") {
         const sorted = objs.slice().sort((a, b) => a.x - b.x);
-        assert.equal(r.answer, sorted.map((o) => `('${o.shape}', '${o.size}', '${o.color}', '${o.material}')`).join(", "));
+        assert.equal(
+          r.answer,
+          sorted.map((o) => `('${o.shape}', '${o.size}', '${o.color}', '${o.material}')`).join(", "),
+        );
       }
       pairs++;
       continue;
     }
     const objs = r.scene.objects;
-    if (q.kind === "count") assert.equal(r.answer, String(objs!.filter((o) => Object.entries(q.filter!).every(([k, v]) => (o as unknown as Record<string, string>)[k] === v)).length));
-    if (q.kind === "exists") assert.equal(r.answer, objs!.some((o) => Object.entries(q.target!).every(([k, v]) => (o as unknown as Record<string, string>)[k] === v)) ? "yes" : "no");
+    if (q.kind === "count")
+      assert.equal(
+        r.answer,
+        String(
+          objs!.filter((o) =>
+            Object.entries(q.filter!).every(([k, v]) => (o as unknown as Record<string, string>)[k] === v),
+          ).length,
+        ),
+      );
+    if (q.kind === "exists")
+      assert.equal(
+        r.answer,
+        objs!.some((o) =>
+          Object.entries(q.target!).every(([k, v]) => (o as unknown as Record<string, string>)[k] === v),
+        )
+          ? "yes"
+          : "no",
+      );
     if (q.kind === "attribute") {
       const xs = objs!.map((o) => o.x);
       const o = objs![xs.indexOf(q.which === "leftmost" ? Math.min(...xs) : Math.max(...xs))]!;
@@ -343,13 +402,19 @@ test("instruct answers are computed from the scene and both answer formats occur
     if (q.kind === "describe") assert.match(r.answer, new RegExp(`^There are ${objs!.length} objects: `));
     if (q.kind === "tuples") {
       const sorted = objs!.slice().sort((a, b) => a.x - b.x);
-      assert.equal(r.answer, sorted.map((o) => `('${o.shape}', '${o.size}', '${o.color}', '${o.material}')`).join(", "));
+      assert.equal(
+        r.answer,
+        sorted.map((o) => `('${o.shape}', '${o.size}', '${o.color}', '${o.material}')`).join(", "),
+      );
     }
     if (q.kind === "relation") {
       const a = objs![q.a!]!;
       const b = objs![q.b!]!;
       assert.equal(r.answer, q.axis === "x" ? (a.x < b.x ? "left" : "right") : a.z > b.z ? "front" : "behind");
-      assert.ok(r.problem.includes(`${a.size} ${a.color} ${a.material} ${a.shape}`) && r.problem.includes(`${b.size} ${b.color} ${b.material} ${b.shape}`));
+      assert.ok(
+        r.problem.includes(`${a.size} ${a.color} ${a.material} ${a.shape}`) &&
+          r.problem.includes(`${b.size} ${b.color} ${b.material} ${b.shape}`),
+      );
     }
   }
   assert.deepEqual([...formats].sort(), ["plain", "think"]);

@@ -51,7 +51,10 @@ test("--tasks limits the output; an earlier synth output is replaced; a foreign 
   const foreign = tempDir("foreign");
   mkdirSync(join(foreign, "mine"));
   writeFileSync(join(foreign, "notes.txt"), "keep me");
-  await assert.rejects(synthesize({ out: foreign, size: "small", seed: 0, tasks: ["counting"] }), /not empty.*refusing/);
+  await assert.rejects(
+    synthesize({ out: foreign, size: "small", seed: 0, tasks: ["counting"] }),
+    /not empty.*refusing/,
+  );
   assert.ok(existsSync(join(foreign, "notes.txt")));
 });
 
@@ -60,8 +63,14 @@ test("Rng streams are fixed by their labels", () => {
   const b = new Rng(7, "x", 1);
   const c = new Rng(7, "x", 2);
   const sa = Array.from({ length: 5 }, () => a.u32());
-  assert.deepEqual(sa, Array.from({ length: 5 }, () => b.u32()));
-  assert.notDeepEqual(sa, Array.from({ length: 5 }, () => c.u32()));
+  assert.deepEqual(
+    sa,
+    Array.from({ length: 5 }, () => b.u32()),
+  );
+  assert.notDeepEqual(
+    sa,
+    Array.from({ length: 5 }, () => c.u32()),
+  );
   // Reference values pin the generator: changing it changes every dataset (bump GENERATOR_VERSION then).
   assert.deepEqual(sa, [4213318095, 3652607512, 2989404001, 3403151834, 3264819969]);
   const r = new Rng("ints");

@@ -38,7 +38,8 @@ export function hashTree(dir: string): Record<string, string> {
 /** Width and height from a PNG's IHDR chunk. */
 export function pngSize(path: string): { width: number; height: number } {
   const b = readFileSync(path);
-  if (b.readUInt32BE(0) !== 0x89504e47 || b.toString("latin1", 12, 16) !== "IHDR") throw new Error(`${path}: not a PNG`);
+  if (b.readUInt32BE(0) !== 0x89504e47 || b.toString("latin1", 12, 16) !== "IHDR")
+    throw new Error(`${path}: not a PNG`);
   return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
 }
 

@@ -23,7 +23,11 @@ const TRAIN = {
   transformation: "train_jsons/A1-Spatial-Transformation-train-60k-cot.json",
 };
 const TEST = {
-  counting: ["test_jsons/Visual-Counting-id-test-1k.json", "test_jsons/Visual-Counting-ood-test-1k.json", "test_jsons/Visual-Counting-ood-steps-test-1k.json"],
+  counting: [
+    "test_jsons/Visual-Counting-id-test-1k.json",
+    "test_jsons/Visual-Counting-ood-test-1k.json",
+    "test_jsons/Visual-Counting-ood-steps-test-1k.json",
+  ],
   geometry: ["test_jsons/Structure-Perception-id-test-820.json", "test_jsons/Structure-Perception-ood-test-800.json"],
   transformation: [
     "test_jsons/Spatial-Transformation-id-test-1k.json",
@@ -59,7 +63,9 @@ test("every file validates with the dataset reader and every image resolves insi
   const onDisk = walk(root);
   for (const p of referenced) assert.ok(existsSync(p), `missing image ${relative(dir, p)}`);
   assert.equal(onDisk.length, referenced.size, "every image on disk is used by a record");
-  assert.ok(onDisk.every((p) => relative(root, p).startsWith("train_images/") || relative(root, p).startsWith("test_images/")));
+  assert.ok(
+    onDisk.every((p) => relative(root, p).startsWith("train_images/") || relative(root, p).startsWith("test_images/")),
+  );
 });
 
 test("image sides are multiples of 28 and small", async () => {
@@ -111,7 +117,10 @@ test("counting OOD sets: unseen object kinds and appearance; more objects and st
   assert.deepEqual([...kinds(train)].sort(), ["cube", "cylinder", "sphere"]);
   assert.deepEqual([...kinds(id!)].sort(), ["cube", "cylinder", "sphere"]);
   for (const r of domain!) {
-    assert.ok((r.scene.objects as Obj[]).some((o) => o.shape === "cone" || o.shape === "torus"), `${r.id} has no new kind`);
+    assert.ok(
+      (r.scene.objects as Obj[]).some((o) => o.shape === "cone" || o.shape === "torus"),
+      `${r.id} has no new kind`,
+    );
     assert.equal((r.scene.style as { outline?: boolean }).outline, true);
     assert.doesNotMatch(r.problem, /cone|tor/, "questions only use training words");
   }
@@ -132,7 +141,8 @@ test("structure-perception OOD: other figure families in another drawing style",
   const ood = fam(TEST.geometry[1]!);
   for (const f of ood) assert.ok(!train.has(f), `${f} is also a training family`);
   for (const f of fam(TEST.geometry[0]!)) assert.ok(train.has(f));
-  const style = (f: string) => readJson<Rec[]>(dir, f).map((r) => r.scene.style as { rotation: number; lineWidth: number });
+  const style = (f: string) =>
+    readJson<Rec[]>(dir, f).map((r) => r.scene.style as { rotation: number; lineWidth: number });
   assert.ok(style(TRAIN.geometry).every((s) => s.rotation === 0 && s.lineWidth === 1));
   assert.ok(style(TEST.geometry[1]!).every((s) => s.rotation !== 0 && s.lineWidth === 2));
   for (const r of readJson<Rec[]>(dir, TEST.geometry[1]!)) assert.match(r.id, /^geometry3k_/);

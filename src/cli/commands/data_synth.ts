@@ -17,13 +17,27 @@ export function parseTasks(list: string): SynthTask[] {
 
 export const command: CommandSpec = {
   name: "data synth",
-  summary: "generate the mini benchmark (counting, geometry, transformation, instruct) in the Reason-RFT dataset layout",
+  summary:
+    "generate the mini benchmark (counting, geometry, transformation, instruct) in the Reason-RFT dataset layout",
   options: {
-    out: { type: "string", help: "output directory (created; an earlier synth output there is replaced)", required: true },
-    size: { type: "string", help: "small: tens of items per split, for tests; full: the main job's data", choices: ["small", "full"], default: "full" },
+    out: {
+      type: "string",
+      help: "output directory (created; an earlier synth output there is replaced)",
+      required: true,
+    },
+    size: {
+      type: "string",
+      help: "small: tens of items per split, for tests; full: the main job's data",
+      choices: ["small", "full"],
+      default: "full",
+    },
     seed: { type: "number", help: "random seed; the same seed gives byte-identical files", default: 0 },
     tasks: { type: "string", help: "comma-separated tasks", default: TASKS.join(",") },
-    workers: { type: "number", help: "worker threads (the output does not depend on it)", default: Math.min(2, availableParallelism()) },
+    workers: {
+      type: "number",
+      help: "worker threads (the output does not depend on it)",
+      default: Math.min(2, availableParallelism()),
+    },
   },
   details: [
     "Writes DIR/images/{train_images,test_images}/..., DIR/train_jsons/*.json (meta-JSON with cot),",
@@ -37,7 +51,8 @@ export const command: CommandSpec = {
     if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
     const tasks = parseTasks(opts.tasks as string);
     const workers = opts.workers as number;
-    if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${workers}`);
+    if (!Number.isInteger(workers) || workers < 1)
+      throw new UsageError(`--workers must be a positive integer, got ${workers}`);
     const t0 = performance.now();
     const manifest = await synthesize({
       out: opts.out as string,
@@ -53,6 +68,8 @@ export const command: CommandSpec = {
       records += f.records;
       images += f.images;
     }
-    console.log(`wrote ${records} records and ${images} images to ${opts.out as string} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `wrote ${records} records and ${images} images to ${opts.out as string} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
   },
 };

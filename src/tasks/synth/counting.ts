@@ -125,7 +125,9 @@ export function solveCounting(c: Canvas2, scene: CountingScene): { answer: numbe
       );
     } else {
       for (let k = 0; k < op.count; k++) state.push({ attrs: op.spec, added: i });
-      steps.push(`Step ${i + 1}: add ${op.count} ${filterPhrase(op.spec, op.count === 1)}. ${before} + ${op.count} = ${state.length} objects.`);
+      steps.push(
+        `Step ${i + 1}: add ${op.count} ${filterPhrase(op.spec, op.count === 1)}. ${before} + ${op.count} = ${state.length} objects.`,
+      );
     }
   });
   const counted = state.filter((it) => matches(it.attrs, scene.query));
@@ -173,7 +175,9 @@ export function drawCountingScene(rng: Rng, split: CountingSplit): CountingScene
       // Copy the attributes of an existing object, so at least one object is removed; never name a new kind.
       const keys = filterKeys[i]!;
       const candidates = state.filter(
-        (it) => keys.every((k) => it.attrs[k] !== undefined) && !(keys.includes("shape") && !(SHAPES as readonly string[]).includes(it.attrs.shape!)),
+        (it) =>
+          keys.every((k) => it.attrs[k] !== undefined) &&
+          !(keys.includes("shape") && !(SHAPES as readonly string[]).includes(it.attrs.shape!)),
       );
       if (candidates.length === 0) return null;
       const src = rng.pick(candidates).attrs;
@@ -202,7 +206,9 @@ export function drawCountingScene(rng: Rng, split: CountingSplit): CountingScene
   const query: Filter = {};
   if (queryKeys.length) {
     const k = queryKeys[0]!;
-    const pool = state.filter((it) => it.attrs[k] !== undefined && !(k === "shape" && !(SHAPES as readonly string[]).includes(it.attrs.shape!)));
+    const pool = state.filter(
+      (it) => it.attrs[k] !== undefined && !(k === "shape" && !(SHAPES as readonly string[]).includes(it.attrs.shape!)),
+    );
     if (pool.length && rng.chance(0.85)) (query as Record<string, string>)[k] = rng.pick(pool).attrs[k]!;
     else if (k === "shape") query.shape = rng.pick(SHAPES);
     else if (k === "size") query.size = rng.pick(COUNT_SIZES);
@@ -261,5 +267,9 @@ export function makeCountingItem(seed: number, split: CountingSplit, index: numb
     split,
     scene,
   };
-  return { record, images: [{ path, render: () => renderScene(c, scene.objects, "center", scene.style) }], key: countingKey(scene) };
+  return {
+    record,
+    images: [{ path, render: () => renderScene(c, scene.objects, "center", scene.style) }],
+    key: countingKey(scene),
+  };
 }

@@ -55,26 +55,100 @@ interface SplitSpec {
 
 const counting = (split: CountingSplit) => (seed: number, i: number, a: number) => makeCountingItem(seed, split, i, a);
 const geometry = (split: GeometrySplit) => (seed: number, i: number, a: number) => makeGeometryItem(seed, split, i, a);
-const transform = (split: TransformSplit) => (seed: number, i: number, a: number) => makeTransformItem(seed, split, i, a);
+const transform = (split: TransformSplit) => (seed: number, i: number, a: number) =>
+  makeTransformItem(seed, split, i, a);
 
 export const SPLITS: SplitSpec[] = [
-  { task: "counting", split: "train", file: "train_jsons/A3-Visual-Counting-train-35k-cot.json", test: false, make: counting("train") },
-  { task: "counting", split: "id", file: "test_jsons/Visual-Counting-id-test-1k.json", test: true, make: counting("id") },
-  { task: "counting", split: "ood-domain", file: "test_jsons/Visual-Counting-ood-test-1k.json", test: true, make: counting("ood-domain") },
-  { task: "counting", split: "ood-steps", file: "test_jsons/Visual-Counting-ood-steps-test-1k.json", test: true, make: counting("ood-steps") },
-  { task: "geometry", split: "train", file: "train_jsons/A2-Structure-Perception-train-4k5-cot.json", test: false, make: geometry("train") },
-  { task: "geometry", split: "id", file: "test_jsons/Structure-Perception-id-test-820.json", test: true, make: geometry("id") },
-  { task: "geometry", split: "ood", file: "test_jsons/Structure-Perception-ood-test-800.json", test: true, make: geometry("ood") },
-  { task: "transformation", split: "train", file: "train_jsons/A1-Spatial-Transformation-train-60k-cot.json", test: false, make: transform("train") },
-  { task: "transformation", split: "id", file: "test_jsons/Spatial-Transformation-id-test-1k.json", test: true, make: transform("id") },
-  { task: "transformation", split: "ood-left", file: "test_jsons/Spatial-Transformation-ood-left-test-1k.json", test: true, make: transform("ood-left") },
-  { task: "transformation", split: "ood-right", file: "test_jsons/Spatial-Transformation-ood-right-test-1k.json", test: true, make: transform("ood-right") },
+  {
+    task: "counting",
+    split: "train",
+    file: "train_jsons/A3-Visual-Counting-train-35k-cot.json",
+    test: false,
+    make: counting("train"),
+  },
+  {
+    task: "counting",
+    split: "id",
+    file: "test_jsons/Visual-Counting-id-test-1k.json",
+    test: true,
+    make: counting("id"),
+  },
+  {
+    task: "counting",
+    split: "ood-domain",
+    file: "test_jsons/Visual-Counting-ood-test-1k.json",
+    test: true,
+    make: counting("ood-domain"),
+  },
+  {
+    task: "counting",
+    split: "ood-steps",
+    file: "test_jsons/Visual-Counting-ood-steps-test-1k.json",
+    test: true,
+    make: counting("ood-steps"),
+  },
+  {
+    task: "geometry",
+    split: "train",
+    file: "train_jsons/A2-Structure-Perception-train-4k5-cot.json",
+    test: false,
+    make: geometry("train"),
+  },
+  {
+    task: "geometry",
+    split: "id",
+    file: "test_jsons/Structure-Perception-id-test-820.json",
+    test: true,
+    make: geometry("id"),
+  },
+  {
+    task: "geometry",
+    split: "ood",
+    file: "test_jsons/Structure-Perception-ood-test-800.json",
+    test: true,
+    make: geometry("ood"),
+  },
+  {
+    task: "transformation",
+    split: "train",
+    file: "train_jsons/A1-Spatial-Transformation-train-60k-cot.json",
+    test: false,
+    make: transform("train"),
+  },
+  {
+    task: "transformation",
+    split: "id",
+    file: "test_jsons/Spatial-Transformation-id-test-1k.json",
+    test: true,
+    make: transform("id"),
+  },
+  {
+    task: "transformation",
+    split: "ood-left",
+    file: "test_jsons/Spatial-Transformation-ood-left-test-1k.json",
+    test: true,
+    make: transform("ood-left"),
+  },
+  {
+    task: "transformation",
+    split: "ood-right",
+    file: "test_jsons/Spatial-Transformation-ood-right-test-1k.json",
+    test: true,
+    make: transform("ood-right"),
+  },
 ];
 export const INSTRUCT_FILE = "train_jsons/A0-Instruct-train.json";
 
 /** Items per split (instruct: images per style; each image carries two questions, or one when they coincide). */
-export const SIZE_TABLE: Record<SynthSize, { train: Record<string, number>; test: number; instruct: Record<InstructStyle, number> }> = {
-  small: { train: { counting: 40, geometry: 40, transformation: 40 }, test: 20, instruct: { counting: 12, transformation: 12, geometry: 12 } },
+export const SIZE_TABLE: Record<
+  SynthSize,
+  { train: Record<string, number>; test: number; instruct: Record<InstructStyle, number> }
+> = {
+  small: {
+    train: { counting: 40, geometry: 40, transformation: 40 },
+    test: 20,
+    instruct: { counting: 12, transformation: 12, geometry: 12 },
+  },
   full: {
     train: { counting: 8000, geometry: 4000, transformation: 8000 },
     test: 1000,
@@ -174,13 +248,17 @@ async function prepareOut(out: string): Promise<void> {
   const ours = new Set(["images", "train_jsons", "test_jsons", "manifest.json"]);
   const foreign = entries.filter((e) => !ours.has(e));
   if (foreign.length) {
-    throw new Error(`${out} is not empty and is not an earlier 'rft data synth' output (it holds ${foreign.slice(0, 3).join(", ")}); refusing to write into it`);
+    throw new Error(
+      `${out} is not empty and is not an earlier 'rft data synth' output (it holds ${foreign.slice(0, 3).join(", ")}); refusing to write into it`,
+    );
   }
   if (entries.includes("manifest.json")) {
     const m = JSON.parse(await readFile(join(out, "manifest.json"), "utf8")) as { generator?: string };
-    if (m.generator !== GENERATOR) throw new Error(`${out}/manifest.json was not written by ${GENERATOR}; refusing to overwrite`);
+    if (m.generator !== GENERATOR)
+      throw new Error(`${out}/manifest.json was not written by ${GENERATOR}; refusing to overwrite`);
   }
-  for (const d of ["images", "train_jsons", "test_jsons", "manifest.json"]) await rm(join(out, d), { recursive: true, force: true });
+  for (const d of ["images", "train_jsons", "test_jsons", "manifest.json"])
+    await rm(join(out, d), { recursive: true, force: true });
 }
 
 /** A piece of the job that depends only on (seed, size, unit): units can run in any order, in any process. */
@@ -207,7 +285,11 @@ export interface UnitOptions {
 }
 
 /** Generates one unit: its JSON files and images under `out` (which must exist). */
-export async function runUnit(unit: UnitName, opts: UnitOptions, log: (line: string) => void = () => {}): Promise<UnitResult> {
+export async function runUnit(
+  unit: UnitName,
+  opts: UnitOptions,
+  log: (line: string) => void = () => {},
+): Promise<UnitResult> {
   const table = SIZE_TABLE[opts.size];
   const imageRoot = join(opts.out, "images");
   const writer = new ImageWriter(imageRoot);
@@ -228,7 +310,8 @@ export async function runUnit(unit: UnitName, opts: UnitOptions, log: (line: str
     for (const style of ["counting", "transformation", "geometry"] as const) {
       for (let i = 0; i < table.instruct[style]; i++) {
         let item: SynthItem<InstructRecord[]> | null = null;
-        for (let attempt = 0; attempt < MAX_ATTEMPTS && !item; attempt++) item = makeInstructItems(opts.seed, style, i, attempt);
+        for (let attempt = 0; attempt < MAX_ATTEMPTS && !item; attempt++)
+          item = makeInstructItems(opts.seed, style, i, attempt);
         if (!item) throw new Error(`instruct/${style}: no valid item ${i}`);
         records.push(...item.record);
         for (const img of item.images) {
@@ -241,12 +324,17 @@ export async function runUnit(unit: UnitName, opts: UnitOptions, log: (line: str
     await writer.flush();
     await writeFile(join(opts.out, INSTRUCT_FILE), jsonLines(records));
     result.files[INSTRUCT_FILE] = { task: "instruct", split: "train", records: records.length, images };
-    log(`instruct: ${records.length} records, ${images} images -> ${INSTRUCT_FILE} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    log(
+      `instruct: ${records.length} records, ${images} images -> ${INSTRUCT_FILE} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
     return result;
   }
 
   const task = unit.startsWith("transformation") ? "transformation" : (unit as "counting" | "geometry");
-  const specs = SPLITS.filter((s) => s.task === task && (unit === "transformation-train" ? !s.test : unit === "transformation-test" ? s.test : true));
+  const specs = SPLITS.filter(
+    (s) =>
+      s.task === task && (unit === "transformation-train" ? !s.test : unit === "transformation-test" ? s.test : true),
+  );
   // Test splits of a task share one key set: a test item repeats another only when a family has run out of
   // test-side keys (counted in the manifest); train keys never reach a test split (isTestKey).
   const testKeys = new Set<string>();
@@ -280,7 +368,9 @@ export async function runUnit(unit: UnitName, opts: UnitOptions, log: (line: str
     await writeFile(join(opts.out, spec.file), jsonLines(records));
     result.files[spec.file] = { task, split: spec.split, records: records.length, images };
     if (!spec.test) result.stage1Size[task] = stage1Size(records.length);
-    log(`${task} ${spec.split}: ${records.length} records, ${images} images -> ${spec.file} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    log(
+      `${task} ${spec.split}: ${records.length} records, ${images} images -> ${spec.file} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
   }
   if (specs.some((s) => s.test)) result.repeatedTestKeys[task] = repeats;
   await writer.flush();
@@ -288,7 +378,12 @@ export async function runUnit(unit: UnitName, opts: UnitOptions, log: (line: str
 }
 
 /** Runs units on worker threads (each a fresh module instance), biggest first, `workers` at a time. */
-async function runUnitsInWorkers(units: UnitName[], opts: UnitOptions, workers: number, log: (line: string) => void): Promise<Map<UnitName, UnitResult>> {
+async function runUnitsInWorkers(
+  units: UnitName[],
+  opts: UnitOptions,
+  workers: number,
+  log: (line: string) => void,
+): Promise<Map<UnitName, UnitResult>> {
   const { Worker } = await import("node:worker_threads");
   const workerUrl = new URL("./worker.ts", import.meta.url).href;
   // The worker loads the TypeScript module through tsx's scoped importer (no global hooks to register twice).

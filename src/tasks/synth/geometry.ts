@@ -20,8 +20,21 @@ import type { Canvas2 } from "./scene.ts";
 
 export const GEO_CANVAS: Canvas2 = { width: 112, height: 112 };
 export const GEO_BACKGROUND: RGB = [250, 250, 246];
-export const ID_FAMILIES = ["triangle_angle", "line_angles", "rectangle", "right_triangle", "circle", "parallel_lines"] as const;
-export const OOD_FAMILIES = ["exterior_angle", "quadrilateral", "trapezoid", "inscribed_angle", "parallelogram"] as const;
+export const ID_FAMILIES = [
+  "triangle_angle",
+  "line_angles",
+  "rectangle",
+  "right_triangle",
+  "circle",
+  "parallel_lines",
+] as const;
+export const OOD_FAMILIES = [
+  "exterior_angle",
+  "quadrilateral",
+  "trapezoid",
+  "inscribed_angle",
+  "parallelogram",
+] as const;
 export type Family = (typeof ID_FAMILIES)[number] | (typeof OOD_FAMILIES)[number];
 export type GeometrySplit = "train" | "id" | "ood";
 
@@ -240,7 +253,10 @@ const LETTER_SETS = [
 ];
 
 function centroid(pts: Pt[]): Pt {
-  return mul(pts.reduce((s, p) => add(s, p), [0, 0] as Pt), 1 / pts.length);
+  return mul(
+    pts.reduce((s, p) => add(s, p), [0, 0] as Pt),
+    1 / pts.length,
+  );
 }
 
 /** Triangle with base angles a (at the first vertex) and b, apex above; abstract coordinates. */
@@ -299,13 +315,7 @@ function lineAngles(rng: Rng, L: string[]): Figure {
     ask,
     letters: [O],
     question: `The three angles at ${O} lie on a straight line. Find the angle marked with a question mark in degrees.`,
-    pts: [
-      [0, 0],
-      [-1, 0],
-      [1, 0],
-      polar(180 - a, 1.3),
-      polar(180 - a - b, 1.3),
-    ],
+    pts: [[0, 0], [-1, 0], [1, 0], polar(180 - a, 1.3), polar(180 - a - b, 1.3)],
     extent: [
       [-1, 1.35],
       [1, 1.35],
@@ -416,7 +426,10 @@ function rightTriangle(rng: Rng, L: string[]): Figure {
       ask === "area"
         ? [`The legs of the right triangle are ${a} and ${b}.`, `Area = ${a} x ${b} / 2 = ${v}.`]
         : ask === "hypotenuse"
-          ? [`The legs of the right triangle are ${a} and ${b}.`, `By the Pythagorean theorem, ${A}${B} = sqrt(${a * a} + ${b * b}) = sqrt(${a * a + b * b}) = ${v}.`]
+          ? [
+              `The legs of the right triangle are ${a} and ${b}.`,
+              `By the Pythagorean theorem, ${A}${B} = sqrt(${a * a} + ${b * b}) = sqrt(${a * a + b * b}) = ${v}.`,
+            ]
           : [
               `The hypotenuse ${A}${B} is ${c} and the leg ${B}${C} is ${a}.`,
               `By the Pythagorean theorem, ${A}${C} = sqrt(${c * c} - ${a * a}) = sqrt(${c * c - a * a}) = ${v}.`,
@@ -443,14 +456,19 @@ function circleFigure(rng: Rng, L: string[]): Figure {
   const ang = rng.int(0, 359);
   const ring: Pt[] = [];
   for (let k = 0; k < 8; k++) ring.push(polar(k * 45, 1));
-  const known = byDiameter ? `The diameter of circle ${O} is ${n}, so its radius is ${fmtNum(n / 2)}.` : `The radius of circle ${O} is ${n}.`;
+  const known = byDiameter
+    ? `The diameter of circle ${O} is ${n}, so its radius is ${fmtNum(n / 2)}.`
+    : `The radius of circle ${O} is ${n}.`;
   const r = byDiameter ? fmtNum(n / 2) : String(n);
   return {
     family: "circle",
     params: byDiameter ? { d: n } : { r: n },
     ask,
     letters: [O],
-    question: ask === "diameter" || ask === "radius" ? `Find the ${ask} of circle ${O}.` : `Find the ${ask} of circle ${O}. Use 3.14 for pi.`,
+    question:
+      ask === "diameter" || ask === "radius"
+        ? `Find the ${ask} of circle ${O}.`
+        : `Find the ${ask} of circle ${O}. Use 3.14 for pi.`,
     pts: [[0, 0], polar(ang, 1)],
     extent: ring,
     steps: (v) => [
@@ -524,7 +542,12 @@ function parallelLines(rng: Rng, L: string[]): Figure {
       const far = (l: Pt, r: Pt, c: Pt): Pt => (len(sub(l, c)) > len(sub(r, c)) ? add(l, [4, -6]) : add(r, [-4, -6]));
       label(P, A, far(l1, r1, c1));
       label(P, B, far(l2, r2, c2));
-      const rays = (c: Pt): Pt[] => [add(c, mul(unit(sub(r1, l1)), 10)), add(c, mul(dir, 10)), add(c, mul(unit(sub(r1, l1)), -10)), add(c, mul(dir, -10))];
+      const rays = (c: Pt): Pt[] => [
+        add(c, mul(unit(sub(r1, l1)), 10)),
+        add(c, mul(dir, 10)),
+        add(c, mul(unit(sub(r1, l1)), -10)),
+        add(c, mul(dir, -10)),
+      ];
       // positions: 0 between right and up ray, 1 up and left, 2 left and down, 3 down and right
       const wedge = (c: Pt, pos: number): [Pt, Pt] => {
         const R = rays(c);
@@ -633,7 +656,10 @@ function trapezoid(rng: Rng, L: string[]): Figure {
       [off + top, height],
       [off, height],
     ],
-    steps: (v) => [`The parallel sides are ${a} and ${b} and the height is ${h}.`, `Area = (${a} + ${b}) x ${h} / 2 = ${v}.`],
+    steps: (v) => [
+      `The parallel sides are ${a} and ${b} and the height is ${h}.`,
+      `Area = (${a} + ${b}) x ${h} / 2 = ${v}.`,
+    ],
     draw: (P, S) => {
       poly(P, S);
       const c = centroid(S);
@@ -726,10 +752,19 @@ function parallelogram(rng: Rng, L: string[]): Figure {
     ],
     steps: (v) =>
       ask === "area"
-        ? [`The base of the parallelogram is ${b} and its height is ${h}.`, `Area = base x height = ${b} x ${h} = ${v}.`]
+        ? [
+            `The base of the parallelogram is ${b} and its height is ${h}.`,
+            `Area = base x height = ${b} x ${h} = ${v}.`,
+          ]
         : ask === "adjacent"
-          ? [`Adjacent angles of a parallelogram add up to 180 degrees.`, `Angle ${L[0]} is ${x} degrees, so angle ${L[1]} = 180 - ${x} = ${v}.`]
-          : [`Opposite angles of a parallelogram are equal.`, `Angle ${L[0]} is ${x} degrees, so angle ${L[2]} = ${v}.`],
+          ? [
+              `Adjacent angles of a parallelogram add up to 180 degrees.`,
+              `Angle ${L[0]} is ${x} degrees, so angle ${L[1]} = 180 - ${x} = ${v}.`,
+            ]
+          : [
+              `Opposite angles of a parallelogram are equal.`,
+              `Angle ${L[0]} is ${x} degrees, so angle ${L[2]} = ${v}.`,
+            ],
     draw: (P, S) => {
       poly(P, S);
       const c = centroid(S);
@@ -774,7 +809,10 @@ function fit(pts: Pt[], extent: Pt[], rotation: number, c: Canvas2, margin: numb
   const xs = all.map((p) => p[0]);
   const ys = all.map((p) => p[1]);
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const s = Math.min((c.width - 2 * margin) / Math.max(1e-6, x1 - x0), (c.height - 2 * margin) / Math.max(1e-6, y1 - y0));
+  const s = Math.min(
+    (c.width - 2 * margin) / Math.max(1e-6, x1 - x0),
+    (c.height - 2 * margin) / Math.max(1e-6, y1 - y0),
+  );
   const ox = c.width / 2 - ((x0 + x1) / 2) * s;
   const oy = c.height / 2 - ((y0 + y1) / 2) * s;
   // Odd line widths are crisp on pixel centres, even ones on pixel edges.
@@ -784,7 +822,9 @@ function fit(pts: Pt[], extent: Pt[], rotation: number, c: Canvas2, margin: numb
 
 /** Three wrong options near the right one, all positive and distinct. */
 function distractors(rng: Rng, value: number, family: Family, ask: string): number[] {
-  const angle = !["rectangle", "right_triangle", "circle", "trapezoid"].includes(family) && !(family === "parallelogram" && ask === "area");
+  const angle =
+    !["rectangle", "right_triangle", "circle", "trapezoid"].includes(family) &&
+    !(family === "parallelogram" && ask === "area");
   const cands = new Set<number>();
   const step = angle ? rng.pick([5, 10, 15, 20]) : Math.max(1, Math.round(value * rng.pick([0.1, 0.2, 0.25, 0.5])));
   for (const d of [-2, -1, 1, 2, 3]) cands.add(Math.round((value + d * step) * 100) / 100);
@@ -815,7 +855,11 @@ export function drawGeometry(
       : { rotation: 0, stroke: [20, 20, 20], lineWidth: 1 };
   if (split === "ood") {
     const s = style.stroke;
-    style.fill = [Math.round(250 - (250 - s[0]) * 0.12), Math.round(250 - (250 - s[1]) * 0.12), Math.round(246 - (246 - s[2]) * 0.12)];
+    style.fill = [
+      Math.round(250 - (250 - s[0]) * 0.12),
+      Math.round(250 - (250 - s[1]) * 0.12),
+      Math.round(246 - (246 - s[2]) * 0.12),
+    ];
   }
   const value = geometryValue(family, fig.params, fig.ask);
   const choice = rng.chance(0.5);

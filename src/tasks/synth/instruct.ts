@@ -35,8 +35,10 @@ import { drawGeometry, renderGeometry, type GeometryScene } from "./geometry.ts"
 import { pad, type InstructRecord, type SynthItem } from "./types.ts";
 
 /** Output-format sentences, verbatim from spec §2.3 (S2 for numbers, S1 otherwise). */
-export const FORMAT_NUMBER = "Output the thinking process in <think> </think> and final answer (number) in <answer> </answer> tags.";
-export const FORMAT_GENERAL = "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.";
+export const FORMAT_NUMBER =
+  "Output the thinking process in <think> </think> and final answer (number) in <answer> </answer> tags.";
+export const FORMAT_GENERAL =
+  "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.";
 
 export type InstructQuestion =
   | { kind: "describe" }
@@ -57,7 +59,12 @@ interface QA {
   reasoning: string[];
 }
 
-function countQA(c: Canvas2, objs: SceneObject[], rng: Rng, vocab: { sizes: readonly string[]; materials: readonly string[] }): QA {
+function countQA(
+  c: Canvas2,
+  objs: SceneObject[],
+  rng: Rng,
+  vocab: { sizes: readonly string[]; materials: readonly string[] },
+): QA {
   const keys = rng.sample(["size", "color", "material", "shape"] as const, rng.int(1, 2));
   const src = rng.chance(0.8) ? rng.pick(objs) : undefined;
   const filter: Filter = {};
@@ -81,14 +88,21 @@ function countQA(c: Canvas2, objs: SceneObject[], rng: Rng, vocab: { sizes: read
     problem: `How many ${what} are there?`,
     answer: String(hits.length),
     numeric: true,
-    reasoning: [hits.length ? `The ${what} are ${listPhrase(hits.map((o) => describe(o)))}.` : `There are no ${what}.`, `That makes ${hits.length}.`],
+    reasoning: [
+      hits.length ? `The ${what} are ${listPhrase(hits.map((o) => describe(o)))}.` : `There are no ${what}.`,
+      `That makes ${hits.length}.`,
+    ],
   };
 }
 
 function objectQA(c: Canvas2, objs: SceneObject[], rng: Rng, trance: boolean): QA {
   const ordered = leftToRight(c, objs);
   const vocab = trance ? { sizes: SIZES, materials: MATERIALS } : { sizes: COUNT_SIZES, materials: COUNT_MATERIALS };
-  const kind = rng.pick(trance ? ["describe", "tuples", "count", "attribute", "exists", "relation"] : ["describe", "describe", "count", "count", "attribute", "exists"]);
+  const kind = rng.pick(
+    trance
+      ? ["describe", "tuples", "count", "attribute", "exists", "relation"]
+      : ["describe", "describe", "count", "count", "attribute", "exists"],
+  );
   if (kind === "describe") {
     return {
       question: { kind: "describe" },
@@ -134,7 +148,12 @@ function objectQA(c: Canvas2, objs: SceneObject[], rng: Rng, trance: boolean): Q
   }
   if (kind === "exists") {
     const target: Attrs = rng.chance(0.5)
-      ? { shape: rng.pick(objs).shape, size: rng.pick(objs).size, color: rng.pick(objs).color, material: rng.pick(objs).material }
+      ? {
+          shape: rng.pick(objs).shape,
+          size: rng.pick(objs).size,
+          color: rng.pick(objs).color,
+          material: rng.pick(objs).material,
+        }
       : (() => {
           const o = rng.pick(objs);
           return { shape: o.shape, size: o.size, color: o.color, material: o.material };
@@ -160,7 +179,10 @@ function objectQA(c: Canvas2, objs: SceneObject[], rng: Rng, trance: boolean): Q
   const rel = axis === "x" ? (pa.u < pb.u ? "left" : "right") : pa.depth > pb.depth ? "front" : "behind";
   return {
     question: { kind: "relation", a, b, axis },
-    problem: axis === "x" ? `Is the ${A} to the left or to the right of the ${B}?` : `Is the ${A} in front of or behind the ${B}?`,
+    problem:
+      axis === "x"
+        ? `Is the ${A} to the left or to the right of the ${B}?`
+        : `Is the ${A} in front of or behind the ${B}?`,
     answer: rel,
     numeric: false,
     reasoning: [
@@ -237,16 +259,27 @@ function pairQA(c: Canvas2, scenes: SceneObject[][], rng: Rng): QA {
     problem: `Describe the objects in the ${which} image from left to right.`,
     answer: `There are ${objs.length} objects: ${list}.`,
     numeric: false,
-    reasoning: [`I look at the ${which} image and name the size, color, material and shape of each object from left to right.`],
+    reasoning: [
+      `I look at the ${which} image and name the size, color, material and shape of each object from left to right.`,
+    ],
   };
 }
 
-function toRecords(index: number, image: string | string[], style: InstructRecord["style"], scene: unknown, qas: QA[], rng: Rng): InstructRecord[] {
+function toRecords(
+  index: number,
+  image: string | string[],
+  style: InstructRecord["style"],
+  scene: unknown,
+  qas: QA[],
+  rng: Rng,
+): InstructRecord[] {
   const placeholders = (Array.isArray(image) ? image : [image]).map(() => "<image>\n").join("");
   return qas.map((qa, k) => {
     const think = rng.chance(0.5);
     const problem = think ? `${qa.problem} ${qa.numeric ? FORMAT_NUMBER : FORMAT_GENERAL}` : qa.problem;
-    const response = think ? `<think>\n${qa.reasoning.join("\n")}\n</think>\n<answer>\n${qa.answer}\n</answer>` : qa.answer;
+    const response = think
+      ? `<think>\n${qa.reasoning.join("\n")}\n</think>\n<answer>\n${qa.answer}\n</answer>`
+      : qa.answer;
     return {
       id: `instruct_${style}_${pad(index)}_${k}`,
       image,
@@ -272,7 +305,12 @@ export type InstructStyle = InstructRecord["style"];
  * One instruct image of a style (for the transformation style sometimes a pair of images) and its one or two
  * question records; null when the scene did not fit.
  */
-export function makeInstructItems(seed: number, style: InstructStyle, index: number, attempt: number): SynthItem<InstructRecord[]> | null {
+export function makeInstructItems(
+  seed: number,
+  style: InstructStyle,
+  index: number,
+  attempt: number,
+): SynthItem<InstructRecord[]> | null {
   const rng = new Rng(seed, "instruct", style, index, attempt);
   const path = `train_images/instruct/${style}_${pad(index)}.png`;
   if (style === "geometry") {
@@ -282,7 +320,11 @@ export function makeInstructItems(seed: number, style: InstructStyle, index: num
     delete scene.choices;
     const qas = [geometryQA(scene, rng), geometryQA(scene, rng)];
     if (qas[0]!.question.kind === qas[1]!.question.kind) qas.pop();
-    return { record: toRecords(index, path, style, scene, qas, rng), images: [{ path, render: () => canvas }], key: `instruct|${path}` };
+    return {
+      record: toRecords(index, path, style, scene, qas, rng),
+      images: [{ path, render: () => canvas }],
+      key: `instruct|${path}`,
+    };
   }
   const trance = style === "transformation";
   const c = trance ? TRANSFORM_CANVAS : COUNT_CANVAS;

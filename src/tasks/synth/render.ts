@@ -42,7 +42,8 @@ export function css(c: RGB, alpha = 1): string {
 
 /** Mixes towards white (t > 0) or black (t < 0). */
 export function shade(c: RGB, t: number): RGB {
-  if (t >= 0) return [clamp255(c[0] + (255 - c[0]) * t), clamp255(c[1] + (255 - c[1]) * t), clamp255(c[2] + (255 - c[2]) * t)];
+  if (t >= 0)
+    return [clamp255(c[0] + (255 - c[0]) * t), clamp255(c[1] + (255 - c[1]) * t), clamp255(c[2] + (255 - c[2]) * t)];
   return [clamp255(c[0] * (1 + t)), clamp255(c[1] * (1 + t)), clamp255(c[2] * (1 + t))];
 }
 
@@ -77,9 +78,24 @@ function look(o: SceneObject, tint: RGB | undefined, outline: boolean): Look {
     case "rubber":
       return { top: shade(base, 0.18), front: base, side: shade(base, -0.18), alpha: 1, spot: false, outline: out };
     case "metal":
-      return { top: shade(base, 0.45), front: shade(base, -0.1), side: shade(base, -0.5), alpha: 1, spot: true, outline: out };
+      return {
+        top: shade(base, 0.45),
+        front: shade(base, -0.1),
+        side: shade(base, -0.5),
+        alpha: 1,
+        spot: true,
+        outline: out,
+      };
     case "glass":
-      return { top: shade(base, 0.3), front: base, side: shade(base, -0.15), alpha: 0.45, rim: shade(base, -0.2), spot: false, outline: out };
+      return {
+        top: shade(base, 0.3),
+        front: base,
+        side: shade(base, -0.15),
+        alpha: 0.45,
+        rim: shade(base, -0.2),
+        spot: false,
+        outline: out,
+      };
   }
 }
 
@@ -243,9 +259,17 @@ function drawTorus(ctx: SKRSContext2D, o: SceneObject, u: number, v: number, L: 
 }
 
 /** Draws the objects of a scene in a view, back to front. */
-export function drawObjects(ctx: SKRSContext2D, c: Canvas2, objs: readonly SceneObject[], view: View, style: RenderStyle = {}): void {
+export function drawObjects(
+  ctx: SKRSContext2D,
+  c: Canvas2,
+  objs: readonly SceneObject[],
+  view: View,
+  style: RenderStyle = {},
+): void {
   const azimuth = view === "center" ? 0 : view === "left" ? -40 : 40;
-  const order = objs.map((o, i) => ({ o, i, p: project(c, o.x, o.z, view) })).sort((a, b) => a.p.depth - b.p.depth || a.i - b.i);
+  const order = objs
+    .map((o, i) => ({ o, i, p: project(c, o.x, o.z, view) }))
+    .sort((a, b) => a.p.depth - b.p.depth || a.i - b.i);
   for (const { o, i, p } of order) {
     const L = look(o, style.tint?.[i], style.outline === true);
     switch (o.shape) {
@@ -269,7 +293,12 @@ export function drawObjects(ctx: SKRSContext2D, c: Canvas2, objs: readonly Scene
 }
 
 /** Renders a whole CLEVR-style image. */
-export function renderScene(c: Canvas2, objs: readonly SceneObject[], view: View = "center", style: RenderStyle = {}): Canvas {
+export function renderScene(
+  c: Canvas2,
+  objs: readonly SceneObject[],
+  view: View = "center",
+  style: RenderStyle = {},
+): Canvas {
   const { canvas, ctx } = newCanvas(c);
   drawObjects(ctx, c, objs, view, style);
   return canvas;

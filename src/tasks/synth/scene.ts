@@ -138,7 +138,13 @@ function inside(c: Canvas2, b: Box, margin: number): boolean {
 }
 
 /** True when `o` is inside the canvas and clear of every object in `others` in all given views. */
-export function fits(c: Canvas2, o: SceneObject, others: readonly SceneObject[], views: readonly View[], gap = 2): boolean {
+export function fits(
+  c: Canvas2,
+  o: SceneObject,
+  others: readonly SceneObject[],
+  views: readonly View[],
+  gap = 2,
+): boolean {
   for (const view of views) {
     const b = objectBox(c, o, view);
     if (!inside(c, b, 2)) return false;
@@ -153,7 +159,13 @@ export type Attrs = Pick<SceneObject, "shape" | "size" | "color" | "material">;
  * Gives each object a random ground position (inside a disk of `radius` px when views rotate, else the
  * whole ground) so that no two objects overlap in any of `views`. Returns null if the objects do not fit.
  */
-export function place(rng: Rng, c: Canvas2, attrs: readonly Attrs[], views: readonly View[], radius?: number): SceneObject[] | null {
+export function place(
+  rng: Rng,
+  c: Canvas2,
+  attrs: readonly Attrs[],
+  views: readonly View[],
+  radius?: number,
+): SceneObject[] | null {
   for (let restart = 0; restart < 20; restart++) {
     const placed: SceneObject[] = [];
     // Boxes of the placed objects per view, so each try costs one box per view plus comparisons.

@@ -32,7 +32,16 @@ import { pad, thinkAnswer, type MetaRecord, type SynthItem } from "./types.ts";
 export const TRANSFORM_CANVAS: Canvas2 = { width: 140, height: 112 };
 export const FUNCTIONS = ["change_size", "change_color", "change_material", "change_shape", "change_position"] as const;
 export type Func = (typeof FUNCTIONS)[number];
-export const DIRECTIONS = ["front", "behind", "left", "right", "front_left", "front_right", "behind_left", "behind_right"] as const;
+export const DIRECTIONS = [
+  "front",
+  "behind",
+  "left",
+  "right",
+  "front_left",
+  "front_right",
+  "behind_left",
+  "behind_right",
+] as const;
 export type Direction = (typeof DIRECTIONS)[number];
 
 /** Ground displacement of a move, in pixels (x to the right, z to the front). */
@@ -128,7 +137,12 @@ export function drawTransformScene(rng: Rng, split: TransformSplit): TransformSc
   const attrs: Attrs[] = [];
   const seen = new Set<string>();
   while (attrs.length < n) {
-    const a: Attrs = { shape: rng.pick(SHAPES), size: rng.pick(SIZES), color: rng.pick(COLORS), material: rng.pick(MATERIALS) };
+    const a: Attrs = {
+      shape: rng.pick(SHAPES),
+      size: rng.pick(SIZES),
+      color: rng.pick(COLORS),
+      material: rng.pick(MATERIALS),
+    };
     if (seen.has(tupleKey(a))) continue;
     seen.add(tupleKey(a));
     attrs.push(a);
@@ -180,7 +194,11 @@ export function transformCot(scene: TransformScene): string {
       steps.push(`${head} unchanged.`);
       return;
     }
-    const what = mine.map((t) => (t.func === "change_position" ? `it moved ${t.value.replace("_", " ")}` : `its ${ATTR_WORD[t.func]} is now ${t.value}`));
+    const what = mine.map((t) =>
+      t.func === "change_position"
+        ? `it moved ${t.value.replace("_", " ")}`
+        : `its ${ATTR_WORD[t.func]} is now ${t.value}`,
+    );
     steps.push(`${head} ${what.join(" and ")}, so ${mine.map(callText).join(", ")}.`);
   });
   steps.push(`So the transformations are ${answerText(scene.transformations)}.`);
@@ -205,7 +223,12 @@ const ID_PREFIX: Record<TransformSplit, string> = {
   "ood-right": "trance_right_test",
 };
 
-export function makeTransformItem(seed: number, split: TransformSplit, index: number, attempt: number): SynthItem | null {
+export function makeTransformItem(
+  seed: number,
+  split: TransformSplit,
+  index: number,
+  attempt: number,
+): SynthItem | null {
   const rng = new Rng(seed, "transformation", split, index, attempt);
   const scene = drawTransformScene(rng, split);
   if (!scene) return null;
