@@ -71,5 +71,11 @@ export const command: CommandSpec = {
     console.log(
       `wrote ${records} records and ${images} images to ${opts.out as string} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
+    const stage1 = Object.entries(manifest.stage1Size);
+    if (stage1.length) {
+      console.log(
+        `Stage-1 sizes (5% of train, for rft data build --stage1-size): ${stage1.map(([t, n]) => `${t} ${n}`).join(", ")}`,
+      );
+    }
   },
 };
