@@ -1,12 +1,20 @@
 /** Shared helpers of the synth tests: a small generated dataset per test process, file hashing, PNG sizes. */
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { synthesize, TASKS, type Manifest } from "../../src/tasks/synth/generate.ts";
 
+const created: string[] = [];
+process.on("exit", () => {
+  for (const d of created) rmSync(d, { recursive: true, force: true });
+});
+
+/** A fresh directory under the system temp dir, removed when the test process exits. */
 export function tempDir(tag: string): string {
-  return mkdtempSync(join(tmpdir(), `rft-synth-${tag}-`));
+  const d = mkdtempSync(join(tmpdir(), `rft-synth-${tag}-`));
+  created.push(d);
+  return d;
 }
 
 let cached: Promise<{ dir: string; manifest: Manifest }> | undefined;
