@@ -2,11 +2,13 @@
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { after } from "node:test";
 import { join, relative } from "node:path";
 import { synthesize, TASKS, type Manifest } from "../../src/tasks/synth/generate.ts";
 
 const created: string[] = [];
-process.on("exit", () => {
+// A root-level hook of the importing test file (the runner may end the process before an 'exit' handler runs).
+after(() => {
   for (const d of created) rmSync(d, { recursive: true, force: true });
 });
 
