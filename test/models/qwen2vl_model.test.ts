@@ -80,6 +80,12 @@ test("memory: forward returns only its outputs; dispose frees every parameter an
     const afterBatch = t.memory().liveHandles;
     const out = m.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw });
     assert.equal(t.memory().liveHandles, afterBatch + 1, "only the logits survive the forward");
+    // forwardHidden + the output weight gives the same logits (for chunked LM-head losses).
+    t.tidy(() => {
+      const { hidden } = m.forwardHidden({ inputIds: b.inputIds, attentionMask: b.attentionMask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw }, { logitsRange: [2, 5] });
+      assert.deepEqual(hidden.shape, [1, 3, cfg.hidden_size]);
+      assertClose(t.linear(hidden, m.outputWeight).toFloat32(), out.logits.narrow(1, 2, 3).toFloat32(), 1e-5, "hidden → logits");
+    });
     out.logits.dispose();
   });
   assert.equal(t.memory().liveHandles, withModel);

@@ -130,6 +130,17 @@ export class Qwen2VLForConditionalGeneration extends Module {
 
   /** Logits for the input (see the module comment). Owned by the caller. */
   forward(inp: ModelInputs, opts: ForwardOptions = {}): ModelOutput {
+    return tidy(() => {
+      const { hidden, ropeDeltas } = this.forwardHidden(inp, opts);
+      return { logits: linear(hidden, this.outputWeight), ropeDeltas };
+    });
+  }
+
+  /**
+   * The final-normed hidden states [B, end − start, hidden] instead of logits, for losses that apply the LM head in
+   * chunks (a 152k vocabulary makes full logits of long sequences large). `outputWeight` is the head.
+   */
+  forwardHidden(inp: ModelInputs, opts: ForwardOptions = {}): { hidden: Tensor; ropeDeltas: number[] } {
     const cache = opts.cache ?? null;
     const past = cache?.length ?? 0;
     const [B, T] = inp.inputIds.shape as [number, number];
@@ -183,8 +194,7 @@ export class Qwen2VLForConditionalGeneration extends Module {
         const [s, e] = opts.logitsRange;
         hidden = hidden.narrow(1, s, e - s); // only the positions whose logits are needed
       }
-      const logits = linear(hidden, this.outputWeight);
-      return { logits, ropeDeltas: deltas };
+      return { hidden, ropeDeltas: deltas };
     });
   }
 }
