@@ -165,4 +165,17 @@ test("manifest records seed, size, version, counts and the Stage-1 size", async 
   assert.equal(Object.keys(manifest.files).length, 12);
   assert.equal(manifest.files[TRAIN.transformation]!.images, 2 * manifest.files[TRAIN.transformation]!.records);
   assert.equal(manifest.stage1Size.counting, Math.round(0.05 * manifest.files[TRAIN.counting]!.records));
+  const scorers = Object.values(TEST)
+    .flat()
+    .map((f) => manifest.files[f]!.scorer);
+  assert.deepEqual(scorers, [
+    "clevr-math",
+    "super-clevr",
+    "clevr-math",
+    "geomath",
+    "geometry3k",
+    "trance",
+    "trance-left",
+    "trance-right",
+  ]);
 });

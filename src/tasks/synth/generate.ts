@@ -50,6 +50,8 @@ interface SplitSpec {
   split: string;
   file: string;
   test: boolean;
+  /** Test sets: the `rft score --task` benchmark whose scorer applies (the reference's evaluation key). */
+  scorer?: string;
   make: (seed: number, index: number, attempt: number) => SynthItem | null;
 }
 
@@ -71,6 +73,7 @@ export const SPLITS: SplitSpec[] = [
     split: "id",
     file: "test_jsons/Visual-Counting-id-test-1k.json",
     test: true,
+    scorer: "clevr-math",
     make: counting("id"),
   },
   {
@@ -78,6 +81,7 @@ export const SPLITS: SplitSpec[] = [
     split: "ood-domain",
     file: "test_jsons/Visual-Counting-ood-test-1k.json",
     test: true,
+    scorer: "super-clevr",
     make: counting("ood-domain"),
   },
   {
@@ -85,6 +89,7 @@ export const SPLITS: SplitSpec[] = [
     split: "ood-steps",
     file: "test_jsons/Visual-Counting-ood-steps-test-1k.json",
     test: true,
+    scorer: "clevr-math",
     make: counting("ood-steps"),
   },
   {
@@ -99,6 +104,7 @@ export const SPLITS: SplitSpec[] = [
     split: "id",
     file: "test_jsons/Structure-Perception-id-test-820.json",
     test: true,
+    scorer: "geomath",
     make: geometry("id"),
   },
   {
@@ -106,6 +112,7 @@ export const SPLITS: SplitSpec[] = [
     split: "ood",
     file: "test_jsons/Structure-Perception-ood-test-800.json",
     test: true,
+    scorer: "geometry3k",
     make: geometry("ood"),
   },
   {
@@ -120,6 +127,7 @@ export const SPLITS: SplitSpec[] = [
     split: "id",
     file: "test_jsons/Spatial-Transformation-id-test-1k.json",
     test: true,
+    scorer: "trance",
     make: transform("id"),
   },
   {
@@ -127,6 +135,7 @@ export const SPLITS: SplitSpec[] = [
     split: "ood-left",
     file: "test_jsons/Spatial-Transformation-ood-left-test-1k.json",
     test: true,
+    scorer: "trance-left",
     make: transform("ood-left"),
   },
   {
@@ -134,6 +143,7 @@ export const SPLITS: SplitSpec[] = [
     split: "ood-right",
     file: "test_jsons/Spatial-Transformation-ood-right-test-1k.json",
     test: true,
+    scorer: "trance-right",
     make: transform("ood-right"),
   },
 ];
@@ -174,6 +184,8 @@ export interface FileEntry {
   split: string;
   records: number;
   images: number;
+  /** Test files: the benchmark name to pass to `rft score --task`. */
+  scorer?: string;
 }
 
 export interface Manifest {
@@ -366,7 +378,13 @@ export async function runUnit(
       }
     }
     await writeFile(join(opts.out, spec.file), jsonLines(records));
-    result.files[spec.file] = { task, split: spec.split, records: records.length, images };
+    result.files[spec.file] = {
+      task,
+      split: spec.split,
+      records: records.length,
+      images,
+      ...(spec.scorer ? { scorer: spec.scorer } : {}),
+    };
     if (!spec.test) result.stage1Size[task] = stage1Size(records.length);
     log(
       `${task} ${spec.split}: ${records.length} records, ${images} images -> ${spec.file} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
