@@ -348,6 +348,25 @@ test("stop on any of several ids; finish reasons; no tensors leak from generate"
   assert.equal(t.memory().liveHandles, base);
 });
 
+test("rows that stop early leave the batch (compaction) without changing the others", () => {
+  using m = makeModel(10);
+  const ps = [sample([[1, 4, 4]], [5], 14), sample([], [3, 4, 5, 6], 0), sample([[1, 2, 4]], [7, 8], 15), sample([], [9], 0)];
+  const o = { maxNewTokens: 10, padTokenId: PAD, temperature: 0 };
+  const free = generate(m, ps, { ...o, stopTokenIds: [] });
+  // Stop on row 0's second token: row 0 (and any row producing that token) ends early, the rest continue.
+  const stopId = free[0]!.ids[1]!;
+  const cut = (ids: number[]) => (ids.includes(stopId) ? ids.slice(0, ids.indexOf(stopId) + 1) : ids);
+  const base = t.memory().liveHandles;
+  const stopped = generate(m, ps, { ...o, stopTokenIds: [stopId] });
+  assert.equal(t.memory().liveHandles, base);
+  assert.equal(stopped[0]!.finishReason, "stop");
+  assert.ok(stopped.some((g) => g.finishReason === "length"), "some rows run to the end after the batch shrank");
+  stopped.forEach((g, i) => {
+    assert.deepEqual(g.ids, cut(free[i]!.ids), `row ${i}`);
+    assertClose(g.logprobs, free[i]!.logprobs.slice(0, g.ids.length), 1e-4, `row ${i} log-probs`);
+  });
+});
+
 test("bfloat16 weights and autocast run and agree with float32 roughly", () => {
   using m = makeModel(8);
   const s = [sample([[1, 4, 4]], [5, 6], 13)];

@@ -9,7 +9,7 @@
  * - `completionLogProbs`: log p(completion token | prompt, previous tokens) for every completion position (GRPO's
  *   policy and reference forwards, spec §4.6), chunked over the batch; records autograd unless run under noGrad.
  */
-import { Tensor, tensor, cat, tidy, inferenceMode, manualSeed, getRngState, setRngState, full, where, type DType } from "../../tensor/index.ts";
+import { Tensor, tensor, cat, tidy, inferenceMode, manualSeed, getRngState, setRngState, full, type DType } from "../../tensor/index.ts";
 import type { GridThw } from "./rope.ts";
 import type { Qwen2VLForConditionalGeneration } from "./model.ts";
 
@@ -173,6 +173,10 @@ function generateInner(model: Qwen2VLForConditionalGeneration, samples: readonly
   let mask = batch.attentionMask.alias();
   let deltas: number[] = [];
   let next: Tensor | null = null;
+  // Batch row → sample index. Rows that finished keep decoding a pad token (ignored) until a quarter of the batch
+  // has finished; then the batch is compacted (cache, mask, deltas) so that long completions do not pay for
+  // finished rows.
+  let rows = samples.map((_, i) => i);
   try {
     for (let step = 0; step < o.maxNewTokens; step++) {
       const [tok, lp] = tidy(() => {
@@ -183,37 +187,42 @@ function generateInner(model: Qwen2VLForConditionalGeneration, samples: readonly
         const n = step === 0 ? T : 1;
         const r = model.forward(inputs, { cache, ropeDeltas: deltas, logitsRange: [n - 1, n] });
         deltas = r.ropeDeltas;
-        const logits = r.logits.select(1, 0).to("float32"); // [B, V]
+        const logits = r.logits.select(1, 0).to("float32"); // [rows, V]
         return selectNext(logits, o);
       });
       o.onStep?.(step);
-      // Host sync: the loop needs the tokens to decide which rows have stopped. The next step's inputs are built
-      // on the CPU (forward moves them to the model's device).
-      const tokCpu = tok.device === "cpu" ? tok : tok.to({ device: "cpu" });
-      if (tokCpu !== tok) tok.dispose();
-      const toks = tokCpu.toNumbers();
+      // Host sync: the loop needs the tokens to decide which rows have stopped.
+      const toks = tok.toNumbers();
       const lps = lp.toNumbers();
+      tok.dispose();
       lp.dispose();
-      for (let b = 0; b < B; b++) {
-        if (done[b]) continue;
-        out[b]!.ids.push(toks[b]!);
-        out[b]!.logprobs.push(lps[b]!);
-        if (stop.has(toks[b]!)) {
+      rows.forEach((b, p) => {
+        if (done[b]) return;
+        out[b]!.ids.push(toks[p]!);
+        out[b]!.logprobs.push(lps[p]!);
+        if (stop.has(toks[p]!)) {
           done[b] = true;
           out[b]!.finishReason = "stop";
         }
+      });
+      const live = rows.flatMap((b, p) => (done[b] ? [] : [p])); // batch positions still generating
+      if (live.length === 0 || step === o.maxNewTokens - 1) break;
+      let nextIds = rows.map((b, p) => (done[b] ? o.padTokenId : toks[p]!));
+      const finished = rows.length - live.length;
+      if (finished > 0 && finished >= Math.ceil(rows.length / 4)) {
+        // The next step's inputs are built on the CPU; forward moves them to the model's device.
+        using idx = tensor(live, { dtype: "int64", device: mask.device });
+        cache.selectRows(idx);
+        const kept = mask.indexSelect(0, idx);
+        mask.dispose();
+        mask = kept;
+        deltas = live.map((p) => deltas[p]!);
+        nextIds = live.map((p) => toks[p]!);
+        rows = live.map((p) => rows[p]!);
       }
-      if (done.every(Boolean) || step === o.maxNewTokens - 1) {
-        tokCpu.dispose();
-        break;
-      }
-      // Finished rows keep decoding a pad token (ignored) so the batch stays rectangular.
-      const doneT = tensor(done.map((d) => (d ? 1 : 0)), { dtype: "bool" });
       next?.dispose();
-      next = tidy(() => where(doneT, full([B], o.padTokenId, { dtype: "int64" }), tokCpu).view(B, 1));
-      doneT.dispose();
-      tokCpu.dispose();
-      const grown = tidy(() => cat([mask, full([B, 1], 1, { dtype: "int64" })], 1));
+      next = tensor(nextIds, { dtype: "int64", shape: [rows.length, 1] });
+      const grown = tidy(() => cat([mask, full([rows.length, 1], 1, { dtype: "int64", device: mask.device })], 1));
       mask.dispose();
       mask = grown;
     }

@@ -74,6 +74,16 @@ export class KVCache implements Disposable {
     this.values[layer] = keep(v);
   }
 
+  /** Keeps only the batch rows `idx` (int64 [n]) of every layer (generation drops finished rows). */
+  selectRows(idx: Tensor): void {
+    for (let l = 0; l < this.numLayers; l++) {
+      const k = this.keys[l];
+      const v = this.values[l];
+      if (!k || !v) continue;
+      this.#replace(l, k.indexSelect(0, idx), v.indexSelect(0, idx));
+    }
+  }
+
   /** Called by the model after every layer has been updated for this step. */
   advance(): void {
     this.length += this.#pending;
