@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { rft } from "../cli/run_rft.ts";
+import { UsageError, helpText } from "../../src/cli/args.ts";
+import { command, parseTasks } from "../../src/cli/commands/data_synth.ts";
 import { tempDir } from "./helpers.ts";
 
 test("rft data synth --size small writes the dataset layout and a manifest", () => {
@@ -27,9 +29,6 @@ test("rft data synth rejects bad input with clear messages", () => {
   r = rft(["data", "synth", "--size", "small", "--out", out, "--tasks", "counting,poetry"]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown task 'poetry'/);
-  r = rft(["data", "synth", "--size", "small", "--out", out, "--seed=1.5"]);
-  assert.equal(r.status, 2);
-  assert.match(r.stderr, /--seed must be a non-negative integer/);
   writeFileSync(join(out, "precious.txt"), "x");
   r = rft(["data", "synth", "--size", "small", "--out", out, "--tasks", "geometry"]);
   assert.equal(r.status, 1);
@@ -37,8 +36,16 @@ test("rft data synth rejects bad input with clear messages", () => {
   assert.ok(existsSync(join(out, "precious.txt")));
 });
 
-test("rft data synth --help lists the options", () => {
-  const r = rft(["data", "synth", "--help"]);
-  assert.equal(r.status, 0);
-  for (const o of ["--out", "--size", "--seed", "--tasks"]) assert.ok(r.stdout.includes(o), o);
+test("option validation and help, in process", async () => {
+  assert.throws(
+    () => parseTasks("counting,poetry"),
+    (e: Error) => e instanceof UsageError && /unknown task 'poetry'/.test(e.message),
+  );
+  assert.deepEqual(parseTasks("trance, clevr-math,trance"), ["transformation", "counting"]);
+  assert.throws(() => parseTasks(" , "), /at least one task/);
+  const base = { out: tempDir("cli-opts"), size: "small", seed: 0, tasks: "counting", workers: 1 };
+  await assert.rejects(async () => command.run({ ...base, seed: 1.5 }, []), /--seed must be a non-negative integer/);
+  await assert.rejects(async () => command.run({ ...base, workers: 0 }, []), /--workers must be a positive integer/);
+  const help = helpText(command);
+  for (const o of ["--out", "--size", "--seed", "--tasks", "--workers"]) assert.ok(help.includes(o), o);
 });
