@@ -52,6 +52,18 @@ struct StorageCount {
 };
 std::unordered_map<const void*, StorageCount> g_storages;
 
+// V8 is told about native bytes in batches: telling it on every small tensor costs more than the op itself.
+int64_t g_pending_external = 0;
+constexpr int64_t kExternalBatch = 1 << 20;
+
+void adjust_external(Napi::Env env, int64_t delta) {
+  g_pending_external += delta;
+  if (g_pending_external >= kExternalBatch || g_pending_external <= -kExternalBatch) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, g_pending_external);
+    g_pending_external = 0;
+  }
+}
+
 void account_add(Napi::Env env, Handle* h) {
   g_live_handles++;
   g_created++;
@@ -66,7 +78,7 @@ void account_add(Napi::Env env, Handle* h) {
   int64_t bytes = static_cast<int64_t>(h->t.storage().nbytes());
   g_storages.emplace(key, StorageCount{1, bytes});
   g_cpu_bytes += bytes;
-  if (bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  if (bytes > 0) adjust_external(env, bytes);
 }
 
 void release(Napi::Env env, Handle* h) {
@@ -77,7 +89,7 @@ void release(Napi::Env env, Handle* h) {
     auto it = g_storages.find(h->storage);
     if (it != g_storages.end() && --it->second.refs == 0) {
       g_cpu_bytes -= it->second.bytes;
-      if (it->second.bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -it->second.bytes);
+      if (it->second.bytes > 0) adjust_external(env, -it->second.bytes);
       g_storages.erase(it);
     }
     h->storage = nullptr;
