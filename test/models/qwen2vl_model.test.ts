@@ -348,6 +348,50 @@ test("stop on any of several ids; finish reasons; no tensors leak from generate"
   assert.equal(t.memory().liveHandles, base);
 });
 
+test("log-probs reported by batched KV-cache generation equal completionLogProbs of the same tokens", () => {
+  using m = makeModel(11);
+  const ps = [sample([[1, 4, 4]], [5, 6, 7], 16), sample([], [3], 0), sample([[1, 2, 4], [1, 4, 4]], [8], 17)];
+  const gens = generate(m, ps, { maxNewTokens: 8, stopTokenIds: [], padTokenId: PAD, temperature: 0.7, topK: 20, seed: 4 });
+  const r = t.noGrad(() => completionLogProbs(m, ps, gens.map((g) => g.ids), { padTokenId: PAD, temperature: 0.7 }));
+  const lp = r.logprobs.toFloat32();
+  gens.forEach((g, i) => assertClose(lp.subarray(i * 8, i * 8 + g.ids.length), g.logprobs, 1e-4, `row ${i}`));
+  r.logprobs.dispose();
+  r.mask.dispose();
+});
+
+test("completion tokens that look like image pads are text, as in KV-cache decoding", () => {
+  using m = makeModel(12);
+  const p = sample([[1, 4, 4]], [5], 18);
+  const completion = [cfg.vision_start_token_id, cfg.image_token_id, cfg.image_token_id, 6, IMEND];
+  // Reference: feed the completion one token at a time through the KV cache (what generate does).
+  const stepLp = t.noGrad(() => {
+    using b = collate([p], PAD);
+    using cache = m.newCache(64);
+    let mask = b.attentionMask.alias();
+    const pre = m.forward({ inputIds: b.inputIds, attentionMask: mask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw }, { cache });
+    let logits = pre.logits.narrow(1, pre.logits.size(1) - 1, 1);
+    pre.logits.dispose();
+    const lps: number[] = [];
+    for (const tok of completion) {
+      lps.push(t.tidy(() => logits.select(1, 0).logSoftmax(-1).select(0, 0).select(0, tok).item()));
+      const grown = t.cat([mask, t.ones([1, 1], { dtype: "int64" })], 1);
+      mask.dispose();
+      mask = grown;
+      using ids = t.tensor([[tok]], { dtype: "int64" });
+      const o = m.forward({ inputIds: ids, attentionMask: mask }, { cache, ropeDeltas: pre.ropeDeltas });
+      logits.dispose();
+      logits = o.logits;
+    }
+    logits.dispose();
+    mask.dispose();
+    return lps;
+  });
+  const r = t.noGrad(() => completionLogProbs(m, [p], [completion], { padTokenId: PAD }));
+  assertClose(r.logprobs.toFloat32(), stepLp, 1e-4, "completion log-probs");
+  r.logprobs.dispose();
+  r.mask.dispose();
+});
+
 test("rows that stop early leave the batch (compaction) without changing the others", () => {
   using m = makeModel(10);
   const ps = [sample([[1, 4, 4]], [5], 14), sample([], [3, 4, 5, 6], 0), sample([[1, 2, 4]], [7, 8], 15), sample([], [9], 0)];

@@ -311,7 +311,7 @@ function chunkLogProbs(
     const inputIds = cat([batch.inputIds, comp], 1); // [b, P + C]
     const attentionMask = cat([batch.attentionMask, full([b, C], 1, { dtype: "int64" })], 1);
     const r = model.forward(
-      { inputIds, attentionMask, pixelValues: batch.pixelValues, imageGridThw: batch.imageGridThw, sampleIds: batch.sampleIds },
+      { inputIds, attentionMask, pixelValues: batch.pixelValues, imageGridThw: batch.imageGridThw, sampleIds: batch.sampleIds, promptColumns: P },
       { logitsRange: [P - 1, P + C - 1] }, // logits at t predict token t + 1: the C completion tokens
     );
     let logits = r.logits.to("float32"); // [b, C, V]

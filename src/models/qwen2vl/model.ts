@@ -8,7 +8,7 @@
  * the 3D M-RoPE positions (HF get_rope_index, left padding via the attention mask; during decoding
  * cache length + rope_delta), and returns logits for the requested positions.
  */
-import { Tensor, tensor, ones, tidy, linear, arange, type DType } from "../../tensor/index.ts";
+import { Tensor, tensor, ones, zeros, cat, tidy, linear, arange, type DType } from "../../tensor/index.ts";
 import { Module, Linear } from "../../nn/index.ts";
 import { type Qwen2VLConfig, headDim } from "./config.ts";
 import { checkImagePadCounts, imageTokenCount } from "./processor.ts";
@@ -27,6 +27,13 @@ export interface ModelInputs {
   imageGridThw?: readonly GridThw[] | null;
   /** Sample names for error messages (default "#i"). */
   sampleIds?: readonly string[];
+  /**
+   * Only the first `promptColumns` columns hold the prompts (and their images); later columns are generated text
+   * (completions), whose tokens are plain text even when a policy emits `<|image_pad|>` or `<|vision_start|>`,
+   * exactly as during KV-cache decoding: they get token embeddings and positions that continue after the prompt.
+   * Default: all columns.
+   */
+  promptColumns?: number;
 }
 
 export interface ForwardOptions {
@@ -148,22 +155,27 @@ export class Qwen2VLForConditionalGeneration extends Module {
     const grids = inp.imageGridThw && inp.imageGridThw.length ? inp.imageGridThw : null;
     let deltas: number[];
     let posRows: number[][][] | null = null;
+    let imageColumns = T;
     if (past === 0) {
       // Host copies of the ids for the rope index and the pad check (a sync point on accelerators).
+      const P = inp.promptColumns ?? T;
+      if (!(P >= 1 && P <= T)) throw new Error(`promptColumns ${P} outside 1..${T}`);
       const flat = inp.inputIds.toNumbers();
-      const rows = Array.from({ length: B }, (_, b) => flat.slice(b * T, (b + 1) * T));
+      const rows = Array.from({ length: B }, (_, b) => flat.slice(b * T, b * T + P));
       let maskRows: number[][] | null = null;
       if (inp.attentionMask) {
         const mf = inp.attentionMask.toNumbers();
         const S = inp.attentionMask.size(1);
         if (S !== T) throw new Error(`attention_mask has ${S} columns for ${T} tokens (prefill)`);
-        maskRows = Array.from({ length: B }, (_, b) => mf.slice(b * S, (b + 1) * S));
+        maskRows = Array.from({ length: B }, (_, b) => mf.slice(b * S, b * S + P));
       }
       this.checkImagePads(rows, maskRows, grids ?? [], inp.sampleIds);
       if (grids && !inp.pixelValues) throw new Error("image_grid_thw given without pixel_values");
       const r = ropeIndex(rows, grids, maskRows, ropeTokenIds(c));
-      posRows = r.positionIds;
       deltas = r.ropeDeltas;
+      // Completion columns continue as decoding would: position = column + delta, the same for t, h, w.
+      posRows = r.positionIds.map((comp) => comp.map((row, b) => [...row, ...Array.from({ length: T - P }, (_, k) => P + k + deltas[b]!)]));
+      imageColumns = P;
     } else {
       if (!opts.ropeDeltas) throw new Error("forward: ropeDeltas from the prefill are required when the cache is not empty");
       deltas = [...opts.ropeDeltas];
@@ -176,7 +188,9 @@ export class Qwen2VLForConditionalGeneration extends Module {
       if (past === 0 && grids && inp.pixelValues) {
         const feats = this.imageFeatures(onDevice(inp.pixelValues), grids); // [Σ tokens, hidden]
         const f = feats.dtype === embeds.dtype ? feats : feats.to(embeds.dtype);
-        const mask = inputIds.eq(c.image_token_id).unsqueeze(-1).expand(B, T, c.hidden_size); // [B, T, hidden]
+        let isImage = inputIds.eq(c.image_token_id); // [B, T]
+        if (imageColumns < T) isImage = cat([isImage.narrow(1, 0, imageColumns), zeros([B, T - imageColumns], { dtype: "bool", device })], 1);
+        const mask = isImage.unsqueeze(-1).expand(B, T, c.hidden_size); // [B, T, hidden]
         embeds = embeds.maskedScatter(mask, f); // features fill the pad positions in order
       }
       let positionIds: Tensor; // [3, B, T]
