@@ -105,7 +105,8 @@ export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promi
   const { config, warnings } = await readModelConfig(dir);
   const files = shardFiles(dir);
   const headers = files.map((f) => readHeader(f));
-  const infos = headers.flatMap((h) => h.tensors);
+  // Old exports may carry the rotary inv_freq buffers; they are recomputed from the config (HF ignores them too).
+  const infos = headers.flatMap((h) => h.tensors).filter((t) => !t.name.endsWith("rotary_emb.inv_freq"));
   const check = checkCheckpointKeys(config, infos.map((t) => [t.name, t.shape] as [string, number[]]));
   if (check.missing.length || check.unexpected.length || check.wrongShape.length) {
     const parts: string[] = [];
