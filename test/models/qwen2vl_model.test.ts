@@ -11,7 +11,7 @@ import { Qwen2VLForConditionalGeneration } from "../../src/models/qwen2vl/model.
 import { collate, generate, completionLogProbs, selectNext, type PromptSample } from "../../src/models/qwen2vl/generate.ts";
 import { saveCheckpoint, loadCheckpoint } from "../../src/models/qwen2vl/checkpoint.ts";
 import { ropeIndex, ropeTokenIds, type GridThw } from "../../src/models/qwen2vl/rope.ts";
-import { toModernName } from "../../src/models/qwen2vl/params.ts";
+import { toModernName, paramSpecs, paramCounts } from "../../src/models/qwen2vl/params.ts";
 import { saveCheckpointTensors } from "../../src/io/safetensors.ts";
 import { assertClose } from "../helpers.ts";
 
@@ -58,6 +58,18 @@ function logitsOf(m: Qwen2VLForConditionalGeneration, samples: PromptSample[]): 
     }),
   );
 }
+
+test("2B and 7B models built on the meta device: names, shapes and counts equal paramSpecs (nothing allocated)", () => {
+  for (const preset of ["qwen2-vl-2b", "qwen2-vl-7b"]) {
+    const c = presetConfig(preset);
+    const before = t.memory().cpuBytes;
+    using m = new Qwen2VLForConditionalGeneration(c, { dtype: "bfloat16", device: "meta" });
+    assert.ok(t.memory().cpuBytes - before < 1e6, "only the rotary tables are real");
+    const got = [...m.namedParameters()].map(([n, p]) => `${n}:${p.shape.join("x")}`);
+    assert.deepEqual(got, paramSpecs(c).map((p) => `${p.name}:${p.shape.join("x")}`));
+    assert.equal(m.numParameters(), paramCounts(c).total);
+  }
+});
 
 test("parameter names are exactly HF's; tied embeddings have no lm_head", () => {
   using m = new Qwen2VLForConditionalGeneration(cfg, { device: "meta" });
