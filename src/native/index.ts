@@ -99,6 +99,19 @@ else if (process.env.RFT_BLAS_CORETYPE !== "detect") {
   }
 }
 
+/**
+ * libgomp's workers spin (by default ~300k iterations) before sleeping between parallel regions. On a machine whose
+ * cores are also busy with other work, a spinning worker holds a core the other thread needs: we measured a tiny
+ * Qwen2-VL training step at 2.5 s with the default against 0.2-0.5 s with GOMP_SPINCOUNT 0-100000 on a loaded 2-core
+ * machine (docs/engine.md). Unless the user chose a wait policy, spin briefly (10000) before sleeping. It must be
+ * in the environment before libgomp loads with libtorch.
+ */
+export let ompSpinSource: "env" | "auto" = "env";
+if (process.env.GOMP_SPINCOUNT === undefined && process.env.OMP_WAIT_POLICY === undefined) {
+  process.env.GOMP_SPINCOUNT = process.env.RFT_GOMP_SPINCOUNT || "10000";
+  ompSpinSource = "auto";
+}
+
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const addonPath = join(root, "native", "build", "Release", "rft_native.node");
 
