@@ -5,7 +5,7 @@
  * This is the project's dataset format: the real Reason-RFT-CoT-Dataset files and the generated mini benchmark
  * both use it. `readMetaFile` validates every record and names the file, record and field of each problem.
  */
-import { readFileSync } from "node:fs";
+import { readJsonFile } from "./json.ts";
 
 /** One record of a meta-JSON file. */
 export interface MetaRecord {
@@ -179,18 +179,7 @@ export function parseMetaArray(data: unknown, file: string, opts: ReadMetaOption
 
 /** Reads and validates a meta-JSON file (see parseMetaArray). */
 export function readMetaFile(path: string, opts: ReadMetaOptions = {}): MetaFile {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new Error(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
-  }
+  const data = readJsonFile(path);
   return parseMetaArray(data, path, opts);
 }
 

@@ -6,8 +6,8 @@
  * (system prompts have none); a JSON file mapping prompt keys to templates can replace any of them, e.g. with the
  * reference's original wording.
  */
-import { readFileSync } from "node:fs";
 import { type Benchmark, BENCHMARKS, RL_TASKS, type RlTask, type TaskFamily, isChoiceAnswer } from "./tasks.ts";
+import { readJsonFile } from "../data/json.ts";
 
 // ---- verbatim output-format sentences (spec §2.3) -----------------------------------------------------------------
 
@@ -212,18 +212,7 @@ export function parsePromptTemplates(data: unknown, source: string): PromptTempl
 
 /** Reads a JSON template file (see parsePromptTemplates). */
 export function loadPromptTemplates(path: string): PromptTemplates {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new Error(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
-  }
+  const data = readJsonFile(path);
   return parsePromptTemplates(data, path);
 }
 

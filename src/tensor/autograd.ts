@@ -11,28 +11,25 @@ function syncOnly(r: unknown, what: string): void {
   if (r instanceof Promise) throw new Error(`${what}(): the function returned a Promise; modes are synchronous`);
 }
 
-/** Runs fn with gradient recording off (torch.no_grad). */
-export function noGrad<T>(fn: () => T): T {
-  const prev = native.setGradEnabled(false);
+function withGradMode<T>(enabled: boolean, fn: () => T, what: string): T {
+  const prev = native.setGradEnabled(enabled);
   try {
     const r = fn();
-    syncOnly(r, "noGrad");
+    syncOnly(r, what);
     return r;
   } finally {
     native.setGradEnabled(prev);
   }
 }
 
+/** Runs fn with gradient recording off (torch.no_grad). */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn, "noGrad");
+}
+
 /** Runs fn with gradient recording on (torch.enable_grad), e.g. inside a noGrad region. */
 export function enableGrad<T>(fn: () => T): T {
-  const prev = native.setGradEnabled(true);
-  try {
-    const r = fn();
-    syncOnly(r, "enableGrad");
-    return r;
-  } finally {
-    native.setGradEnabled(prev);
-  }
+  return withGradMode(true, fn, "enableGrad");
 }
 
 export function isGradEnabled(): boolean {
