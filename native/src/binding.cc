@@ -56,10 +56,11 @@ std::unordered_map<const void*, StorageCount> g_storages;
 int64_t g_pending_external = 0;
 constexpr int64_t kExternalBatch = 1 << 20;
 
-void adjust_external(Napi::Env env, int64_t delta) {
+void adjust_external(node_api_basic_env env, int64_t delta) {
   g_pending_external += delta;
   if (g_pending_external >= kExternalBatch || g_pending_external <= -kExternalBatch) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, g_pending_external);
+    int64_t adjusted;
+    napi_adjust_external_memory(env, g_pending_external, &adjusted);
     g_pending_external = 0;
   }
 }
@@ -81,7 +82,7 @@ void account_add(Napi::Env env, Handle* h) {
   if (bytes > 0) adjust_external(env, bytes);
 }
 
-void release(Napi::Env env, Handle* h) {
+void release_basic(node_api_basic_env env, Handle* h) {
   if (h->disposed) return;
   h->disposed = true;
   g_live_handles--;
@@ -97,12 +98,18 @@ void release(Napi::Env env, Handle* h) {
   h->t = at::Tensor();
 }
 
-// Safety net: runs when V8 collects a handle the program never disposed.
-void finalize_handle(napi_env env, void* data, void*) {
+void release(Napi::Env env, Handle* h) {
+  release_basic(env, h);
+}
+
+// Safety net: runs when V8 collects a handle. It is a "basic" finalizer (it calls no JS), so Node runs it
+// synchronously inside the GC instead of queueing it: the queue (a hash set insert and erase per handle) cost
+// more than a small op itself. Handles disposed explicitly only free their small Handle struct here.
+void finalize_handle(node_api_basic_env env, void* data, void*) {
   auto* h = static_cast<Handle*>(data);
   if (!h->disposed) {
     g_finalized++;
-    release(Napi::Env(env), h);
+    release_basic(env, h);
   }
   delete h;
 }
