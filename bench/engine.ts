@@ -185,7 +185,7 @@ function trainTokensPerSec(bf16: boolean, steps: number): { tokensPerSec: number
   return { tokensPerSec: tokens / dt, stepMs: dt * 1000, params, flopsPerStep };
 }
 
-function decodeTokensPerSec(bf16: boolean): { tokensPerSec: number; totalS: number } {
+export function decodeTokensPerSec(bf16: boolean): { tokensPerSec: number; totalS: number } {
   t.manualSeed(0);
   const m = new Decoder().eval();
   const ids = t.randint(0, SHAPE.vocab, [SHAPE.batch, SHAPE.prompt]);
