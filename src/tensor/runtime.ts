@@ -35,13 +35,23 @@ export function buildInfo(): ReturnType<typeof native.buildInfo> {
 }
 
 /**
- * Runs fn and throws if it leaves more live tensor handles than it started with (tfjs-style leak check).
+ * Handles created and never disposed explicitly: live handles plus those the GC safety net freed. Use this (not
+ * `liveHandles`) for before/after leak checks: the GC may free forgotten tensors of earlier code at any moment
+ * (finalizers run synchronously inside GC), which lowers `liveHandles` without any dispose in the code measured.
+ */
+export function handleBalance(): number {
+  const m = native.memory();
+  return m.liveHandles + m.finalizedHandles;
+}
+
+/**
+ * Runs fn and throws if it leaves more undisposed tensor handles than it started with (tfjs-style leak check).
  * `allowed` extra handles may survive (e.g. a returned tensor).
  */
 export function expectNoLeaks<T>(fn: () => T, allowed = 0): T {
-  const before = native.memory().liveHandles;
+  const before = handleBalance();
   const r = fn();
-  const after = native.memory().liveHandles;
+  const after = handleBalance();
   if (after - before > allowed) throw new Error(`leak: ${after - before} tensor handles left alive (allowed ${allowed})`);
   return r;
 }

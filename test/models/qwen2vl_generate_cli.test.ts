@@ -8,7 +8,7 @@ import sharp from "sharp";
 import { main } from "../../src/cli/main.ts";
 import { loadCheckpoint } from "../../src/models/qwen2vl/checkpoint.ts";
 import { QwenTokenizer } from "../../src/models/qwen2vl/tokenizer.ts";
-import { memory } from "../../src/tensor/index.ts";
+import { handleBalance } from "../../src/tensor/index.ts";
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -56,11 +56,11 @@ test("rft model init writes a loadable tiny checkpoint with its tokenizer; same 
   const b = join(dir, "tiny-again");
   assert.equal((await run(["model", "init", "--preset", "qwen2-vl-tiny", "--out", b, "--seed", "3"])).code, 0);
   assert.deepEqual(readFileSync(join(a, "model.safetensors")), readFileSync(join(b, "model.safetensors")));
-  const before = memory().liveHandles;
+  const before = handleBalance();
   const ck = await loadCheckpoint(a);
   assert.equal(ck.model.dtype, "float32");
   ck.model.dispose();
-  assert.equal(memory().liveHandles, before);
+  assert.equal(handleBalance(), before);
 
   const c = join(dir, "tiny-bf16");
   assert.equal((await run(["model", "init", "--preset", "qwen2-vl-tiny", "--out", c, "--dtype", "bfloat16"])).code, 0);

@@ -83,15 +83,15 @@ test("parameter names are exactly HF's; tied embeddings have no lm_head", () => 
 });
 
 test("memory: forward returns only its outputs; dispose frees every parameter and buffer", () => {
-  const base = t.memory().liveHandles;
+  const base = t.handleBalance();
   const m = makeModel(9);
-  const withModel = t.memory().liveHandles;
+  const withModel = t.handleBalance();
   assert.ok(withModel > base);
   t.noGrad(() => {
     using b = collate([sample([[1, 4, 4]], [5], 1)], PAD);
-    const afterBatch = t.memory().liveHandles;
+    const afterBatch = t.handleBalance();
     const out = m.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw });
-    assert.equal(t.memory().liveHandles, afterBatch + 1, "only the logits survive the forward");
+    assert.equal(t.handleBalance(), afterBatch + 1, "only the logits survive the forward");
     // forwardHidden + the output weight gives the same logits (for chunked LM-head losses).
     t.tidy(() => {
       const { hidden } = m.forwardHidden({ inputIds: b.inputIds, attentionMask: b.attentionMask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw }, { logitsRange: [2, 5] });
@@ -100,9 +100,9 @@ test("memory: forward returns only its outputs; dispose frees every parameter an
     });
     out.logits.dispose();
   });
-  assert.equal(t.memory().liveHandles, withModel);
+  assert.equal(t.handleBalance(), withModel);
   m.dispose();
-  assert.equal(t.memory().liveHandles, base);
+  assert.equal(t.handleBalance(), base);
 });
 
 test("save -> load gives identical logits (float32), bf16 checkpoints load, newer key layout loads", async () => {
@@ -114,11 +114,11 @@ test("save -> load gives identical logits (float32), bf16 checkpoints load, newe
     const files = await saveCheckpoint(m, join(dir, "a"));
     for (const f of ["config.json", "model.safetensors", "generation_config.json", "preprocessor_config.json"]) assert.ok(files.includes(f) && existsSync(join(dir, "a", f)), f);
     assert.deepEqual(readdirSync(dir), ["a"], "no temporary directories left behind");
-    const before = t.memory().liveHandles;
+    const before = t.handleBalance();
     const loaded = await loadCheckpoint(join(dir, "a"));
     assert.deepEqual(logitsOf(loaded.model, s)[0], ref, "bit-identical after a float32 round trip");
     loaded.model.dispose();
-    assert.equal(t.memory().liveHandles, before, "loading leaves only the model, and dispose frees it");
+    assert.equal(t.handleBalance(), before, "loading leaves only the model, and dispose frees it");
 
     // bfloat16 on disk: loads as bf16 (or cast to fp32 on request) and stays close.
     await saveCheckpoint(m, join(dir, "b"), { dtype: "bfloat16", maxShardBytes: 200_000 });
@@ -277,7 +277,7 @@ test("log-probs of given completions equal log_softmax of a full forward, with a
       return mask[i]![k]! ? row[tok]! - lse : 0;
     });
   });
-  const base = t.memory().liveHandles;
+  const base = t.handleBalance();
   const ref = t.noGrad(() => completionLogProbs(m, prompts, completions, { padTokenId: PAD, chunkSize: 2 }, mask));
   assert.deepEqual(ref.logprobs.shape, [3, 6]);
   assert.equal(ref.logprobs.requiresGrad, false);
@@ -286,7 +286,7 @@ test("log-probs of given completions equal log_softmax of a full forward, with a
   assert.deepEqual(ref.mask.toNumbers(), [1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0]);
   ref.logprobs.dispose();
   ref.mask.dispose();
-  assert.equal(t.memory().liveHandles, base, "no leak (noGrad)");
+  assert.equal(t.handleBalance(), base, "no leak (noGrad)");
 
   // The policy forward: gradients reach the vision tower and the decoder.
   const pol = completionLogProbs(m, prompts, completions, { padTokenId: PAD, chunkSize: 1 }, mask);
@@ -301,7 +301,7 @@ test("log-probs of given completions equal log_softmax of a full forward, with a
   m.zeroGrad();
   pol.logprobs.dispose();
   pol.mask.dispose();
-  assert.equal(t.memory().liveHandles, base, "no leak (grad)");
+  assert.equal(t.handleBalance(), base, "no leak (grad)");
 });
 
 test("seeded sampling is deterministic and leaves the global RNG alone; top-k 1 equals greedy", () => {
@@ -347,9 +347,9 @@ test("stop on any of several ids; finish reasons; no tensors leak from generate"
   const greedy = generate(m, ps, { maxNewTokens: 6, stopTokenIds: [IMEND], padTokenId: PAD, temperature: 0 });
   // Make the first greedy token of each row a stop token: rows end at once with reason "stop".
   const stops = greedy.map((g) => g.ids[0]!);
-  const base = t.memory().liveHandles;
+  const base = t.handleBalance();
   const g = generate(m, ps, { maxNewTokens: 6, stopTokenIds: stops, padTokenId: PAD, temperature: 0 });
-  assert.equal(t.memory().liveHandles, base);
+  assert.equal(t.handleBalance(), base);
   g.forEach((x, i) => {
     assert.equal(x.finishReason, "stop");
     assert.deepEqual(x.ids, [stops[i]]);
@@ -357,7 +357,7 @@ test("stop on any of several ids; finish reasons; no tensors leak from generate"
   const long = generate(m, ps, { maxNewTokens: 6, stopTokenIds: [], padTokenId: PAD, temperature: 0 });
   assert.ok(long.every((x) => x.finishReason === "length" && x.ids.length === 6));
   long.forEach((x, i) => assert.deepEqual(x.ids.slice(0, greedy[i]!.ids.length), greedy[i]!.ids, "same greedy prefix"));
-  assert.equal(t.memory().liveHandles, base);
+  assert.equal(t.handleBalance(), base);
 });
 
 test("log-probs reported by batched KV-cache generation equal completionLogProbs of the same tokens", () => {
@@ -412,9 +412,9 @@ test("rows that stop early leave the batch (compaction) without changing the oth
   // Stop on row 0's second token: row 0 (and any row producing that token) ends early, the rest continue.
   const stopId = free[0]!.ids[1]!;
   const cut = (ids: number[]) => (ids.includes(stopId) ? ids.slice(0, ids.indexOf(stopId) + 1) : ids);
-  const base = t.memory().liveHandles;
+  const base = t.handleBalance();
   const stopped = generate(m, ps, { ...o, stopTokenIds: [stopId] });
-  assert.equal(t.memory().liveHandles, base);
+  assert.equal(t.handleBalance(), base);
   assert.equal(stopped[0]!.finishReason, "stop");
   assert.ok(stopped.some((g) => g.finishReason === "length"), "some rows run to the end after the batch shrank");
   stopped.forEach((g, i) => {

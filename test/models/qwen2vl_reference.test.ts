@@ -31,7 +31,7 @@ function validRows(x: t.Tensor, mask: number[][]): number[] {
 }
 
 test("reference: checkpoint written by PyTorch loads; vision block, decoder layer, rope index and logits match", async () => {
-  const base = t.memory().liveHandles;
+  const base = t.handleBalance();
   const { model, config } = await loadCheckpoint(DIR);
   const { tensors: ref } = loadSafetensors(DIR + "reference.safetensors");
   const r = (k: string) => ref.get(k)!;
@@ -82,5 +82,5 @@ test("reference: checkpoint written by PyTorch loads; vision block, decoder laye
     model.dispose();
     for (const x of ref.values()) x.dispose();
   }
-  assert.equal(t.memory().liveHandles, base, "no tensors left alive");
+  assert.equal(t.handleBalance(), base, "no tensors left alive");
 });

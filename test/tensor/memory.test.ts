@@ -4,7 +4,7 @@ import * as t from "../../src/tensor/index.ts";
 import { Module, Linear, Embedding, RMSNorm, AdamW, clipGradNorm } from "../../src/nn/index.ts";
 
 test("tidy disposes temporaries, keeps returned and kept tensors, moves results to the parent scope", () => {
-  const base = t.memory().liveHandles;
+  const base = t.handleBalance();
   let kept: t.Tensor | undefined;
   const out = t.tidy(() => {
     const a = t.ones([3]);
@@ -19,34 +19,35 @@ test("tidy disposes temporaries, keeps returned and kept tensors, moves results 
   assert.deepEqual(out.l.toNumbers(), [4, 4, 4]);
   assert.deepEqual(out.m.toNumbers(), [7, 7, 7]);
   assert.deepEqual(kept!.toNumbers(), [6, 6, 6]);
-  assert.equal(t.memory().liveHandles - base, 4);
+  assert.equal(t.handleBalance() - base, 4);
   for (const x of [out.s, out.l, out.m, kept!]) x.dispose();
-  assert.equal(t.memory().liveHandles, base);
+  assert.equal(t.handleBalance(), base);
 });
 
 test("tidy cleans up when the function throws, and refuses Promises", () => {
-  const base = t.memory().liveHandles;
+  const base = t.handleBalance();
   assert.throws(() =>
     t.tidy(() => {
       t.ones([2]).add(1);
       throw new Error("boom");
     }),
   );
-  assert.equal(t.memory().liveHandles, base);
+  assert.equal(t.handleBalance(), base);
   assert.throws(() => t.tidy(() => Promise.resolve(t.ones([1]))), /returned a Promise/);
   assert.equal(t.scopeDepth(), 0);
 });
 
 test("using and dispose free immediately; counters track unique storages once", () => {
   const m0 = t.memory();
+  const b0 = t.handleBalance();
   {
     using a = t.zeros([1024]);
     using v = a.view(32, 32); // a view shares a's storage: counted once
-    assert.equal(t.memory().liveHandles - m0.liveHandles, 2);
+    assert.equal(t.handleBalance() - b0, 2);
     assert.equal(t.memory().cpuBytes - m0.cpuBytes, 4096);
     assert.equal(v.numel, 1024);
   }
-  assert.deepEqual([t.memory().liveHandles, t.memory().cpuBytes], [m0.liveHandles, m0.cpuBytes]);
+  assert.deepEqual([t.handleBalance(), t.memory().cpuBytes], [b0, m0.cpuBytes]);
   const x = t.ones([2]);
   x.dispose();
   x.dispose(); // idempotent
@@ -96,18 +97,18 @@ test("1000 training steps keep live tensors exactly flat and RSS flat (tolerance
     if (step === 0) firstLoss = loss;
     lastLoss = loss;
     if (step === 100) {
-      handlesAtWarmup = t.memory().liveHandles;
+      handlesAtWarmup = t.handleBalance();
       rssAtWarmup = process.memoryUsage().rss;
     }
-    if (step > 100) assert.equal(t.memory().liveHandles, handlesAtWarmup, `live handles changed at step ${step}`);
+    if (step > 100) assert.equal(t.handleBalance(), handlesAtWarmup, `live handles changed at step ${step}`);
   }
   const rssGrowth = process.memoryUsage().rss - rssAtWarmup;
   assert.ok(rssGrowth < 32 * 1024 * 1024, `RSS grew by ${(rssGrowth / 2 ** 20).toFixed(1)} MiB over 900 steps`);
   assert.ok(lastLoss < firstLoss * 0.5, `the model learned (loss ${firstLoss} -> ${lastLoss})`);
-  const before = t.memory().liveHandles;
+  const before = t.handleBalance();
   opt.dispose();
   model.dispose();
-  assert.ok(t.memory().liveHandles < before - 10, "owners free their tensors");
+  assert.ok(t.handleBalance() < before - 10, "owners free their tensors");
 });
 
 test("the GC safety net frees forgotten tensors synchronously, even in a loop that never yields", async () => {

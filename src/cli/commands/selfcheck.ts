@@ -129,7 +129,7 @@ async function modelChecks(steps: number, batch: number, log: (s: string) => voi
       opt.stepUpdate();
       opt.zeroGrad();
       losses.push(loss);
-      handles.push(t.memory().liveHandles);
+      handles.push(t.handleBalance());
       if (s === 0 || (s + 1) % 5 === 0 || s === steps - 1) log(`train: step ${s + 1}/${steps} loss ${loss.toFixed(3)}`);
     }
     const perStep = (performance.now() - tTrain) / steps;
