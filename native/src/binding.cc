@@ -672,6 +672,46 @@ Napi::Value AllOps(const Napi::CallbackInfo& info) {
   });
 }
 
+// allOpInfos() -> [{name, overload, schema, args: [{name, type, kwargOnly, hasDefault, write}], returns: [type]}]
+// Structured schemas for the code generator (codegen/gen_ops.ts).
+Napi::Value AllOpInfos(const Napi::CallbackInfo& info) {
+  return guard(info, "allOpInfos", [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto names = c10::Dispatcher::singleton().getAllOpNames();
+    auto out = Napi::Array::New(env);
+    uint32_t k = 0;
+    for (const auto& n : names) {
+      auto h = c10::Dispatcher::singleton().findSchema(n);
+      if (!h) continue;
+      const auto& sc = h->schema();
+      auto o = Napi::Object::New(env);
+      o.Set("name", n.name);
+      o.Set("overload", n.overload_name);
+      std::ostringstream ss;
+      ss << sc;
+      o.Set("schema", ss.str());
+      auto args = Napi::Array::New(env, sc.arguments().size());
+      for (size_t i = 0; i < sc.arguments().size(); i++) {
+        const auto& a = sc.arguments()[i];
+        auto ao = Napi::Object::New(env);
+        ao.Set("name", a.name());
+        ao.Set("type", a.real_type()->str());
+        ao.Set("kwargOnly", a.kwarg_only());
+        ao.Set("hasDefault", a.default_value().has_value());
+        ao.Set("write", a.alias_info() != nullptr && a.alias_info()->isWrite());
+        args.Set(i, ao);
+      }
+      o.Set("args", args);
+      auto rets = Napi::Array::New(env, sc.returns().size());
+      for (size_t i = 0; i < sc.returns().size(); i++) rets.Set(i, Napi::String::New(env, sc.returns()[i].real_type()->str()));
+      o.Set("returns", rets);
+      o.Set("mutable", sc.is_mutable());
+      out.Set(k++, o);
+    }
+    return out;
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Data in and out
 // ---------------------------------------------------------------------------------------------------------------
@@ -1027,6 +1067,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("call", Call);
   fn("opSchema", OpSchema);
   fn("allOps", AllOps);
+  fn("allOpInfos", AllOpInfos);
   fn("fromBuffer", FromBuffer);
   fn("fromFile", FromFile);
   fn("toBuffer", ToBuffer);

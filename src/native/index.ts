@@ -21,11 +21,22 @@ export interface NativeMemory {
   finalizedHandles: number;
 }
 
+/** An operator's schema in structured form (types are the schema's real types, e.g. "ScalarType?"). */
+export interface NativeOpInfo {
+  name: string;
+  overload: string;
+  schema: string;
+  args: { name: string; type: string; kwargOnly: boolean; hasDefault: boolean; write: boolean }[];
+  returns: string[];
+  mutable: boolean;
+}
+
 export interface RawBinding {
   opHandle(name: string, overload: string): number;
   call(id: number, ...args: unknown[]): NativeValue;
   opSchema(id: number): string;
   allOps(): string[];
+  allOpInfos(): NativeOpInfo[];
   fromBuffer(data: ArrayBufferView | ArrayBuffer, shape: number[], dtype: number): NativeHandle;
   fromFile(path: string, offset: number, shape: number[], dtype: number): NativeHandle;
   toBuffer(h: NativeHandle): ArrayBuffer;

@@ -8,3 +8,5 @@ export { tidy, keep, scopeDepth } from "./scope.ts";
 export { opSchema } from "./op.ts";
 export type { DType } from "./dtype.ts";
 export { DTYPE_BYTES, isFloating } from "./dtype.ts";
+/** Every ATen operator overload, typed, generated from the installed libtorch's schemas (codegen/gen_ops.ts). */
+export * as aten from "./ops.generated.ts";
