@@ -740,9 +740,11 @@ export class Tensor implements Scoped, Disposable {
   }
 }
 
+const scalarTensorOp = op("aten::scalar_tensor");
+
 /** A 0-dim tensor of `x` with `like`'s dtype (for ops that have no Scalar overload). */
 function scalarLike(like: Tensor, x: number): Tensor {
-  return T(op("aten::scalar_tensor")(x, DTYPE_CODE[like.dtype]));
+  return T(scalarTensorOp(x, DTYPE_CODE[like.dtype]));
 }
 
 /** Calls any ATen operator by schema name ("aten::name.overload"), converting Tensors in and out. */
