@@ -92,3 +92,44 @@ test("LR schedules as transformers' get_scheduler", () => {
   assert.equal(warmupFromRatio(0.03, 100), 3);
   assert.equal(warmupFromRatio(0.1, 7), 1);
 });
+
+test("AdamW state saved to disk and loaded resumes the exact trajectory; bad files are refused by name", async () => {
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { saveOptimizerState, loadOptimizerState } = await import("../../src/io/optimizer_state.ts");
+  const dir = mkdtempSync(join(tmpdir(), "rft-opt-"));
+  const mk = () => t.tensor(ref.p0, { dtype: "float64", shape: [3, 4], requiresGrad: true });
+  const grads = ref.grads.map((g: number[]) => t.tensor(g, { dtype: "float64", shape: [3, 4] }));
+  const p1 = mk();
+  const o1 = new AdamW([["model.w", p1]], { lr: 0.01, weightDecay: 0.1 });
+  for (const g of grads) {
+    p1.setGrad(g);
+    o1.stepUpdate();
+  }
+  const p2 = mk();
+  const o2 = new AdamW([["model.w", p2]], { lr: 0.01, weightDecay: 0.1 });
+  for (const g of grads.slice(0, 3)) {
+    p2.setGrad(g);
+    o2.stepUpdate();
+  }
+  const file = join(dir, "optimizer.safetensors");
+  saveOptimizerState(file, o2);
+  const o3 = new AdamW([["model.w", p2]], { lr: 123, weightDecay: 0.1 });
+  loadOptimizerState(file, o3);
+  assert.equal(o3.step, 3);
+  assert.equal(o3.lr, 0.01);
+  for (const g of grads.slice(3)) {
+    p2.setGrad(g);
+    o3.stepUpdate();
+  }
+  assert.deepEqual(p2.toArray(), p1.toArray());
+  const other = new AdamW([["other", mk()]]);
+  assert.throws(() => loadOptimizerState(file, other), /optimizer.safetensors: optimizer state has unknown parameter 'model.w'/);
+  const plain = join(dir, "plain.safetensors");
+  const { saveSafetensors } = await import("../../src/io/safetensors.ts");
+  saveSafetensors(plain, { x: t.ones([1]) });
+  assert.throws(() => loadOptimizerState(plain, other), /not an AdamW state file/);
+  writeFileSync(join(dir, "junk.safetensors"), "junk");
+  assert.throws(() => loadOptimizerState(join(dir, "junk.safetensors"), other), /junk.safetensors/);
+});
