@@ -7,6 +7,12 @@
 // rethrows a JS Error naming the operator and the argument shapes/dtypes, so bad input never aborts the process.
 #include <napi.h>
 
+// Node versions whose Node-API has no "basic" finalizers (before 20.10/21) queue every finalizer; the code is the
+// same, only slower there.
+#ifndef NODE_API_EXPERIMENTAL_HAS_POST_FINALIZER
+typedef napi_env node_api_basic_env;
+#endif
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
