@@ -46,7 +46,14 @@ struct Handle {
   at::Tensor t;
   const void* storage = nullptr;  // StorageImpl* counted in g_storages (CPU only)
   bool disposed = false;
+  // Whether a GC finalizer owns this struct. Handles created inside a tidy() scope have none: the scope is certain
+  // to dispose them, and creating a V8 weak reference per tensor costs more than a small op. A handle that leaves
+  // every scope (returned from the outermost one, or kept) gets its finalizer then (attachFinalizer).
+  bool has_finalizer = false;
 };
+
+// True while JS has a tidy() scope open (setScoped): new handles are then created without a finalizer.
+bool g_scoped = false;
 
 int64_t g_live_handles = 0;
 int64_t g_cpu_bytes = 0;  // bytes of unique CPU storages referenced by live handles
@@ -124,8 +131,9 @@ Napi::Value wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
   auto* h = new Handle{std::move(t)};
   account_add(env, h);
+  h->has_finalizer = !g_scoped;
   napi_value out;
-  napi_status st = napi_create_external(env, h, finalize_handle, nullptr, &out);
+  napi_status st = napi_create_external(env, h, h->has_finalizer ? finalize_handle : nullptr, nullptr, &out);
   if (st != napi_ok) {
     release(env, h);
     delete h;
@@ -856,14 +864,34 @@ Napi::Value Dtype(const Napi::CallbackInfo& info) {
   });
 }
 
+// dispose(h): frees the tensor reference now. A handle without finalizer also frees its struct: the JS side drops
+// every reference to a handle it disposed (Tensor.dispose clears it), so nothing can reach the struct afterwards.
 Napi::Value Dispose(const Napi::CallbackInfo& info) {
-  if (info[0].IsExternal()) release(info.Env(), info[0].As<Napi::External<Handle>>().Data());
+  if (info[0].IsExternal()) {
+    Handle* h = info[0].As<Napi::External<Handle>>().Data();
+    if (h->disposed) return info.Env().Undefined();
+    release(info.Env(), h);
+    if (!h->has_finalizer) delete h;
+  }
   return info.Env().Undefined();
 }
 
-Napi::Value IsDisposed(const Napi::CallbackInfo& info) {
-  bool d = !info[0].IsExternal() || info[0].As<Napi::External<Handle>>().Data()->disposed;
-  return Napi::Boolean::New(info.Env(), d);
+// attachFinalizer(h): gives a handle created inside a scope the GC safety net, when it leaves every scope.
+Napi::Value AttachFinalizer(const Napi::CallbackInfo& info) {
+  return guard(info, "attachFinalizer", [&]() -> Napi::Value {
+    if (!info[0].IsExternal()) throw std::invalid_argument("expected a tensor handle");
+    Handle* h = info[0].As<Napi::External<Handle>>().Data();
+    if (h->disposed || h->has_finalizer) return info.Env().Undefined();
+    napi_status st = napi_add_finalizer(info.Env(), info[0], h, finalize_handle, nullptr, nullptr);
+    if (st != napi_ok) throw std::runtime_error("napi_add_finalizer failed");
+    h->has_finalizer = true;
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value SetScoped(const Napi::CallbackInfo& info) {
+  g_scoped = info[0].As<Napi::Boolean>().Value();
+  return info.Env().Undefined();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1083,7 +1111,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("shape", Shape);
   fn("dtype", Dtype);
   fn("dispose", Dispose);
-  fn("isDisposed", IsDisposed);
+  fn("attachFinalizer", AttachFinalizer);
+  fn("setScoped", SetScoped);
   fn("backward", Backward);
   fn("grad", AutogradGrad);
   fn("getGrad", GetGrad);

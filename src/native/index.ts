@@ -46,7 +46,10 @@ export interface RawBinding {
   shape(h: NativeHandle): number[];
   dtype(h: NativeHandle): number;
   dispose(h: NativeHandle): void;
-  isDisposed(h: NativeHandle): boolean;
+  /** Gives a handle created inside a scope the GC safety net (idempotent). */
+  attachFinalizer(h: NativeHandle): void;
+  /** Tells the binding whether a tidy() scope is open: handles created then get no finalizer. */
+  setScoped(v: boolean): void;
   backward(tensors: NativeHandle[], grads: (NativeHandle | null)[] | null, retainGraph: boolean, createGraph: boolean): void;
   grad(
     outputs: NativeHandle[],

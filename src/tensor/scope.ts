@@ -4,14 +4,33 @@
  * tensors move to the enclosing scope. Scopes are synchronous only: returning a Promise throws.
  */
 
+import { native } from "../native/index.ts";
+
 /** What a scope needs of a tensor; implemented by Tensor. */
 export interface Scoped {
   dispose(): void;
   /** Index+1 of the scope that tracks this tensor, 0 when untracked (kept or created outside any scope). */
   scopeDepth: number;
+  /**
+   * Called when the tensor leaves every scope (kept, or returned from the outermost one): from then on nothing is
+   * certain to dispose it, so it needs the GC safety net, which tensors created inside a scope do without.
+   */
+  untracked(): void;
 }
 
 const stack: Scoped[][] = [];
+
+function push(): number {
+  stack.push([]);
+  if (stack.length === 1) native.setScoped(true);
+  return stack.length;
+}
+
+function pop(): Scoped[] {
+  const tracked = stack.pop()!;
+  if (stack.length === 0) native.setScoped(false);
+  return tracked;
+}
 
 /** Called by every Tensor constructor. */
 export function track(t: Scoped): void {
@@ -24,6 +43,7 @@ export function track(t: Scoped): void {
 /** Exempts a tensor from disposal by any enclosing scope; its owner must dispose it. Returns it. */
 export function keep<T extends Scoped>(t: T): T {
   t.scopeDepth = 0;
+  t.untracked();
   return t;
 }
 
@@ -41,8 +61,7 @@ function collect(value: unknown, out: Set<Scoped>, seen: Set<unknown>): void {
 
 /** Runs `fn` in a new scope; see the module comment. */
 export function tidy<T>(fn: () => T): T {
-  stack.push([]);
-  const depth = stack.length;
+  const depth = push();
   let result: T;
   try {
     result = fn();
@@ -59,7 +78,7 @@ export function tidy<T>(fn: () => T): T {
 }
 
 function endScope(depth: number, result: unknown): void {
-  const tracked = stack.pop()!;
+  const tracked = pop();
   const keepSet = new Set<Scoped>();
   collect(result, keepSet, new Set());
   const parent = stack.length > 0 ? stack[stack.length - 1] : undefined;
@@ -69,7 +88,10 @@ function endScope(depth: number, result: unknown): void {
       if (parent) {
         parent.push(t);
         t.scopeDepth = depth - 1;
-      } else t.scopeDepth = 0;
+      } else {
+        t.scopeDepth = 0;
+        t.untracked();
+      }
     } else t.dispose();
   }
 }

@@ -205,6 +205,11 @@ export class Tensor implements Scoped, Disposable {
     return this.#h === null;
   }
 
+  /** Scope bookkeeping (scope.ts): this tensor left every scope, so it needs the GC safety net. */
+  untracked(): void {
+    if (this.#h !== null) native.attachFinalizer(this.#h);
+  }
+
   /** Frees the tensor's reference now. Idempotent. */
   dispose(): void {
     if (this.#h !== null) {
@@ -227,6 +232,7 @@ export class Tensor implements Scoped, Disposable {
     other.#h = null;
     if (this.#h !== null) native.dispose(this.#h);
     this.#h = nh;
+    if (this.scopeDepth === 0) native.attachFinalizer(nh);
     this.#shape = undefined;
     this.#dtype = undefined;
     return this;
