@@ -17,7 +17,14 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["**/tensor/**", "**/native/**", "**/nn/**", "**/models/**", "**/train/**"], message: "data/tasks/rewards stay tensor-free" }] },
+        {
+          patterns: [
+            {
+              group: ["**/tensor/**", "**/native/**", "**/nn/**", "**/models/**", "**/train/**"],
+              message: "data/tasks/rewards stay tensor-free",
+            },
+          ],
+        },
       ],
     },
   },
@@ -27,7 +34,10 @@ export default tseslint.config(
   },
   {
     files: ["**/*.cjs"],
-    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable", __dirname: "readonly" } },
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: { require: "readonly", module: "writable", __dirname: "readonly" },
+    },
     rules: { "@typescript-eslint/no-require-imports": "off" },
   },
 );

@@ -59,7 +59,13 @@ function imagePrompt(cfg: Qwen2VLConfig, seed: number): PromptSample {
     return s / 2147483648 - 0.5;
   });
   const text = Array.from({ length: 40 }, (_, i) => (i * 7 + seed) % 900);
-  const ids = [...text.slice(0, 10), cfg.vision_start_token_id, ...Array(n / 4).fill(cfg.image_token_id), cfg.vision_end_token_id, ...text.slice(10)];
+  const ids = [
+    ...text.slice(0, 10),
+    cfg.vision_start_token_id,
+    ...Array(n / 4).fill(cfg.image_token_id),
+    cfg.vision_end_token_id,
+    ...text.slice(10),
+  ];
   return { inputIds: ids, pixelValues: pixels, imageGridThw: [grid] };
 }
 
@@ -78,7 +84,15 @@ function prefill(m: Qwen2VLForConditionalGeneration, samples: PromptSample[], bf
     withAutocast(bf16, () =>
       t.tidy(() => {
         using b = collate(samples, m.config.bos_token_id!);
-        const [, dt] = timed(() => m.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw }).logits);
+        const [, dt] = timed(
+          () =>
+            m.forward({
+              inputIds: b.inputIds,
+              attentionMask: b.attentionMask,
+              pixelValues: b.pixelValues,
+              imageGridThw: b.imageGridThw,
+            }).logits,
+        );
         return dt;
       }),
     ),
@@ -91,7 +105,12 @@ interface DecodeResult {
   cpuPeak: number;
 }
 
-function decode(m: Qwen2VLForConditionalGeneration, samples: PromptSample[], newTokens: number, bf16: boolean): DecodeResult {
+function decode(
+  m: Qwen2VLForConditionalGeneration,
+  samples: PromptSample[],
+  newTokens: number,
+  bf16: boolean,
+): DecodeResult {
   let cpuPeak = 0;
   const [g, dt] = timed(() =>
     withAutocast(bf16, () =>
@@ -114,7 +133,19 @@ function hasPyTorch(): boolean {
 }
 
 function runAnchor(o: Opts): Record<string, number> | null {
-  const args = [ANCHOR, "decode", "--threads", String(o.threads), "--batch", String(o.batch), "--new", String(o.newTokens), "--prompt", "64", "--json"];
+  const args = [
+    ANCHOR,
+    "decode",
+    "--threads",
+    String(o.threads),
+    "--batch",
+    String(o.batch),
+    "--new",
+    String(o.newTokens),
+    "--prompt",
+    "64",
+    "--json",
+  ];
   if (o.bf16) args.push("--bf16");
   const env = { ...process.env, OMP_NUM_THREADS: String(o.threads) };
   const r = spawnSync(PY, args, { env, encoding: "utf8" });
@@ -128,7 +159,14 @@ function runAnchor(o: Opts): Record<string, number> | null {
 export async function run(argv: string[]): Promise<void> {
   const o = parse(argv);
   t.setNumThreads(o.threads);
-  const print = (rec: Record<string, unknown>) => console.log(o.json ? JSON.stringify(rec) : Object.entries(rec).map(([k, v]) => `${k}=${typeof v === "number" ? Math.round(v * 100) / 100 : JSON.stringify(v)}`).join(" "));
+  const print = (rec: Record<string, unknown>) =>
+    console.log(
+      o.json
+        ? JSON.stringify(rec)
+        : Object.entries(rec)
+            .map(([k, v]) => `${k}=${typeof v === "number" ? Math.round(v * 100) / 100 : JSON.stringify(v)}`)
+            .join(" "),
+    );
   const dtype = o.bf16 ? "bf16-autocast" : "float32";
 
   // qwen2-vl-tiny with one image per prompt.
@@ -142,26 +180,66 @@ export async function run(argv: string[]): Promise<void> {
   const reps = 5;
   let best = Infinity;
   for (let i = 0; i < reps; i++) best = Math.min(best, prefill(m, samples, o.bf16));
-  print({ bench: "prefill", model: "qwen2-vl-tiny", dtype, threads: o.threads, batch: o.batch, prompt_tokens: promptLen, image_tokens: 24, tokens_per_s: (o.batch * promptLen) / best, seconds: best, rss_peak_mb: rssPeakMb() });
+  print({
+    bench: "prefill",
+    model: "qwen2-vl-tiny",
+    dtype,
+    threads: o.threads,
+    batch: o.batch,
+    prompt_tokens: promptLen,
+    image_tokens: 24,
+    tokens_per_s: (o.batch * promptLen) / best,
+    seconds: best,
+    rss_peak_mb: rssPeakMb(),
+  });
   decode(m, samples, 8, o.bf16); // warm-up
   const d = decode(m, samples, o.newTokens, o.bf16);
-  print({ bench: "decode", model: "qwen2-vl-tiny", dtype, threads: o.threads, batch: o.batch, prompt_tokens: promptLen, new_tokens: o.newTokens, new_tokens_per_s: d.newTokensPerS, seconds: d.totalS, weights_mb: weightsMb, cpu_bytes_peak_mb: mb(d.cpuPeak), rss_peak_mb: rssPeakMb() });
+  print({
+    bench: "decode",
+    model: "qwen2-vl-tiny",
+    dtype,
+    threads: o.threads,
+    batch: o.batch,
+    prompt_tokens: promptLen,
+    new_tokens: o.newTokens,
+    new_tokens_per_s: d.newTokensPerS,
+    seconds: d.totalS,
+    weights_mb: weightsMb,
+    cpu_bytes_peak_mb: mb(d.cpuPeak),
+    rss_peak_mb: rssPeakMb(),
+  });
   m.dispose();
 
   // Text-only decoding at the anchor's shapes (untied head as in the anchor).
   const acfg: Qwen2VLConfig = { ...cfg, tie_word_embeddings: false, vocab_size: 1024 };
   t.manualSeed(0);
   const am = new Qwen2VLForConditionalGeneration(acfg).eval();
-  const text = Array.from({ length: o.batch }, (_, b): PromptSample => ({ inputIds: Array.from({ length: 64 }, (_, i) => (i * 13 + b * 7) % 900) }));
+  const text = Array.from({ length: o.batch }, (_, b): PromptSample => ({
+    inputIds: Array.from({ length: 64 }, (_, i) => (i * 13 + b * 7) % 900),
+  }));
   decode(am, text, 8, o.bf16);
   const ours = decode(am, text, o.newTokens, o.bf16);
   am.dispose();
   let anchor: Record<string, number> | null = null;
   if (!o.anchor) console.error("bench model: --no-anchor: decode ratio skipped");
-  else if (!hasPyTorch()) console.error("bench model: /usr/bin/python3 with torch not found (apt-get install python3-torch); decode ratio skipped");
+  else if (!hasPyTorch())
+    console.error(
+      "bench model: /usr/bin/python3 with torch not found (apt-get install python3-torch); decode ratio skipped",
+    );
   else anchor = runAnchor(o);
   const ratio = anchor ? ours.newTokensPerS / anchor.new_tokens_per_s! : null;
-  print({ bench: "decode_anchor_shapes", dtype, threads: o.threads, batch: o.batch, prompt_tokens: 64, new_tokens: o.newTokens, new_tokens_per_s: ours.newTokensPerS, seconds: ours.totalS, anchor_new_tokens_per_s: anchor?.new_tokens_per_s ?? null, ratio });
+  print({
+    bench: "decode_anchor_shapes",
+    dtype,
+    threads: o.threads,
+    batch: o.batch,
+    prompt_tokens: 64,
+    new_tokens: o.newTokens,
+    new_tokens_per_s: ours.newTokensPerS,
+    seconds: ours.totalS,
+    anchor_new_tokens_per_s: anchor?.new_tokens_per_s ?? null,
+    ratio,
+  });
   print({
     summary: true,
     dtype,

@@ -17,7 +17,10 @@ const PROMPTS = 8;
 const G = 8;
 const TARGET_MS = 5;
 
-const WORDS = "the object cube sphere cylinder red blue metal rubber left right count there are so remove add then we see".split(" ");
+const WORDS =
+  "the object cube sphere cylinder red blue metal rubber left right count there are so remove add then we see".split(
+    " ",
+  );
 
 /** About `tokens` words of reasoning-like filler (a Qwen token is roughly 4 characters; words here average ~5). */
 function filler(rng: Rng, tokens: number): string {
@@ -38,7 +41,8 @@ function solutionFor(task: RewardTask, rng: Rng): string {
 
 function answerFor(task: RewardTask, solution: string, rng: Rng): string {
   if (rng.next() < 0.5) return solution;
-  if (task.startsWith("trance")) return `${rng.pick(FUNCS)}(${1 + rng.int(6)}, ${rng.pick(VALUES)}), ${solution.split(", ")[0]}`;
+  if (task.startsWith("trance"))
+    return `${rng.pick(FUNCS)}(${1 + rng.int(6)}, ${rng.pick(VALUES)}), ${solution.split(", ")[0]}`;
   return String(rng.int(50));
 }
 
@@ -127,9 +131,14 @@ export async function run(argv: string[]): Promise<void> {
     group: PROMPTS * G,
     iters,
     worst_mixed_median_ms: Math.max(...mixed.map((r) => r.median_ms as number)),
-    worst_untagged_median_ms: Math.max(...results.filter((r) => r.scenario === "untagged").map((r) => r.median_ms as number)),
+    worst_untagged_median_ms: Math.max(
+      ...results.filter((r) => r.scenario === "untagged").map((r) => r.median_ms as number),
+    ),
     pass: mixed.every((r) => r.pass),
   };
   if (json) console.log(JSON.stringify(summary));
-  else console.log(`worst median (mixed): ${summary.worst_mixed_median_ms} ms per group of ${summary.group}; target < ${TARGET_MS} ms: ${summary.pass ? "met" : "NOT met"}`);
+  else
+    console.log(
+      `worst median (mixed): ${summary.worst_mixed_median_ms} ms per group of ${summary.group}; target < ${TARGET_MS} ms: ${summary.pass ? "met" : "NOT met"}`,
+    );
 }

@@ -42,7 +42,8 @@ export function helpText(cmd: CommandSpec): string {
   const entries = Object.entries(cmd.options);
   entries.push(["help", { type: "boolean", help: "show this help" }]);
   for (const [name, o] of entries) {
-    const arg = o.type === "boolean" ? "" : o.type === "number" ? " N" : o.type === "strings" ? " VALUE (repeatable)" : " VALUE";
+    const arg =
+      o.type === "boolean" ? "" : o.type === "number" ? " N" : o.type === "strings" ? " VALUE (repeatable)" : " VALUE";
     let desc = o.help;
     if (o.choices) desc += ` (one of: ${o.choices.join(", ")})`;
     if (o.required) desc += " [required]";
@@ -54,7 +55,10 @@ export function helpText(cmd: CommandSpec): string {
 }
 
 /** Parses argv for one command; throws UsageError naming the offending flag. */
-export function parseCommand(cmd: CommandSpec, argv: string[]): { opts: ParsedOptions; positionals: string[]; help: boolean } {
+export function parseCommand(
+  cmd: CommandSpec,
+  argv: string[],
+): { opts: ParsedOptions; positionals: string[]; help: boolean } {
   const options: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = {
     help: { type: "boolean", short: "h" },
   };

@@ -3,7 +3,16 @@
  * caption-CoT SFT (TRANCE, when the cots carry captions), the RL set (Reason-RFT-Zero) and the Stage-2 RL set, plus
  * the LLaMA-Factory `dataset_info.json` registry (spec §1.3–1.6, §1.10).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import {
   type RlRecord,
@@ -58,10 +67,20 @@ export interface BuildResult {
 
 /** Plans every format of the records; nothing is converted until a file's `build()` runs, nothing is written. */
 export function buildTaskData(records: readonly MetaRecord[], spec: TaskBuildSpec, opts: BuildOptions): BuildResult {
-  const { stage1, stage2 } = splitStages(records, { stage1Size: opts.stage1Size, seed: opts.seed, stage2UsesAll: spec.stage2UsesAll });
+  const { stage1, stage2 } = splitStages(records, {
+    stage1Size: opts.stage1Size,
+    seed: opts.seed,
+    stage2UsesAll: spec.stage2UsesAll,
+  });
   const p = spec.prefix;
   const tag = sizeTag(opts.stage1Size);
-  const file = (kind: BuiltKind, name: string, recs: readonly MetaRecord[], build: BuiltFile["build"], registryKeys: string[] = []): BuiltFile => ({
+  const file = (
+    kind: BuiltKind,
+    name: string,
+    recs: readonly MetaRecord[],
+    build: BuiltFile["build"],
+    registryKeys: string[] = [],
+  ): BuiltFile => ({
     kind,
     name,
     count: recs.length,
@@ -70,16 +89,23 @@ export function buildTaskData(records: readonly MetaRecord[], spec: TaskBuildSpe
   });
   const cot = (recs: readonly MetaRecord[]) => () => recs.map((r) => toCotSft(r, spec.cotSftPrompt(r)));
   const files: BuiltFile[] = [
-    file("ans-sft", `${p}_sft.json`, records, () => records.map((r) => toAnsSft(r, spec.ansSftPrompt(r))), [`${p}_sft`]),
+    file("ans-sft", `${p}_sft.json`, records, () => records.map((r) => toAnsSft(r, spec.ansSftPrompt(r))), [
+      `${p}_sft`,
+    ]),
     file("cot-sft", `${p}_cot_sft.json`, records, cot(records), [`${p}_cot_sft`]),
     // The reference registry uses "-1k6" while its scripts ask for "_1k6" (spec §1.10); we register both.
-    file("stage1-cot-sft", `${p}_cot_sft-${tag}.json`, stage1, cot(stage1), [`${p}_cot_sft-${tag}`, `${p}_cot_sft_${tag}`]),
+    file("stage1-cot-sft", `${p}_cot_sft-${tag}.json`, stage1, cot(stage1), [
+      `${p}_cot_sft-${tag}`,
+      `${p}_cot_sft_${tag}`,
+    ]),
   ];
   const captionPrompt = spec.captionCotPrompt;
   const captioned = captionPrompt ? records.filter((r) => isCaptionCot(r.cot)) : [];
   if (captionPrompt && captioned.length > 0) {
     const build = () => captioned.map((r) => toCaptionCotSft(r, captionPrompt(r))!);
-    files.push(file("caption-cot-sft", `${p}_add_caption_cot_sft.json`, captioned, build, [`${p}_add_caption_cot_sft`]));
+    files.push(
+      file("caption-cot-sft", `${p}_add_caption_cot_sft.json`, captioned, build, [`${p}_add_caption_cot_sft`]),
+    );
   }
   files.push(
     file("rl", `${p}_rl.json`, records, () => records.map(toRl)),

@@ -75,7 +75,8 @@ export function toAnsSft(rec: MetaRecord, promptText: string): ShareGptRecord {
 
 /** CoT-SFT: the CoT prompt with the problem, answered by think + answer. Needs `cot`. */
 export function toCotSft(rec: MetaRecord, promptText: string): ShareGptRecord {
-  if (rec.cot === undefined || rec.cot.trim() === "") throw new Error(`record ${JSON.stringify(rec.id)}: field "cot" is missing or empty`);
+  if (rec.cot === undefined || rec.cot.trim() === "")
+    throw new Error(`record ${JSON.stringify(rec.id)}: field "cot" is missing or empty`);
   return {
     id: rec.id,
     image: rec.image,

@@ -1,5 +1,14 @@
 /** Public surface of the tensor-free data layer: the meta-JSON format, converters, stage split and the seeded RNG. */
-export { type MetaRecord, type MetaFile, type SkippedRecord, MetaRecordError, readMetaFile, parseMetaArray, parseMetaRecord, recordImages } from "./meta.ts";
+export {
+  type MetaRecord,
+  type MetaFile,
+  type SkippedRecord,
+  MetaRecordError,
+  readMetaFile,
+  parseMetaArray,
+  parseMetaRecord,
+  recordImages,
+} from "./meta.ts";
 export { Rng } from "./rng.ts";
 export { ImagePathError, checkRelativeImagePath, resolveImagePath } from "./images.ts";
 export {

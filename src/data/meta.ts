@@ -160,7 +160,10 @@ export function parseMetaArray(data: unknown, file: string, opts: ReadMetaOption
   const skipped: SkippedRecord[] = [];
   const seen = new Map<string, number>();
   data.forEach((raw, index) => {
-    const rawId = raw && typeof raw === "object" && typeof (raw as { id?: unknown }).id === "string" ? (raw as { id: string }).id : undefined;
+    const rawId =
+      raw && typeof raw === "object" && typeof (raw as { id?: unknown }).id === "string"
+        ? (raw as { id: string }).id
+        : undefined;
     try {
       const rec = parseMetaRecord(raw, opts);
       const prev = seen.get(rec.id);

@@ -9,7 +9,18 @@
  * tensor's own memory (zero-copy view) to a temp file, fsyncs and renames, so a crash never leaves a partial file.
  * Sharded checkpoints use `model.safetensors.index.json` ({metadata: {total_size}, weight_map}) as transformers.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync, existsSync, readFileSync } from "node:fs";
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+  existsSync,
+  readFileSync,
+} from "node:fs";
 import { join, basename, dirname } from "node:path";
 import { Tensor, fromFile, DTYPE_BYTES, type DType } from "../tensor/index.ts";
 
@@ -70,7 +81,8 @@ export function readHeader(path: string): SafetensorsHeader {
     const n = lenBuf.readBigUInt64LE(0);
     if (n > BigInt(MAX_HEADER)) fail(`header length ${n} exceeds the ${MAX_HEADER}-byte limit`);
     const headerLen = Number(n);
-    if (8 + headerLen > fileSize) fail(`header length ${headerLen} runs past the end of the file (${fileSize} bytes): truncated?`);
+    if (8 + headerLen > fileSize)
+      fail(`header length ${headerLen} runs past the end of the file (${fileSize} bytes): truncated?`);
     const hb = Buffer.alloc(headerLen);
     readSync(fd, hb, 0, headerLen, 8);
     let json: unknown;
@@ -107,9 +119,9 @@ export function readHeader(path: string): SafetensorsHeader {
       const shape = e.shape as number[];
       const expected = shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[dtype!];
       if (en < b) fail(`${where}: data_offsets end ${en} < begin ${b}`);
-      if (en - b !== expected)
-        fail(`${where}: ${en - b} bytes for shape [${shape}] ${e.dtype} (expected ${expected})`);
-      if (en > dataSize) fail(`${where}: data [${b}, ${en}) runs past the end of the data (${dataSize} bytes): truncated?`);
+      if (en - b !== expected) fail(`${where}: ${en - b} bytes for shape [${shape}] ${e.dtype} (expected ${expected})`);
+      if (en > dataSize)
+        fail(`${where}: data [${b}, ${en}) runs past the end of the data (${dataSize} bytes): truncated?`);
       tensors.push({ name, dtype: dtype!, shape, begin: dataStart + b, end: dataStart + en });
     }
     // Tensors must tile the data section without overlaps or holes (as the reference implementation requires).
@@ -118,9 +130,14 @@ export function readHeader(path: string): SafetensorsHeader {
     for (const t of sorted) {
       if (t.begin < pos) {
         const prev = sorted[sorted.indexOf(t) - 1];
-        fail(`tensor '${t.name}' overlaps tensor '${prev?.name}' (offsets ${t.begin - dataStart} < ${pos - dataStart})`);
+        fail(
+          `tensor '${t.name}' overlaps tensor '${prev?.name}' (offsets ${t.begin - dataStart} < ${pos - dataStart})`,
+        );
       }
-      if (t.begin > pos) fail(`hole in the data section before tensor '${t.name}' (bytes ${pos - dataStart}..${t.begin - dataStart} unused)`);
+      if (t.begin > pos)
+        fail(
+          `hole in the data section before tensor '${t.name}' (bytes ${pos - dataStart}..${t.begin - dataStart} unused)`,
+        );
       pos = t.end;
     }
     if (pos !== fileSize && tensors.length > 0) fail(`${fileSize - pos} trailing bytes after the last tensor`);
@@ -133,7 +150,10 @@ export function readHeader(path: string): SafetensorsHeader {
 /**
  * Loads tensors of a safetensors file (all, or those `filter` accepts). The caller owns the returned tensors.
  */
-export function loadSafetensors(path: string, filter?: (name: string) => boolean): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+export function loadSafetensors(
+  path: string,
+  filter?: (name: string) => boolean,
+): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   const header = readHeader(path);
   const out = new Map<string, Tensor>();
   try {
@@ -158,7 +178,11 @@ function writeAll(fd: number, data: Uint8Array): void {
 }
 
 /** Writes `path` atomically (temp file in the same directory, fsync, rename). */
-export function saveSafetensors(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata: Record<string, string> = {}): void {
+export function saveSafetensors(
+  path: string,
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata: Record<string, string> = {},
+): void {
   const entries = [...(tensors instanceof Map ? tensors : new Map(Object.entries(tensors)))];
   // Order as the reference writer: by dtype size (largest first, keeps alignment), then by name.
   entries.sort(([an, a], [bn, b]) => DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || (an < bn ? -1 : an > bn ? 1 : 0));
@@ -202,7 +226,11 @@ export const SINGLE_FILE = "model.safetensors";
  * Saves a state dict into `dir` as model.safetensors, or, when it exceeds `maxShardBytes`, as
  * model-0000k-of-0000n.safetensors shards plus model.safetensors.index.json. Returns the files written.
  */
-export function saveCheckpointTensors(dir: string, tensors: Map<string, Tensor>, opts: { maxShardBytes?: number; metadata?: Record<string, string> } = {}): string[] {
+export function saveCheckpointTensors(
+  dir: string,
+  tensors: Map<string, Tensor>,
+  opts: { maxShardBytes?: number; metadata?: Record<string, string> } = {},
+): string[] {
   const max = opts.maxShardBytes ?? 5 * 1024 ** 3;
   const metadata = opts.metadata ?? { format: "pt" };
   const shards: Map<string, Tensor>[] = [new Map()];
@@ -246,12 +274,14 @@ export function loadCheckpointTensors(dir: string, filter?: (name: string) => bo
     } catch (e) {
       throw new SafetensorsError(`${index}: not valid JSON (${(e as Error).message})`);
     }
-    if (!parsed.weight_map || typeof parsed.weight_map !== "object") throw new SafetensorsError(`${index}: no weight_map`);
+    if (!parsed.weight_map || typeof parsed.weight_map !== "object")
+      throw new SafetensorsError(`${index}: no weight_map`);
     const files = [...new Set(Object.values(parsed.weight_map))];
     const out = new Map<string, Tensor>();
     try {
       for (const f of files) {
-        if (f.includes("/") || f.includes("..")) throw new SafetensorsError(`${index}: shard name '${f}' is not a plain file name`);
+        if (f.includes("/") || f.includes(".."))
+          throw new SafetensorsError(`${index}: shard name '${f}' is not a plain file name`);
         const { tensors } = loadSafetensors(join(dir, f), filter);
         for (const [k, t] of tensors) {
           if (parsed.weight_map[k] !== f) {
@@ -262,7 +292,10 @@ export function loadCheckpointTensors(dir: string, filter?: (name: string) => bo
         }
       }
       const missing = Object.keys(parsed.weight_map).filter((k) => !out.has(k) && (!filter || filter(k)));
-      if (missing.length) throw new SafetensorsError(`${index}: tensors listed but not found in shards: ${missing.slice(0, 10).join(", ")}`);
+      if (missing.length)
+        throw new SafetensorsError(
+          `${index}: tensors listed but not found in shards: ${missing.slice(0, 10).join(", ")}`,
+        );
     } catch (e) {
       for (const t of out.values()) t.dispose();
       throw e;

@@ -50,7 +50,12 @@ export interface RawBinding {
   attachFinalizer(h: NativeHandle): void;
   /** Tells the binding whether a tidy() scope is open: handles created then get no finalizer. */
   setScoped(v: boolean): void;
-  backward(tensors: NativeHandle[], grads: (NativeHandle | null)[] | null, retainGraph: boolean, createGraph: boolean): void;
+  backward(
+    tensors: NativeHandle[],
+    grads: (NativeHandle | null)[] | null,
+    retainGraph: boolean,
+    createGraph: boolean,
+  ): void;
   grad(
     outputs: NativeHandle[],
     inputs: NativeHandle[],

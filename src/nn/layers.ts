@@ -46,7 +46,10 @@ export class Embedding extends Module {
     opts: LayerOptions = {},
   ) {
     super();
-    this.weight = this.param("weight", empty([numEmbeddings, dim], { dtype: opts.dtype ?? "float32", device: opts.device }));
+    this.weight = this.param(
+      "weight",
+      empty([numEmbeddings, dim], { dtype: opts.dtype ?? "float32", device: opts.device }),
+    );
     normal_(this.weight, 0, opts.initStd ?? 1);
   }
   forward(ids: Tensor): Tensor {

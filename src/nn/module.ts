@@ -31,7 +31,12 @@ export function namePattern(p: string | RegExp): RegExp {
   if (p instanceof RegExp) return p;
   const re = p
     .split("**")
-    .map((part) => part.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^.]*"))
+    .map((part) =>
+      part
+        .split("*")
+        .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+        .join("[^.]*"),
+    )
     .join(".*");
   return new RegExp(`^${re}$`);
 }

@@ -1,6 +1,12 @@
 /** Public surface of the reward functions (spec §3); all pure, synchronous and tensor-free. */
 export { accuracyReward, mathAccuracyReward, cosineBand, MATH_TOLERANCE } from "./accuracy.ts";
-export { formatReward, captionFormatReward, reasoningStepsReward, lengthReward, LENGTH_REWARD_START_STEP } from "./format.ts";
+export {
+  formatReward,
+  captionFormatReward,
+  reasoningStepsReward,
+  lengthReward,
+  LENGTH_REWARD_START_STEP,
+} from "./format.ts";
 export {
   parseFunctionCalls,
   onlyFullFuncReward,

@@ -51,7 +51,12 @@ interface Tier {
 
 /** Candidate patterns by priority (lower first), each global so all matches are found. */
 const TIERS: Tier[] = [
-  { re: new RegExp(String.raw`final answer[\s\S]{0,100}?\s+is:?\s*(?:${LATEX_ENV}|${CURRENCY}${EXPR}|${CURRENCY}${NUMBER})`, "gi") },
+  {
+    re: new RegExp(
+      String.raw`final answer[\s\S]{0,100}?\s+is:?\s*(?:${LATEX_ENV}|${CURRENCY}${EXPR}|${CURRENCY}${NUMBER})`,
+      "gi",
+    ),
+  },
   { re: /\\(?:boxed|fbox)\s*\{/g }, // braces are balanced by hand below
   { re: new RegExp(String.raw`answer:${AFTER_ANSWER}`, "gi") },
   { re: new RegExp(String.raw`answer${AFTER_ANSWER}`, "gi") },
@@ -220,7 +225,10 @@ function wholeLatexCandidate(text: string): Candidate[] {
 function parseUncached(text: string): ParsedMath {
   let raw: string | undefined;
   for (const tier of TIERS) {
-    const cands = tier === TIERS[TIERS.length - 1] ? [...wholeLatexCandidate(text), ...tierCandidates(text, tier)] : tierCandidates(text, tier);
+    const cands =
+      tier === TIERS[TIERS.length - 1]
+        ? [...wholeLatexCandidate(text), ...tierCandidates(text, tier)]
+        : tierCandidates(text, tier);
     for (const c of cands) {
       raw ??= c.raw;
       const value = c.parse();

@@ -11,7 +11,14 @@ import { captionFormatReward, formatReward, lengthReward, reasoningStepsReward }
 import { funcReward, onlyFullFuncReward, penaltyFuncReward } from "./functions.ts";
 
 /** GRPO task names of the reference. */
-export const REWARD_TASKS = ["clevr-math", "geomath", "trance", "trance-only-full", "trance-penalty", "trance-full-caption"] as const;
+export const REWARD_TASKS = [
+  "clevr-math",
+  "geomath",
+  "trance",
+  "trance-only-full",
+  "trance-penalty",
+  "trance-full-caption",
+] as const;
 export type RewardTask = (typeof REWARD_TASKS)[number];
 
 export const REWARD_NAMES = ["accuracy", "format", "reasoning", "length", "math-accuracy"] as const;
@@ -62,7 +69,8 @@ function entry(task: RewardTask, name: RewardName): Entry {
     case "reasoning":
       return { reference: "reasoning_steps_reward", score: perCompletion(reasoningStepsReward) };
     case "length":
-      if (task.startsWith("trance")) throw new Error(`reward "length" is not available for task ${task} (the reference asserts this)`);
+      if (task.startsWith("trance"))
+        throw new Error(`reward "length" is not available for task ${task} (the reference asserts this)`);
       return { reference: "len_reward", score: lengthReward };
     case "math-accuracy":
       if (task.startsWith("trance")) throw new Error(`reward "math-accuracy" is not available for task ${task}`);
@@ -118,7 +126,12 @@ export interface ScoredBatch {
  * @example
  * scoreBatch(rewardSet("clevr-math"), ["<think>1+2</think><answer>3</answer>"], ["3"], 0).total; // [2]
  */
-export function scoreBatch(set: readonly RewardSpec[], completions: readonly string[], solutions: readonly string[], step = 0): ScoredBatch {
+export function scoreBatch(
+  set: readonly RewardSpec[],
+  completions: readonly string[],
+  solutions: readonly string[],
+  step = 0,
+): ScoredBatch {
   if (completions.length !== solutions.length) {
     throw new Error(`scoreBatch: ${completions.length} completions but ${solutions.length} solutions`);
   }

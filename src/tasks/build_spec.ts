@@ -18,6 +18,7 @@ export function taskBuildSpec(family: TaskFamily, templates: PromptTemplates = {
     ansSftPrompt: (r) => trainingPrompt(family, "ans-sft", r, templates),
     cotSftPrompt: (r) => trainingPrompt(family, "cot-sft", r, templates),
   };
-  if (family === "spatial-transformation") spec.captionCotPrompt = (r) => trainingPrompt(family, "caption-cot-sft", r, templates);
+  if (family === "spatial-transformation")
+    spec.captionCotPrompt = (r) => trainingPrompt(family, "caption-cot-sft", r, templates);
   return spec;
 }

@@ -12,9 +12,11 @@ import { readJsonFile } from "../data/json.ts";
 // ---- verbatim output-format sentences (spec §2.3) -----------------------------------------------------------------
 
 /** S1: TRANCE CoT/RL suffix. */
-export const S1_THINK_ANSWER = "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.";
+export const S1_THINK_ANSWER =
+  "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.";
 /** S2: counting CoT/RL. */
-export const S2_COUNTING = "{Question} Output the thinking process in <think> </think> and final answer (number) in <answer> </answer> tags.";
+export const S2_COUNTING =
+  "{Question} Output the thinking process in <think> </think> and final answer (number) in <answer> </answer> tags.";
 /** S3: structure perception, multiple choice, CoT/RL. */
 export const S3_CHOICE =
   "{Question} Please select the correct answer by writing the letter (A, B, C or D) that precedes your choice.\nOutput the thinking process in <think> </think> and final answer (chosen letter) in <answer> </answer> tags.";
@@ -29,7 +31,8 @@ export const S6_TRANCE_ZERO_SHOT = "Please output the answer only with a sequenc
 /** S7: TRANCE closed-source suffix (with its trailing space). */
 export const S7_TRANCE_CLOSED = "Output the final answer (sequence of functions only) within `<answer>...</answer>` ";
 /** S8: counting zero-shot prefix. */
-export const S8_COUNTING_ZERO_SHOT = "Please answer in Arabic numerals. For example, if the answer is 3, please respond with 3. {Question}";
+export const S8_COUNTING_ZERO_SHOT =
+  "Please answer in Arabic numerals. For example, if the answer is 3, please respond with 3. {Question}";
 /** S9: structure perception zero-shot prefix. */
 export const S9_SP_ZERO_SHOT =
   "Please answer the question with only numbers (either integer or float, such as 1, 2, 5.2, etc.) or options (such as A, B, C, or D). If it is an option, please provide your answer as a single letter (A, B, C, or D). For example, if the answer is A, just respond with A. Do not include any explanations or additional text. {Question}";
@@ -112,10 +115,17 @@ export const DEFAULT_TEMPLATES = {
   "structure-perception.cot-geometry3k": S5_GEOMETRY3K,
   "structure-perception.zero-shot": S9_SP_ZERO_SHOT,
   "spatial-transformation.answer": trancePrompt([tranceRules({}), YOUR_TURN]),
-  "spatial-transformation.cot": trancePrompt([tranceRules({}), OUTPUT_THINK_ANSWER, `${YOUR_TURN}\n${S1_THINK_ANSWER}`]),
+  "spatial-transformation.cot": trancePrompt([
+    tranceRules({}),
+    OUTPUT_THINK_ANSWER,
+    `${YOUR_TURN}\n${S1_THINK_ANSWER}`,
+  ]),
   "spatial-transformation.caption-cot": trancePrompt([tranceRules({}), OUTPUT_CAPTION, `${YOUR_TURN}\n${S10_CAPTION}`]),
   "spatial-transformation.zero-shot": trancePrompt([tranceRules({}), `${YOUR_TURN}\n${S6_TRANCE_ZERO_SHOT}`]),
-  "spatial-transformation.closed-source": trancePrompt([tranceRules({ positions: false }), `${YOUR_TURN}\n${S7_TRANCE_CLOSED}`]),
+  "spatial-transformation.closed-source": trancePrompt([
+    tranceRules({ positions: false }),
+    `${YOUR_TURN}\n${S7_TRANCE_CLOSED}`,
+  ]),
   "system.general":
     "A conversation between a user and an assistant. The user asks a question; the assistant first reasons about it and then answers. The reasoning goes inside <think> </think> tags and the answer inside <answer> </answer> tags, for example <think> reasoning process here </think><answer> answer here </answer>",
   "system.spatial-transformation": trancePrompt([tranceRules({ system: true }), OUTPUT_THINK_ANSWER]),
@@ -154,7 +164,9 @@ function parseTemplate(t: string): Piece[] {
       const end = t.indexOf("}", i);
       const name = end < 0 ? "" : t.slice(i + 1, end);
       if (name !== "Question" && name !== "Problem") {
-        throw new Error(`unknown placeholder ${end < 0 ? "(unclosed '{')" : `{${name}}`} at character ${i}; use {Question} (write {{ and }} for literal braces)`);
+        throw new Error(
+          `unknown placeholder ${end < 0 ? "(unclosed '{')" : `{${name}}`} at character ${i}; use {Question} (write {{ and }} for literal braces)`,
+        );
       }
       pieces.push({ text: buf }, { slot: true });
       buf = "";
@@ -195,7 +207,8 @@ export function parsePromptTemplates(data: unknown, source: string): PromptTempl
   }
   const out: PromptTemplates = {};
   for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
-    if (!isPromptKey(k)) throw new Error(`${source}: unknown prompt key "${k}" (known keys: ${PROMPT_KEYS.join(", ")})`);
+    if (!isPromptKey(k))
+      throw new Error(`${source}: unknown prompt key "${k}" (known keys: ${PROMPT_KEYS.join(", ")})`);
     if (typeof v !== "string") throw new Error(`${source}: key "${k}": expected a string template, got ${typeof v}`);
     let n: number;
     try {
@@ -245,7 +258,8 @@ export function trainingPromptKey(family: TaskFamily, mode: TrainingMode, answer
       return cotKey(family, answer);
     case "caption-cot-sft":
     case "rl-caption":
-      if (family !== "spatial-transformation") throw new Error(`${mode} prompts exist only for spatial-transformation, not ${family}`);
+      if (family !== "spatial-transformation")
+        throw new Error(`${mode} prompts exist only for spatial-transformation, not ${family}`);
       return "spatial-transformation.caption-cot";
   }
 }
@@ -265,7 +279,8 @@ export function evalPromptKey(benchmark: Benchmark, strategy: EvalStrategy, answ
       if (benchmark === "geometry3k") return "structure-perception.cot-geometry3k";
       return cotKey(family, answer);
     case "caption-cot":
-      if (family !== "spatial-transformation") throw new Error(`caption-cot is only defined for TRANCE benchmarks, not ${benchmark}`);
+      if (family !== "spatial-transformation")
+        throw new Error(`caption-cot is only defined for TRANCE benchmarks, not ${benchmark}`);
       return "spatial-transformation.caption-cot";
   }
 }
@@ -310,7 +325,11 @@ export function systemPrompt(family: TaskFamily, caption = false, templates: Pro
  * @example
  * rlPrompt("geomath", { problem: "Find x.", answer: "B" }); // "Find x. Please select the correct answer by writing the letter ..."
  */
-export function rlPrompt(task: RlTask, rec: { problem: string; answer: string }, templates: PromptTemplates = {}): string {
+export function rlPrompt(
+  task: RlTask,
+  rec: { problem: string; answer: string },
+  templates: PromptTemplates = {},
+): string {
   const { family, caption } = RL_TASKS[task];
   return trainingPrompt(family, caption ? "rl-caption" : "rl", rec, templates);
 }

@@ -73,7 +73,9 @@ function average(type: string, scores: number[]): Average {
 }
 
 function describe(index: number, item: Record<string, unknown>): string {
-  return typeof item.id === "string" || typeof item.id === "number" ? `item ${index} (id ${JSON.stringify(item.id)})` : `item ${index}`;
+  return typeof item.id === "string" || typeof item.id === "number"
+    ? `item ${index} (id ${JSON.stringify(item.id)})`
+    : `item ${index}`;
 }
 
 /**
@@ -85,11 +87,15 @@ export function scorePredictions(task: Benchmark, data: unknown, source: string,
   const byType = new Map<string, number[]>();
   const all: number[] = [];
   const items = data.map((raw, i) => {
-    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new Error(`${source}: item ${i}: expected an object`);
+    if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+      throw new Error(`${source}: item ${i}: expected an object`);
     const item = raw as Record<string, unknown>;
     for (const f of ["answer", "pred"]) {
       if (item[f] === undefined) throw new Error(`${source}: ${describe(i, item)}: field "${f}" is missing`);
-      if (typeof item[f] !== "string") throw new Error(`${source}: ${describe(i, item)}: field "${f}": expected a string, got ${item[f] === null ? "null" : typeof item[f]}`);
+      if (typeof item[f] !== "string")
+        throw new Error(
+          `${source}: ${describe(i, item)}: field "${f}": expected a string, got ${item[f] === null ? "null" : typeof item[f]}`,
+        );
     }
     const score = scoreItem(task, item.pred as string, item.answer as string, opts);
     const type = itemType(task, item.answer as string);
@@ -105,9 +111,14 @@ export function scorePredictions(task: Benchmark, data: unknown, source: string,
 /** The printed table: one row per type, then the overall row (averages ×100, 2 decimals). */
 export function formatScoreTable(r: ScoreReport): string {
   const rows = [...r.types, r.overall];
-  const lines = [`Task: ${r.task}`, `${"Type".padEnd(12)}${"Count".padStart(8)}${"Sum".padStart(12)}${"Average".padStart(10)}`];
+  const lines = [
+    `Task: ${r.task}`,
+    `${"Type".padEnd(12)}${"Count".padStart(8)}${"Sum".padStart(12)}${"Average".padStart(10)}`,
+  ];
   for (const a of rows) {
-    lines.push(`${a.type.padEnd(12)}${String(a.count).padStart(8)}${a.sum.toFixed(2).padStart(12)}${a.average.toFixed(2).padStart(10)}`);
+    lines.push(
+      `${a.type.padEnd(12)}${String(a.count).padStart(8)}${a.sum.toFixed(2).padStart(12)}${a.average.toFixed(2).padStart(10)}`,
+    );
   }
   return lines.join("\n");
 }

@@ -7,7 +7,11 @@
 
 export type TaskFamily = "visual-counting" | "structure-perception" | "spatial-transformation";
 
-export const TASK_FAMILIES: readonly TaskFamily[] = ["visual-counting", "structure-perception", "spatial-transformation"];
+export const TASK_FAMILIES: readonly TaskFamily[] = [
+  "visual-counting",
+  "structure-perception",
+  "spatial-transformation",
+];
 
 /** Evaluation benchmarks of the reference (spec §6.1) and the family each belongs to. */
 export const BENCHMARKS = {

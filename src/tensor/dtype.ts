@@ -1,15 +1,6 @@
 /** Tensor element types, by the names PyTorch prints (float32, bfloat16, int64, ...), and their c10 codes. */
 export type DType =
-  | "uint8"
-  | "int8"
-  | "int16"
-  | "int32"
-  | "int64"
-  | "float16"
-  | "float32"
-  | "float64"
-  | "bool"
-  | "bfloat16";
+  "uint8" | "int8" | "int16" | "int32" | "int64" | "float16" | "float32" | "float64" | "bool" | "bfloat16";
 
 /** c10::ScalarType enum values (c10/core/ScalarType.h). */
 export const DTYPE_CODE: Record<DType, number> = {
@@ -66,13 +57,7 @@ export type TypedArrayFor<D extends DType> = D extends "float32" | "float16" | "
             : Uint8Array;
 
 export type AnyTypedArray =
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
+  Float32Array | Float64Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 export function typedArrayFromBuffer(buf: ArrayBuffer, dtype: DType): AnyTypedArray {
   switch (dtype) {

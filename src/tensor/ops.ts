@@ -20,7 +20,8 @@ function finish(t: Tensor, o: CreateOptions): Tensor {
   if (o.requiresGrad) t.requiresGrad_(true);
   return t;
 }
-const dt = (o: CreateOptions, fallback: DType | null = "float32") => (o.dtype ? DTYPE_CODE[o.dtype] : fallback === null ? null : DTYPE_CODE[fallback]);
+const dt = (o: CreateOptions, fallback: DType | null = "float32") =>
+  o.dtype ? DTYPE_CODE[o.dtype] : fallback === null ? null : DTYPE_CODE[fallback];
 
 const F = {
   zeros: op("aten::zeros"),
@@ -53,7 +54,10 @@ const F = {
  * A tensor from JS data (copied). `data` is a typed array or a (nested) number array; `shape` defaults to the
  * nesting of `data` (or 1-D). Numbers become float32 unless `dtype` says otherwise.
  */
-export function tensor(data: AnyTypedArray | number[] | number[][] | number[][][] | number, opts: CreateOptions & { shape?: number[] } = {}): Tensor {
+export function tensor(
+  data: AnyTypedArray | number[] | number[][] | number[][][] | number,
+  opts: CreateOptions & { shape?: number[] } = {},
+): Tensor {
   let shape = opts.shape;
   let flat: AnyTypedArray;
   const dtype = opts.dtype ?? inferDType(data);
@@ -74,7 +78,8 @@ export function tensor(data: AnyTypedArray | number[] | number[][] | number[][][
     shape ??= dims;
     flat = toTyped((data as unknown[]).flat(Infinity) as number[], dtype);
   }
-  if (!ArrayBuffer.isView(data) || inferDType(data) !== dtype) flat = toTyped(Array.from(flat as ArrayLike<number | bigint>, Number), dtype);
+  if (!ArrayBuffer.isView(data) || inferDType(data) !== dtype)
+    flat = toTyped(Array.from(flat as ArrayLike<number | bigint>, Number), dtype);
   const n = shape.reduce((a, b) => a * b, 1);
   if (n !== flat.length) throw new Error(`tensor(): ${flat.length} values do not fill shape [${shape.join(", ")}]`);
   let t: Tensor;
@@ -115,7 +120,8 @@ function toTyped(values: number[], dtype: DType): AnyTypedArray {
 /** A tensor over raw little-endian bytes of the given dtype (copied once into torch memory). */
 export function fromBytes(bytes: Uint8Array, shape: number[], dtype: DType): Tensor {
   const need = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
-  if (bytes.byteLength !== need) throw new Error(`fromBytes: ${bytes.byteLength} bytes for [${shape}] ${dtype} (needs ${need})`);
+  if (bytes.byteLength !== need)
+    throw new Error(`fromBytes: ${bytes.byteLength} bytes for [${shape}] ${dtype} (needs ${need})`);
   return new Tensor(native.fromBuffer(bytes, shape, DTYPE_CODE[dtype]));
 }
 
@@ -187,7 +193,13 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 export function embedding(weight: Tensor, ids: Tensor, paddingIdx = -1): Tensor {
   return T(F.embedding(weight.handle, ids.handle, paddingIdx));
 }
-export function layerNorm(x: Tensor, normalizedShape: number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   return T(F.layerNorm(x.handle, normalizedShape, weight?.handle ?? null, bias?.handle ?? null, eps));
 }
 /**
@@ -205,9 +217,21 @@ export function crossEntropy(
 export function dropout(x: Tensor, p: number, train: boolean): Tensor {
   return T(F.dropout(x.handle, p, train));
 }
-export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, stride: number | number[] = 1, padding: number | number[] = 0): Tensor {
+export function conv2d(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  stride: number | number[] = 1,
+  padding: number | number[] = 0,
+): Tensor {
   return T(F.conv2d(x.handle, w.handle, b?.handle ?? null, stride, padding));
 }
-export function conv3d(x: Tensor, w: Tensor, b: Tensor | null, stride: number | number[] = 1, padding: number | number[] = 0): Tensor {
+export function conv3d(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  stride: number | number[] = 1,
+  padding: number | number[] = 0,
+): Tensor {
   return T(F.conv3d(x.handle, w.handle, b?.handle ?? null, stride, padding));
 }

@@ -52,6 +52,7 @@ export function expectNoLeaks<T>(fn: () => T, allowed = 0): T {
   const before = handleBalance();
   const r = fn();
   const after = handleBalance();
-  if (after - before > allowed) throw new Error(`leak: ${after - before} tensor handles left alive (allowed ${allowed})`);
+  if (after - before > allowed)
+    throw new Error(`leak: ${after - before} tensor handles left alive (allowed ${allowed})`);
   return r;
 }

@@ -56,7 +56,8 @@ function collect(value: unknown, out: Set<Scoped>, seen: Set<unknown>): void {
   }
   if (Array.isArray(value)) for (const v of value) collect(v, out, seen);
   else if (value instanceof Map) for (const v of value.values()) collect(v, out, seen);
-  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collect(v, out, seen);
+  else if (Object.getPrototypeOf(value) === Object.prototype)
+    for (const v of Object.values(value)) collect(v, out, seen);
 }
 
 /** Runs `fn` in a new scope; see the module comment. */

@@ -633,16 +633,33 @@ export class Tensor implements Scoped, Disposable {
   }
   /** Advanced indexing `t[i0, i1, ...]` with index tensors (null = full slice). */
   index(indices: (Tensor | null)[]): Tensor {
-    return T(A.index(this.handle, indices.map((i) => (i === null ? null : i.handle))));
+    return T(
+      A.index(
+        this.handle,
+        indices.map((i) => (i === null ? null : i.handle)),
+      ),
+    );
   }
   /** Out-of-place `t[indices] = values` (accumulate adds instead). */
   indexPut(indices: (Tensor | null)[], values: Tensor, accumulate = false): Tensor {
-    return T(A.indexPut(this.handle, indices.map((i) => (i === null ? null : i.handle)), h(values), accumulate));
+    return T(
+      A.indexPut(
+        this.handle,
+        indices.map((i) => (i === null ? null : i.handle)),
+        h(values),
+        accumulate,
+      ),
+    );
   }
   /** In-place `t[indices] = values`; returns this. */
   indexPut_(indices: (Tensor | null)[], values: Tensor, accumulate = false): this {
     native.dispose(
-      A.indexPut_(this.handle, indices.map((i) => (i === null ? null : i.handle)), h(values), accumulate) as NativeHandle,
+      A.indexPut_(
+        this.handle,
+        indices.map((i) => (i === null ? null : i.handle)),
+        h(values),
+        accumulate,
+      ) as NativeHandle,
     );
     return this;
   }
@@ -659,7 +676,11 @@ export class Tensor implements Scoped, Disposable {
     return T(A.scatterAdd(this.handle, dim, h(index), h(src)));
   }
   maskedFill(mask: Tensor, value: number | Tensor): Tensor {
-    return T(typeof value === "number" ? A.maskedFill(this.handle, h(mask), value) : A.maskedFillT(this.handle, h(mask), h(value)));
+    return T(
+      typeof value === "number"
+        ? A.maskedFill(this.handle, h(mask), value)
+        : A.maskedFillT(this.handle, h(mask), h(value)),
+    );
   }
   /** Copies `source` elements, in order, into the positions where `mask` is true. */
   maskedScatter(mask: Tensor, source: Tensor): Tensor {
@@ -673,7 +694,9 @@ export class Tensor implements Scoped, Disposable {
   }
   split(sizeOrSizes: number | number[], dim = 0): Tensor[] {
     return list(
-      typeof sizeOrSizes === "number" ? A.split(this.handle, sizeOrSizes, dim) : A.splitSizes(this.handle, sizeOrSizes, dim),
+      typeof sizeOrSizes === "number"
+        ? A.split(this.handle, sizeOrSizes, dim)
+        : A.splitSizes(this.handle, sizeOrSizes, dim),
     );
   }
   chunk(chunks: number, dim = 0): Tensor[] {

@@ -21,7 +21,10 @@ test("parses typed options with defaults", () => {
 });
 
 test("rejects bad input with messages naming the flag", () => {
-  assert.throws(() => parseCommand(cmd, []), (e: Error) => e instanceof UsageError && /--out/.test(e.message));
+  assert.throws(
+    () => parseCommand(cmd, []),
+    (e: Error) => e instanceof UsageError && /--out/.test(e.message),
+  );
   assert.throws(() => parseCommand(cmd, ["--out", "x", "--seed", "abc"]), /--seed expects a number/);
   assert.throws(() => parseCommand(cmd, ["--out", "x", "--size", "huge"]), /--size must be one of small, full/);
   assert.throws(() => parseCommand(cmd, ["--out", "x", "--nope"]), UsageError);

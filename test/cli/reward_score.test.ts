@@ -21,7 +21,10 @@ test("rft reward: one output line per input line, in order, with per-reward valu
   writeFileSync(input, lines.map((l) => JSON.stringify(l)).join("\n") + "\n\n");
   const r = rft(["reward", "--task", "clevr-math", "--in", input]);
   assert.equal(r.status, 0, r.stderr);
-  const out = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  const out = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   assert.deepEqual(out, [
     { rewards: { accuracy: 1, format: 1 }, total: 2 },
     { rewards: { accuracy: 1, format: 0 }, total: 1 },
@@ -29,22 +32,66 @@ test("rft reward: one output line per input line, in order, with per-reward valu
     { rewards: { accuracy: 0, format: 0 }, total: 0 },
     { rewards: { accuracy: 1, format: 1 }, total: 2 },
   ]);
-  const weighted = rft(["reward", "--task", "trance-only-full", "--in", input, "--funcs", "format,reasoning", "--weights", "format=0.5", "--out", join(dir, "o.jsonl")]);
+  const weighted = rft([
+    "reward",
+    "--task",
+    "trance-only-full",
+    "--in",
+    input,
+    "--funcs",
+    "format,reasoning",
+    "--weights",
+    "format=0.5",
+    "--out",
+    join(dir, "o.jsonl"),
+  ]);
   assert.equal(weighted.status, 0, weighted.stderr);
-  const w = readFileSync(join(dir, "o.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const w = readFileSync(join(dir, "o.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   assert.deepEqual(w[0], { rewards: { format: 1, reasoning: 0 }, total: 0.5 });
 });
 
 test("rft reward: length reward uses --step and --group-size", () => {
   const dir = tmp();
   const input = join(dir, "in.jsonl");
-  const rows = ["<answer>3</answer>", "<think>longer</think><answer>3</answer>", "<answer>3</answer>", "<think>longer</think><answer>3</answer>"];
+  const rows = [
+    "<answer>3</answer>",
+    "<think>longer</think><answer>3</answer>",
+    "<answer>3</answer>",
+    "<think>longer</think><answer>3</answer>",
+  ];
   writeFileSync(input, rows.map((c) => JSON.stringify({ completion: c, solution: "3" })).join("\n"));
   const early = rft(["reward", "--task", "geomath", "--in", input, "--funcs", "length", "--step", "10"]);
-  assert.deepEqual(early.stdout.trim().split("\n").map((l) => JSON.parse(l).total), [0, 0, 0, 0]);
-  const late = rft(["reward", "--task", "geomath", "--in", input, "--funcs", "length", "--step", "900", "--group-size", "2"]);
+  assert.deepEqual(
+    early.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).total),
+    [0, 0, 0, 0],
+  );
+  const late = rft([
+    "reward",
+    "--task",
+    "geomath",
+    "--in",
+    input,
+    "--funcs",
+    "length",
+    "--step",
+    "900",
+    "--group-size",
+    "2",
+  ]);
   assert.equal(late.status, 0, late.stderr);
-  assert.deepEqual(late.stdout.trim().split("\n").map((l) => JSON.parse(l).total), [0.025, -0.025, 0.025, -0.025]);
+  assert.deepEqual(
+    late.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).total),
+    [0.025, -0.025, 0.025, -0.025],
+  );
 });
 
 test("rft reward: bad input names the line and field; bad flags exit 2", () => {
@@ -55,9 +102,15 @@ test("rft reward: bad input names the line and field; bad flags exit 2", () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, /in\.jsonl: line 2: field "solution" is missing/);
   writeFileSync(input, '{"completion": 3, "solution": "b"}\n');
-  assert.match(rft(["reward", "--task", "trance", "--in", input]).stderr, /line 1: field "completion": expected a string, got number/);
+  assert.match(
+    rft(["reward", "--task", "trance", "--in", input]).stderr,
+    /line 1: field "completion": expected a string, got number/,
+  );
   writeFileSync(input, '{"completion": [], "solution": "b"}\n');
-  assert.match(rft(["reward", "--task", "trance", "--in", input]).stderr, /line 1: field "completion": a message list needs a first message/);
+  assert.match(
+    rft(["reward", "--task", "trance", "--in", input]).stderr,
+    /line 1: field "completion": a message list needs a first message/,
+  );
   writeFileSync(input, "not json\n");
   assert.match(rft(["reward", "--task", "trance", "--in", input]).stderr, /line 1: not valid JSON/);
   const badTask = rft(["reward", "--task", "vqa", "--in", input]);
@@ -80,7 +133,10 @@ test("rft score: writes <name>_with_score.json beside the file and prints the ta
   assert.match(r.stdout, /choice\s+4\s+2\.00\s+50\.00/);
   assert.match(r.stdout, /non_choice\s+5\s+3\.00\s+60\.00/);
   assert.match(r.stdout, /overall\s+9\s+5\.00\s+55\.56/);
-  const scored = JSON.parse(readFileSync(join(dir, "geomath_with_score.json"), "utf8")) as { expected: number; score: number }[];
+  const scored = JSON.parse(readFileSync(join(dir, "geomath_with_score.json"), "utf8")) as {
+    expected: number;
+    score: number;
+  }[];
   assert.deepEqual(
     scored.map((s) => s.score),
     scored.map((s) => s.expected),

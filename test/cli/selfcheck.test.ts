@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 
 test("rft selfcheck: engine numerics, a tiny Qwen2-VL learns, memory flat, generation stops", () => {
-  const r = spawnSync(process.execPath, ["bin/rft.js", "selfcheck", "--steps", "30", "--batch", "2", "--json"], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["bin/rft.js", "selfcheck", "--steps", "30", "--batch", "2", "--json"], {
+    encoding: "utf8",
+  });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.ok, true);

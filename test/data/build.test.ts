@@ -13,7 +13,11 @@ test("checkImages: escapes and missing files are errors naming the record; skipI
   const root = mkdtempSync(join(tmpdir(), "imgs-"));
   writeFileSync(join(root, "a.png"), "x");
   writeFileSync(join(root, "c.png"), "x");
-  const meta = parseMetaArray([rec("a", "a.png"), 5, rec("b", "../b.png"), rec("c", "c.png"), rec("d", "d.png")], "m.json", { skipInvalid: true });
+  const meta = parseMetaArray(
+    [rec("a", "a.png"), 5, rec("b", "../b.png"), rec("c", "c.png"), rec("d", "d.png")],
+    "m.json",
+    { skipInvalid: true },
+  );
   assert.throws(() => checkImages(meta, { imageRoot: root }), {
     message: 'm.json: record 2 (id "b"): field "image": image path "../b.png" leaves the image root',
   });
@@ -80,7 +84,12 @@ test("writeBuild writes every file, merges dataset_info.json and the report", ()
 
 test("streamed JSON arrays are byte-identical to JSON.stringify(records, null, 2)", () => {
   const dir = mkdtempSync(join(tmpdir(), "json-"));
-  const cases: unknown[][] = [[], [1], [{ a: [1, { b: "x\ny" }], c: null }, "s", [], {}], [{ id: "é\u2028", messages: [{ role: "user" }] }]];
+  const cases: unknown[][] = [
+    [],
+    [1],
+    [{ a: [1, { b: "x\ny" }], c: null }, "s", [], {}],
+    [{ id: "é\u2028", messages: [{ role: "user" }] }],
+  ];
   cases.forEach((records, i) => {
     const p = join(dir, `${i}.json`);
     writeJsonArrayAtomic(p, records);

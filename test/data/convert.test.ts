@@ -10,15 +10,29 @@ import { taskBuildSpec } from "../../src/tasks/build_spec.ts";
 import type { TaskFamily } from "../../src/tasks/tasks.ts";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/data/", import.meta.url));
-const rec = (i: number, extra: Partial<MetaRecord> = {}): MetaRecord => ({ id: `r${i}`, image: `${i}.png`, problem: `q${i}`, cot: `c${i}`, answer: `${i}`, ...extra });
+const rec = (i: number, extra: Partial<MetaRecord> = {}): MetaRecord => ({
+  id: `r${i}`,
+  image: `${i}.png`,
+  problem: `q${i}`,
+  cot: `c${i}`,
+  answer: `${i}`,
+  ...extra,
+});
 
 test("CoT target: newlines inside both tags; a tagged cot is kept from its <think> on", () => {
   assert.equal(cotTarget({ cot: "5 - 2 = 3", answer: "3" }), "<think>\n5 - 2 = 3\n</think>\n<answer>\n3\n</answer>");
   const tagged = "<think>a</think>\n<answer>3</answer>";
   assert.equal(cotTarget({ cot: `  ${tagged}\n`, answer: "3" }), tagged);
   const caption = "<summary>s</summary>\n<caption>c</caption>\n<think>t</think>\n<answer>a</answer>";
-  assert.equal(cotTarget({ cot: caption, answer: "a" }), "<think>t</think>\n<answer>a</answer>", "caption parts dropped");
-  assert.equal(cotTarget({ cot: "Sure!\n<think>t</think><answer>a</answer>", answer: "a" }), "<think>t</think><answer>a</answer>");
+  assert.equal(
+    cotTarget({ cot: caption, answer: "a" }),
+    "<think>t</think>\n<answer>a</answer>",
+    "caption parts dropped",
+  );
+  assert.equal(
+    cotTarget({ cot: "Sure!\n<think>t</think><answer>a</answer>", answer: "a" }),
+    "<think>t</think><answer>a</answer>",
+  );
   assert.equal(isCaptionCot(caption), true);
   assert.equal(isCaptionCot(tagged), false);
 });
@@ -50,9 +64,16 @@ test("stage split: seeded, disjoint, complete, order-preserving; SP keeps everyt
   assert.equal(a.stage1.length, 16);
   assert.equal(a.stage2.length, 34);
   const ids1 = new Set(a.stage1.map((r) => r.id));
-  assert.ok(a.stage2.every((r) => !ids1.has(r.id)), "disjoint");
+  assert.ok(
+    a.stage2.every((r) => !ids1.has(r.id)),
+    "disjoint",
+  );
   const order = (xs: MetaRecord[]) => xs.map((r) => Number(r.id.slice(1)));
-  assert.deepEqual(order(a.stage1), [...order(a.stage1)].sort((x, y) => x - y), "input order kept");
+  assert.deepEqual(
+    order(a.stage1),
+    [...order(a.stage1)].sort((x, y) => x - y),
+    "input order kept",
+  );
   assert.ok(!a.stage1.every((r, i) => r.id === `r${i}`), "not simply the first 16");
   const sp = splitStages(records, { stage1Size: 16, seed: 5, stage2UsesAll: true });
   assert.equal(sp.stage2.length, 50);
@@ -100,7 +121,10 @@ test("golden structure: caption-CoT only where the cot has captions; SP Stage 2 
   const st = readMetaFile(join(FIXTURES, "st_meta.json"), { requireCot: true });
   const stBuilt = buildTaskData(st.records, taskBuildSpec("spatial-transformation"), { stage1Size: 1, seed: 0 });
   const caption = stBuilt.files.find((f) => f.kind === "caption-cot-sft");
-  assert.deepEqual(caption?.build().map((r) => r.id), ["trance-0002"]);
+  assert.deepEqual(
+    caption?.build().map((r) => r.id),
+    ["trance-0002"],
+  );
   const sp = readMetaFile(join(FIXTURES, "sp_meta.json"), { requireCot: true });
   const spBuilt = buildTaskData(sp.records, taskBuildSpec("structure-perception"), { stage1Size: 1, seed: 0 });
   assert.equal(spBuilt.files.find((f) => f.kind === "rl-stage2")!.count, 3);

@@ -22,7 +22,11 @@ test("resolve: existing files inside the root; missing files and symlink escapes
   symlinkSync(join(root, "sub", "a.png"), join(root, "inner-link.png"));
 
   assert.equal(resolveImagePath(root, "sub/a.png"), join(root, "sub", "a.png"));
-  assert.equal(resolveImagePath(root, "inner-link.png"), join(root, "inner-link.png"), "a link inside the root is fine");
+  assert.equal(
+    resolveImagePath(root, "inner-link.png"),
+    join(root, "inner-link.png"),
+    "a link inside the root is fine",
+  );
   assert.throws(() => resolveImagePath(root, "sub/missing.png"), /not found under/);
   assert.equal(resolveImagePath(root, "sub/missing.png", { mustExist: false }), join(root, "sub", "missing.png"));
   assert.throws(() => resolveImagePath(root, "link.png"), /resolves outside the image root/);

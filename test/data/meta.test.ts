@@ -58,7 +58,10 @@ test("invalid records: errors name the file, record index, id and field", () => 
 });
 
 test("options: requireCot and imagesPerRecord", () => {
-  assert.throws(() => parseMetaArray([{ ...good, cot: undefined }], "m", { requireCot: true }), /field "cot": is missing/);
+  assert.throws(
+    () => parseMetaArray([{ ...good, cot: undefined }], "m", { requireCot: true }),
+    /field "cot": is missing/,
+  );
   assert.throws(() => parseMetaArray([{ ...good, cot: "  " }], "m", { requireCot: true }), /field "cot": is empty/);
   assert.equal(parseMetaArray([{ ...good, cot: undefined }], "m").records.length, 1);
   assert.throws(() => parseMetaArray([good], "m", { imagesPerRecord: 2 }), /expected 2 image\(s\), got 1/);
@@ -91,7 +94,10 @@ test("file-level errors name the file", () => {
   const dir = mkdtempSync(join(tmpdir(), "meta-"));
   const bad = join(dir, "bad.json");
   writeFileSync(bad, "{not json");
-  assert.throws(() => readMetaFile(bad), (e: Error) => e.message.startsWith(`${bad}: not valid JSON`));
+  assert.throws(
+    () => readMetaFile(bad),
+    (e: Error) => e.message.startsWith(`${bad}: not valid JSON`),
+  );
   const obj = join(dir, "obj.json");
   writeFileSync(obj, '{"id": "a"}');
   assert.throws(() => readMetaFile(obj), new RegExp(`${obj}: expected a JSON array of records, got object`));

@@ -20,7 +20,11 @@ test("mulberry32 reference values for seed 0 and 42", () => {
   };
   for (const seed of [0, 42, 123456789]) {
     const r = new Rng(seed);
-    assert.deepEqual(Array.from({ length: 5 }, () => r.nextUint32()), ref(seed, 5), `seed ${seed}`);
+    assert.deepEqual(
+      Array.from({ length: 5 }, () => r.nextUint32()),
+      ref(seed, 5),
+      `seed ${seed}`,
+    );
   }
 });
 
@@ -29,8 +33,14 @@ test("same seed, same stream; different seeds differ", () => {
   const b = new Rng(7);
   const c = new Rng(8);
   const sa = Array.from({ length: 10 }, () => a.next());
-  assert.deepEqual(sa, Array.from({ length: 10 }, () => b.next()));
-  assert.notDeepEqual(sa, Array.from({ length: 10 }, () => c.next()));
+  assert.deepEqual(
+    sa,
+    Array.from({ length: 10 }, () => b.next()),
+  );
+  assert.notDeepEqual(
+    sa,
+    Array.from({ length: 10 }, () => c.next()),
+  );
 });
 
 test("next() is in [0,1), int/range are in bounds and roughly uniform", () => {
@@ -53,7 +63,10 @@ test("shuffle is a permutation and leaves its input alone; sampleIndices is dist
   const input = [1, 2, 3, 4, 5, 6, 7, 8];
   const s = r.shuffle(input);
   assert.deepEqual(input, [1, 2, 3, 4, 5, 6, 7, 8]);
-  assert.deepEqual([...s].sort((x, y) => x - y), input);
+  assert.deepEqual(
+    [...s].sort((x, y) => x - y),
+    input,
+  );
   const idx = r.sampleIndices(10, 4);
   assert.equal(new Set(idx).size, 4);
   assert.ok(idx.every((i) => i >= 0 && i < 10));

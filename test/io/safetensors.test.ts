@@ -27,7 +27,13 @@ test("round trip of every supported dtype, with metadata", () => {
   const dir = tmp();
   const p = join(dir, "a.safetensors");
   const src = new Map<string, t.Tensor>([
-    ["f32", t.tensor([[1.5, -2], [3, 4]])],
+    [
+      "f32",
+      t.tensor([
+        [1.5, -2],
+        [3, 4],
+      ]),
+    ],
     ["f64", t.tensor([1e-300, 2], { dtype: "float64" })],
     ["bf16", t.tensor([1.5, -0.25, 3], { dtype: "bfloat16" })],
     ["f16", t.tensor([0.5, 65504], { dtype: "float16" })],
@@ -83,13 +89,19 @@ test("corrupted files give errors naming the file and tensor", () => {
   const dir = tmp();
   const p = join(dir, "bad.safetensors");
   const data = Buffer.alloc(16);
-  const ok = { a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [2], data_offsets: [8, 16] } };
+  const ok = {
+    a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+    b: { dtype: "F32", shape: [2], data_offsets: [8, 16] },
+  };
 
   rawFile(p, ok, data);
   assert.equal(readHeader(p).tensors.length, 2, "the well-formed control case loads");
 
   const expectErr = (re: RegExp) =>
-    assert.throws(() => loadSafetensors(p), (e: Error) => e instanceof SafetensorsError && e.message.startsWith(p) && re.test(e.message));
+    assert.throws(
+      () => loadSafetensors(p),
+      (e: Error) => e instanceof SafetensorsError && e.message.startsWith(p) && re.test(e.message),
+    );
 
   writeFileSync(p, Buffer.alloc(4));
   expectErr(/file too small/);
@@ -130,7 +142,10 @@ test("corrupted files give errors naming the file and tensor", () => {
 test("a failed load releases the tensors already read", () => {
   const dir = tmp();
   const before = t.handleBalance();
-  writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ weight_map: { a: "x.safetensors", b: "y.safetensors" } }));
+  writeFileSync(
+    join(dir, "model.safetensors.index.json"),
+    JSON.stringify({ weight_map: { a: "x.safetensors", b: "y.safetensors" } }),
+  );
   saveSafetensors(join(dir, "x.safetensors"), { a: t.ones([4]) });
   assert.throws(() => loadCheckpointTensors(dir), /cannot open/);
   assert.equal(t.handleBalance() - before, 1, "only the tensor created for saving is alive");

@@ -129,7 +129,12 @@ test("serialises back to HF config.json and reads it again unchanged", () => {
     assert.deepEqual(parseConfigText(text).config, c);
   }
   // Unknown and generic fields survive a round trip.
-  const withExtra = { ...QWEN2VL_2B_JSON, my_field: 7, _name_or_path: "x", vision_config: { ...QWEN2VL_2B_JSON.vision_config, foo: 1 } };
+  const withExtra = {
+    ...QWEN2VL_2B_JSON,
+    my_field: 7,
+    _name_or_path: "x",
+    vision_config: { ...QWEN2VL_2B_JSON.vision_config, foo: 1 },
+  };
   const r = parseConfig(withExtra);
   assert.deepEqual(r.warnings.map((w) => w.field).sort(), ["my_field", "vision_config.foo"]);
   const back = toHfConfig(r.config);
@@ -139,7 +144,15 @@ test("serialises back to HF config.json and reads it again unchanged", () => {
 });
 
 test("reads the newer layout (text_config, rope_parameters, in_channels)", () => {
-  const { hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, num_key_value_heads, vocab_size, rms_norm_eps } = QWEN2VL_2B_JSON;
+  const {
+    hidden_size,
+    intermediate_size,
+    num_hidden_layers,
+    num_attention_heads,
+    num_key_value_heads,
+    vocab_size,
+    rms_norm_eps,
+  } = QWEN2VL_2B_JSON;
   const json = {
     model_type: "qwen2_vl",
     architectures: ["Qwen2VLForConditionalGeneration"],
@@ -171,20 +184,54 @@ test("reads the newer layout (text_config, rope_parameters, in_channels)", () =>
 
 test("inconsistent fields are reported by name", () => {
   const base = QWEN2VL_2B_JSON;
-  assert.deepEqual(issuesOf(() => parseConfig({ ...base, hidden_size: 1540, vision_config: { ...base.vision_config, hidden_size: 1540 } })), ["hidden_size"]);
-  assert.deepEqual(issuesOf(() => parseConfig({ ...base, rope_scaling: { type: "mrope", mrope_section: [16, 24, 16] } })), ["rope_scaling.mrope_section"]);
-  assert.deepEqual(issuesOf(() => parseConfig({ ...base, vision_config: { ...base.vision_config, hidden_size: 3584 } })), ["vision_config.hidden_size"]);
-  assert.deepEqual(issuesOf(() => parseConfig({ ...base, num_key_value_heads: 5 })), ["num_key_value_heads"]);
-  assert.deepEqual(issuesOf(() => parseConfig({ ...base, image_token_id: 200000 })), ["image_token_id"]);
-  assert.deepEqual(issuesOf(() => parseConfig({ ...base, vision_config: { ...base.vision_config, in_channels: 4 } })), ["vision_config.in_channels"]);
-  assert.deepEqual(issuesOf(() => parseConfig({ ...base, vision_config: { ...base.vision_config, num_heads: 24 } })), ["vision_config.embed_dim"]);
+  assert.deepEqual(
+    issuesOf(() =>
+      parseConfig({ ...base, hidden_size: 1540, vision_config: { ...base.vision_config, hidden_size: 1540 } }),
+    ),
+    ["hidden_size"],
+  );
+  assert.deepEqual(
+    issuesOf(() => parseConfig({ ...base, rope_scaling: { type: "mrope", mrope_section: [16, 24, 16] } })),
+    ["rope_scaling.mrope_section"],
+  );
+  assert.deepEqual(
+    issuesOf(() => parseConfig({ ...base, vision_config: { ...base.vision_config, hidden_size: 3584 } })),
+    ["vision_config.hidden_size"],
+  );
+  assert.deepEqual(
+    issuesOf(() => parseConfig({ ...base, num_key_value_heads: 5 })),
+    ["num_key_value_heads"],
+  );
+  assert.deepEqual(
+    issuesOf(() => parseConfig({ ...base, image_token_id: 200000 })),
+    ["image_token_id"],
+  );
+  assert.deepEqual(
+    issuesOf(() => parseConfig({ ...base, vision_config: { ...base.vision_config, in_channels: 4 } })),
+    ["vision_config.in_channels"],
+  );
+  assert.deepEqual(
+    issuesOf(() => parseConfig({ ...base, vision_config: { ...base.vision_config, num_heads: 24 } })),
+    ["vision_config.embed_dim"],
+  );
   // Wrong types are reported with the field path; several problems at once are all listed.
-  const many = issuesOf(() => parseConfig({ ...base, num_hidden_layers: "28", vision_config: { ...base.vision_config, depth: -1 } }));
+  const many = issuesOf(() =>
+    parseConfig({ ...base, num_hidden_layers: "28", vision_config: { ...base.vision_config, depth: -1 } }),
+  );
   assert.deepEqual(many.sort(), ["num_hidden_layers", "vision_config.depth"]);
-  assert.deepEqual(issuesOf(() => parseConfig({ ...base, model_type: "llava" })), ["model_type"]);
+  assert.deepEqual(
+    issuesOf(() => parseConfig({ ...base, model_type: "llava" })),
+    ["model_type"],
+  );
   // The error message names the source and the field.
-  assert.throws(() => parseConfig({ ...base, num_key_value_heads: 5 }, { source: "ckpt/config.json" }), /ckpt\/config\.json[\s\S]*num_key_value_heads/);
+  assert.throws(
+    () => parseConfig({ ...base, num_key_value_heads: 5 }, { source: "ckpt/config.json" }),
+    /ckpt\/config\.json[\s\S]*num_key_value_heads/,
+  );
   // Strict mode refuses unknown fields by name.
-  assert.deepEqual(issuesOf(() => parseConfig({ ...base, hiden_size: 3 }, { strict: true })), ["hiden_size"]);
+  assert.deepEqual(
+    issuesOf(() => parseConfig({ ...base, hiden_size: 3 }, { strict: true })),
+    ["hiden_size"],
+  );
   assert.throws(() => parseConfigText("{not json"), /not valid JSON/);
 });

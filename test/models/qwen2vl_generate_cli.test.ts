@@ -46,7 +46,14 @@ test("rft model init writes a loadable tiny checkpoint with its tokenizer; same 
   assert.equal(r.code, 0, r.err);
   const j = JSON.parse(r.out) as { vocab_size: number; files: string[] };
   assert.equal(j.vocab_size, 1024);
-  for (const f of ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "preprocessor_config.json"]) {
+  for (const f of [
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "generation_config.json",
+    "preprocessor_config.json",
+  ]) {
     assert.ok(existsSync(join(a, f)), f);
   }
   const tok = await QwenTokenizer.fromDir(a);
@@ -71,13 +78,32 @@ test("rft generate --json: prompt ids with expanded image pads, deterministic wi
   const m = join(dir, "tiny");
   const img1 = join(dir, "a.png");
   const img2 = join(dir, "b.png");
-  await sharp({ create: { width: 112, height: 84, channels: 3, background: { r: 200, g: 40, b: 30 } } }).png().toFile(img1);
-  await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 20, g: 40, b: 230 } } }).png().toFile(img2);
-  const args = ["generate", "--model", m, "--image", img1, "--image", img2, "--prompt", "How many objects are left?", "--max-new-tokens", "6", "--json"];
+  await sharp({ create: { width: 112, height: 84, channels: 3, background: { r: 200, g: 40, b: 30 } } })
+    .png()
+    .toFile(img1);
+  await sharp({ create: { width: 56, height: 56, channels: 3, background: { r: 20, g: 40, b: 230 } } })
+    .png()
+    .toFile(img2);
+  const args = [
+    "generate",
+    "--model",
+    m,
+    "--image",
+    img1,
+    "--image",
+    img2,
+    "--prompt",
+    "How many objects are left?",
+    "--max-new-tokens",
+    "6",
+    "--json",
+  ];
   const s1 = await run([...args, "--temperature", "1", "--top-p", "0.9", "--top-k", "50", "--seed", "5"]);
   assert.equal(s1.code, 0, s1.err);
   const g1 = JSON.parse(s1.out) as GenJson;
-  const s2 = JSON.parse((await run([...args, "--temperature", "1", "--top-p", "0.9", "--top-k", "50", "--seed", "5"])).out) as GenJson;
+  const s2 = JSON.parse(
+    (await run([...args, "--temperature", "1", "--top-p", "0.9", "--top-k", "50", "--seed", "5"])).out,
+  ) as GenJson;
   assert.deepEqual(s2, { ...g1, seconds: (s2 as unknown as { seconds: number }).seconds });
   const tok = await QwenTokenizer.fromDir(m);
   const pad = tok.requireId("<|image_pad|>");
@@ -89,7 +115,10 @@ test("rft generate --json: prompt ids with expanded image pads, deterministic wi
   const greedy1 = JSON.parse((await run([...args, "--temperature", "0", "--seed", "1"])).out) as GenJson;
   const greedy2 = JSON.parse((await run([...args, "--temperature", "0", "--seed", "2"])).out) as GenJson;
   assert.deepEqual(greedy1.ids, greedy2.ids, "greedy does not depend on the seed");
-  assert.equal(greedy1.text, tok.decode(greedy1.finish_reason === "stop" ? greedy1.ids.slice(0, -1) : greedy1.ids, { skipSpecialTokens: true }));
+  assert.equal(
+    greedy1.text,
+    tok.decode(greedy1.finish_reason === "stop" ? greedy1.ids.slice(0, -1) : greedy1.ids, { skipSpecialTokens: true }),
+  );
 });
 
 test("rft generate and rft model init: --help and usage errors", async () => {

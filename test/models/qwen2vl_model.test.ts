@@ -8,7 +8,13 @@ import { join } from "node:path";
 import * as t from "../../src/tensor/index.ts";
 import { presetConfig, type Qwen2VLConfig } from "../../src/models/qwen2vl/config.ts";
 import { Qwen2VLForConditionalGeneration } from "../../src/models/qwen2vl/model.ts";
-import { collate, generate, completionLogProbs, selectNext, type PromptSample } from "../../src/models/qwen2vl/generate.ts";
+import {
+  collate,
+  generate,
+  completionLogProbs,
+  selectNext,
+  type PromptSample,
+} from "../../src/models/qwen2vl/generate.ts";
 import { saveCheckpoint, loadCheckpoint } from "../../src/models/qwen2vl/checkpoint.ts";
 import { ropeIndex, ropeTokenIds, type GridThw } from "../../src/models/qwen2vl/rope.ts";
 import { toModernName, paramSpecs, paramCounts } from "../../src/models/qwen2vl/params.ts";
@@ -24,7 +30,8 @@ function makeModel(seed = 0): Qwen2VLForConditionalGeneration {
   const m = new Qwen2VLForConditionalGeneration(cfg);
   // HF's 0.02 init gives nearly uniform logits; larger weights make the tests sensitive to every path.
   t.noGrad(() => {
-    for (const [n, p] of m.namedParameters()) if (!n.endsWith("norm.weight") && !/norm\d?\.weight|ln_q\.weight/.test(n)) p.mul_(8);
+    for (const [n, p] of m.namedParameters())
+      if (!n.endsWith("norm.weight") && !/norm\d?\.weight|ln_q\.weight/.test(n)) p.mul_(8);
   });
   return m.eval();
 }
@@ -41,7 +48,12 @@ function pixels(rows: number, seed: number): Float32Array {
 /** A prompt with one image per grid (pads expanded), a few text tokens around. */
 function sample(grids: GridThw[], text: number[], seed: number, id?: string): PromptSample {
   const ids: number[] = [1, 2];
-  for (const g of grids) ids.push(cfg.vision_start_token_id, ...Array(g[0] * g[1] * g[2] / 4).fill(cfg.image_token_id), cfg.vision_end_token_id);
+  for (const g of grids)
+    ids.push(
+      cfg.vision_start_token_id,
+      ...Array((g[0] * g[1] * g[2]) / 4).fill(cfg.image_token_id),
+      cfg.vision_end_token_id,
+    );
   ids.push(...text);
   const rows = grids.reduce((a, g) => a + g[0] * g[1] * g[2], 0);
   return { id, inputIds: ids, pixelValues: rows ? pixels(rows, seed) : null, imageGridThw: grids };
@@ -51,10 +63,20 @@ function logitsOf(m: Qwen2VLForConditionalGeneration, samples: PromptSample[]): 
   return t.noGrad(() =>
     t.tidy(() => {
       using b = collate(samples, PAD);
-      const out = m.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw });
+      const out = m.forward({
+        inputIds: b.inputIds,
+        attentionMask: b.attentionMask,
+        pixelValues: b.pixelValues,
+        imageGridThw: b.imageGridThw,
+      });
       const T = b.inputIds.size(1);
       // Per sample: logits of its real (unpadded) positions.
-      return samples.map((s, i) => out.logits.select(0, i).narrow(0, T - s.inputIds.length, s.inputIds.length).toFloat32());
+      return samples.map((s, i) =>
+        out.logits
+          .select(0, i)
+          .narrow(0, T - s.inputIds.length, s.inputIds.length)
+          .toFloat32(),
+      );
     }),
   );
 }
@@ -66,7 +88,10 @@ test("2B and 7B models built on the meta device: names, shapes and counts equal 
     using m = new Qwen2VLForConditionalGeneration(c, { dtype: "bfloat16", device: "meta" });
     assert.ok(t.memory().cpuBytes - before < 1e6, "only the rotary tables are real");
     const got = [...m.namedParameters()].map(([n, p]) => `${n}:${p.shape.join("x")}`);
-    assert.deepEqual(got, paramSpecs(c).map((p) => `${p.name}:${p.shape.join("x")}`));
+    assert.deepEqual(
+      got,
+      paramSpecs(c).map((p) => `${p.name}:${p.shape.join("x")}`),
+    );
     assert.equal(m.numParameters(), paramCounts(c).total);
   }
 });
@@ -76,7 +101,9 @@ test("parameter names are exactly HF's; tied embeddings have no lm_head", () => 
   const names = [...m.namedParameters()].map(([n]) => n);
   assert.ok(names.includes("visual.patch_embed.proj.weight"));
   assert.ok(names.includes("visual.merger.mlp.0.weight") && names.includes("visual.merger.mlp.2.bias"));
-  assert.ok(names.includes("model.layers.3.self_attn.q_proj.bias") && !names.includes("model.layers.3.self_attn.o_proj.bias"));
+  assert.ok(
+    names.includes("model.layers.3.self_attn.q_proj.bias") && !names.includes("model.layers.3.self_attn.o_proj.bias"),
+  );
   assert.ok(!names.includes("lm_head.weight"), "qwen2-vl-tiny ties lm_head to embed_tokens");
   using untied = new Qwen2VLForConditionalGeneration({ ...cfg, tie_word_embeddings: false }, { device: "meta" });
   assert.ok([...untied.namedParameters()].some(([n]) => n === "lm_head.weight"));
@@ -90,13 +117,31 @@ test("memory: forward returns only its outputs; dispose frees every parameter an
   t.noGrad(() => {
     using b = collate([sample([[1, 4, 4]], [5], 1)], PAD);
     const afterBatch = t.handleBalance();
-    const out = m.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw });
+    const out = m.forward({
+      inputIds: b.inputIds,
+      attentionMask: b.attentionMask,
+      pixelValues: b.pixelValues,
+      imageGridThw: b.imageGridThw,
+    });
     assert.equal(t.handleBalance(), afterBatch + 1, "only the logits survive the forward");
     // forwardHidden + the output weight gives the same logits (for chunked LM-head losses).
     t.tidy(() => {
-      const { hidden } = m.forwardHidden({ inputIds: b.inputIds, attentionMask: b.attentionMask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw }, { logitsRange: [2, 5] });
+      const { hidden } = m.forwardHidden(
+        {
+          inputIds: b.inputIds,
+          attentionMask: b.attentionMask,
+          pixelValues: b.pixelValues,
+          imageGridThw: b.imageGridThw,
+        },
+        { logitsRange: [2, 5] },
+      );
       assert.deepEqual(hidden.shape, [1, 3, cfg.hidden_size]);
-      assertClose(t.linear(hidden, m.outputWeight).toFloat32(), out.logits.narrow(1, 2, 3).toFloat32(), 1e-5, "hidden → logits");
+      assertClose(
+        t.linear(hidden, m.outputWeight).toFloat32(),
+        out.logits.narrow(1, 2, 3).toFloat32(),
+        1e-5,
+        "hidden → logits",
+      );
     });
     out.logits.dispose();
   });
@@ -112,7 +157,8 @@ test("save -> load gives identical logits (float32), bf16 checkpoints load, newe
     const s = [sample([[1, 4, 4]], [5, 6, 7], 3)];
     const ref = logitsOf(m, s)[0]!;
     const files = await saveCheckpoint(m, join(dir, "a"));
-    for (const f of ["config.json", "model.safetensors", "generation_config.json", "preprocessor_config.json"]) assert.ok(files.includes(f) && existsSync(join(dir, "a", f)), f);
+    for (const f of ["config.json", "model.safetensors", "generation_config.json", "preprocessor_config.json"])
+      assert.ok(files.includes(f) && existsSync(join(dir, "a", f)), f);
     assert.deepEqual(readdirSync(dir), ["a"], "no temporary directories left behind");
     const before = t.handleBalance();
     const loaded = await loadCheckpoint(join(dir, "a"));
@@ -149,7 +195,10 @@ test("save -> load gives identical logits (float32), bf16 checkpoints load, newe
     const bad = JSON.parse(readFileSync(join(dir, "d", "config.json"), "utf8"));
     bad.intermediate_size = 512;
     (await import("node:fs")).writeFileSync(join(dir, "d", "config.json"), JSON.stringify(bad));
-    await assert.rejects(loadCheckpoint(join(dir, "d")), /wrong shape: .*model\.layers\.0\.mlp\.gate_proj\.weight \[704,256\] \(config needs \[512,256\]\)/);
+    await assert.rejects(
+      loadCheckpoint(join(dir, "d")),
+      /wrong shape: .*model\.layers\.0\.mlp\.gate_proj\.weight \[704,256\] \(config needs \[512,256\]\)/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -162,7 +211,15 @@ test("KV-cache decoding equals a full forward", () => {
   t.noGrad(() => {
     using b = collate([s], PAD);
     using cache = m.newCache(64);
-    const pre = m.forward({ inputIds: b.inputIds, attentionMask: b.attentionMask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw }, { cache });
+    const pre = m.forward(
+      {
+        inputIds: b.inputIds,
+        attentionMask: b.attentionMask,
+        pixelValues: b.pixelValues,
+        imageGridThw: b.imageGridThw,
+      },
+      { cache },
+    );
     const stepLogits: Float32Array[] = [];
     let mask = b.attentionMask.alias();
     for (const id of extra) {
@@ -179,7 +236,9 @@ test("KV-cache decoding equals a full forward", () => {
     const full = logitsOf(m, [{ ...s, inputIds: [...s.inputIds, ...extra] }])[0]!;
     const V = cfg.vocab_size;
     const L = s.inputIds.length;
-    extra.forEach((_, k) => assertClose(stepLogits[k]!, full.subarray((L + k) * V, (L + k + 1) * V), 1e-4, `decode step ${k}`));
+    extra.forEach((_, k) =>
+      assertClose(stepLogits[k]!, full.subarray((L + k) * V, (L + k + 1) * V), 1e-4, `decode step ${k}`),
+    );
   });
 });
 
@@ -202,7 +261,10 @@ test("a sample alone and inside a left-padded batch: same logits and the same gr
 
 test("two-image prompts; per-image attention isolation; pad-count check names the sample", () => {
   using m = makeModel(4);
-  const grids: GridThw[] = [[1, 4, 4], [1, 2, 4]];
+  const grids: GridThw[] = [
+    [1, 4, 4],
+    [1, 2, 4],
+  ];
   const s = sample(grids, [5, 6], 7);
   // Changing image 2 leaves image 1's vision features untouched (block-diagonal attention), but changes the logits.
   t.noGrad(() =>
@@ -220,7 +282,12 @@ test("two-image prompts; per-image attention isolation; pad-count check names th
       assertClose(solo.toFloat32(), f1.narrow(0, 0, 4).toFloat32(), 1e-5, "image 1 alone");
     }),
   );
-  const g = generate(m, [s, sample([[1, 4, 4]], [8], 8)], { maxNewTokens: 3, stopTokenIds: [IMEND], padTokenId: PAD, temperature: 0 });
+  const g = generate(m, [s, sample([[1, 4, 4]], [8], 8)], {
+    maxNewTokens: 3,
+    stopTokenIds: [IMEND],
+    padTokenId: PAD,
+    temperature: 0,
+  });
   assert.equal(g.length, 2);
   // One pad too few in the second sample: the error names it before any compute.
   const broken = sample([[1, 4, 4]], [8], 8, "item-42");
@@ -229,8 +296,14 @@ test("two-image prompts; per-image attention isolation; pad-count check names th
     () => generate(m, [s, broken], { maxNewTokens: 2, stopTokenIds: [IMEND], padTokenId: PAD, temperature: 0 }),
     /sample item-42: 3 <\|image_pad\|> tokens .* need 4/,
   );
-  const video = { ...sample([], [8], 0, "clip-7"), inputIds: [1, cfg.vision_start_token_id, cfg.video_token_id, cfg.vision_end_token_id] };
-  assert.throws(() => generate(m, [video], { maxNewTokens: 1, stopTokenIds: [], padTokenId: PAD }), /sample clip-7: <\|video_pad\|> tokens: videos are not supported/);
+  const video = {
+    ...sample([], [8], 0, "clip-7"),
+    inputIds: [1, cfg.vision_start_token_id, cfg.video_token_id, cfg.vision_end_token_id],
+  };
+  assert.throws(
+    () => generate(m, [video], { maxNewTokens: 1, stopTokenIds: [], padTokenId: PAD }),
+    /sample clip-7: <\|video_pad\|> tokens: videos are not supported/,
+  );
 });
 
 test("get_rope_index on a hand-computed case (left padding, one 2x4-merged image)", () => {
@@ -263,9 +336,21 @@ test("get_rope_index on a hand-computed case (left padding, one 2x4-merged image
 
 test("log-probs of given completions equal log_softmax of a full forward, with and without autograd", () => {
   using m = makeModel(5);
-  const prompts = [sample([[1, 4, 4]], [5, 6], 9, "p0"), sample([], [30, 31, 32, 33, 34], 0, "p1"), sample([[1, 2, 4]], [7], 10, "p2")];
-  const completions = [[40, 41, 42, IMEND], [50, 51], [60, 61, 62, 63, 64, 65]];
-  const mask = [[1, 1, 1, 1], [1, 1], [1, 1, 1, 0, 0, 0]];
+  const prompts = [
+    sample([[1, 4, 4]], [5, 6], 9, "p0"),
+    sample([], [30, 31, 32, 33, 34], 0, "p1"),
+    sample([[1, 2, 4]], [7], 10, "p2"),
+  ];
+  const completions = [
+    [40, 41, 42, IMEND],
+    [50, 51],
+    [60, 61, 62, 63, 64, 65],
+  ];
+  const mask = [
+    [1, 1, 1, 1],
+    [1, 1],
+    [1, 1, 1, 0, 0, 0],
+  ];
   const expected = prompts.map((p, i) => {
     const full = logitsOf(m, [{ ...p, inputIds: [...p.inputIds, ...completions[i]!] }])[0]!;
     const V = cfg.vocab_size;
@@ -317,10 +402,17 @@ test("seeded sampling is deterministic and leaves the global RNG alone; top-k 1 
   assert.deepEqual(g1, g2);
   assert.deepEqual(after1.toNumbers(), after2.toNumbers(), "global RNG stream is restored after a seeded generate");
   const g3 = generate(m, ps, { ...o, seed: 8 });
-  assert.notDeepEqual(g3.map((g) => g.ids), g1.map((g) => g.ids), "another seed samples differently");
+  assert.notDeepEqual(
+    g3.map((g) => g.ids),
+    g1.map((g) => g.ids),
+    "another seed samples differently",
+  );
   const greedy = generate(m, ps, { ...o, temperature: 0 });
   const top1 = generate(m, ps, { ...o, topK: 1, topP: 1, seed: 3 });
-  assert.deepEqual(top1.map((g) => g.ids), greedy.map((g) => g.ids));
+  assert.deepEqual(
+    top1.map((g) => g.ids),
+    greedy.map((g) => g.ids),
+  );
   for (const g of g1) {
     assert.equal(g.ids.length, g.logprobs.length);
     assert.ok(g.finishReason === "length" ? g.ids.length === 10 : g.ids.at(-1) === IMEND);
@@ -331,7 +423,11 @@ test("seeded sampling is deterministic and leaves the global RNG alone; top-k 1 
 test("selectNext: top-p keeps the smallest set with mass >= p", () => {
   t.tidy(() => {
     // probs 0.5, 0.3, 0.15, 0.05: top-p 0.7 keeps {0, 1}; sampling many times never yields 2 or 3.
-    const logits = t.tensor([Math.log(0.5), Math.log(0.3), Math.log(0.15), Math.log(0.05)]).view(1, 4).expand(2000, 4).contiguous();
+    const logits = t
+      .tensor([Math.log(0.5), Math.log(0.3), Math.log(0.15), Math.log(0.05)])
+      .view(1, 4)
+      .expand(2000, 4)
+      .contiguous();
     t.manualSeed(0);
     const [tok] = selectNext(logits, { temperature: 1, topP: 0.7 });
     const counts = [0, 0, 0, 0];
@@ -362,9 +458,34 @@ test("stop on any of several ids; finish reasons; no tensors leak from generate"
 
 test("log-probs reported by batched KV-cache generation equal completionLogProbs of the same tokens", () => {
   using m = makeModel(11);
-  const ps = [sample([[1, 4, 4]], [5, 6, 7], 16), sample([], [3], 0), sample([[1, 2, 4], [1, 4, 4]], [8], 17)];
-  const gens = generate(m, ps, { maxNewTokens: 8, stopTokenIds: [], padTokenId: PAD, temperature: 0.7, topK: 20, seed: 4 });
-  const r = t.noGrad(() => completionLogProbs(m, ps, gens.map((g) => g.ids), { padTokenId: PAD, temperature: 0.7 }));
+  const ps = [
+    sample([[1, 4, 4]], [5, 6, 7], 16),
+    sample([], [3], 0),
+    sample(
+      [
+        [1, 2, 4],
+        [1, 4, 4],
+      ],
+      [8],
+      17,
+    ),
+  ];
+  const gens = generate(m, ps, {
+    maxNewTokens: 8,
+    stopTokenIds: [],
+    padTokenId: PAD,
+    temperature: 0.7,
+    topK: 20,
+    seed: 4,
+  });
+  const r = t.noGrad(() =>
+    completionLogProbs(
+      m,
+      ps,
+      gens.map((g) => g.ids),
+      { padTokenId: PAD, temperature: 0.7 },
+    ),
+  );
   const lp = r.logprobs.toFloat32();
   gens.forEach((g, i) => assertClose(lp.subarray(i * 8, i * 8 + g.ids.length), g.logprobs, 1e-4, `row ${i}`));
   r.logprobs.dispose();
@@ -380,7 +501,10 @@ test("completion tokens that look like image pads are text, as in KV-cache decod
     using b = collate([p], PAD);
     using cache = m.newCache(64);
     let mask = b.attentionMask.alias();
-    const pre = m.forward({ inputIds: b.inputIds, attentionMask: mask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw }, { cache });
+    const pre = m.forward(
+      { inputIds: b.inputIds, attentionMask: mask, pixelValues: b.pixelValues, imageGridThw: b.imageGridThw },
+      { cache },
+    );
     let logits = pre.logits.narrow(1, pre.logits.size(1) - 1, 1);
     pre.logits.dispose();
     const lps: number[] = [];
@@ -406,7 +530,12 @@ test("completion tokens that look like image pads are text, as in KV-cache decod
 
 test("rows that stop early leave the batch (compaction) without changing the others", () => {
   using m = makeModel(10);
-  const ps = [sample([[1, 4, 4]], [5], 14), sample([], [3, 4, 5, 6], 0), sample([[1, 2, 4]], [7, 8], 15), sample([], [9], 0)];
+  const ps = [
+    sample([[1, 4, 4]], [5], 14),
+    sample([], [3, 4, 5, 6], 0),
+    sample([[1, 2, 4]], [7, 8], 15),
+    sample([], [9], 0),
+  ];
   const o = { maxNewTokens: 10, padTokenId: PAD, temperature: 0 };
   const free = generate(m, ps, { ...o, stopTokenIds: [] });
   // Stop on row 0's second token: row 0 (and any row producing that token) ends early, the rest continue.
@@ -416,7 +545,10 @@ test("rows that stop early leave the batch (compaction) without changing the oth
   const stopped = generate(m, ps, { ...o, stopTokenIds: [stopId] });
   assert.equal(t.handleBalance(), base);
   assert.equal(stopped[0]!.finishReason, "stop");
-  assert.ok(stopped.some((g) => g.finishReason === "length"), "some rows run to the end after the batch shrank");
+  assert.ok(
+    stopped.some((g) => g.finishReason === "length"),
+    "some rows run to the end after the batch shrank",
+  );
   stopped.forEach((g, i) => {
     assert.deepEqual(g.ids, cut(free[i]!.ids), `row ${i}`);
     assertClose(g.logprobs, free[i]!.logprobs.slice(0, g.ids.length), 1e-4, `row ${i} log-probs`);

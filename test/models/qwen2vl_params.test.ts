@@ -1,7 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { presetConfig } from "../../src/models/qwen2vl/config.ts";
-import { checkCheckpointKeys, paramCounts, paramSpecs, toClassicName, toModernName } from "../../src/models/qwen2vl/params.ts";
+import {
+  checkCheckpointKeys,
+  paramCounts,
+  paramSpecs,
+  toClassicName,
+  toModernName,
+} from "../../src/models/qwen2vl/params.ts";
 
 test("2B and 7B parameter counts equal the published totals", () => {
   // Published parameter counts of Qwen/Qwen2-VL-2B-Instruct and Qwen/Qwen2-VL-7B-Instruct (model cards: 2.21B, 8.29B;
@@ -18,13 +24,17 @@ test("vision and text counts follow from the shapes", () => {
   const c = presetConfig("qwen2-vl-2b");
   // Vision tower, from the module definitions: Conv3d without bias; per block 2 LayerNorms, qkv, proj, fc1, fc2
   // (all with bias); merger LayerNorm + Linear(5120, 5120) + Linear(5120, 1536).
-  const E = 1280, M = 5120, D = 32;
+  const E = 1280,
+    M = 5120,
+    D = 32;
   const block = 2 * 2 * E + (E * 3 * E + 3 * E) + (E * E + E) + (E * 4 * E + 4 * E) + (4 * E * E + E);
   const merger = 2 * E + (M * M + M) + (M * 1536 + 1536);
   assert.equal(paramCounts(c).vision, E * 3 * 2 * 14 * 14 + D * block + merger);
   // Decoder: q/k/v with bias (2 kv heads of 128), o without, SwiGLU 8960, two RMSNorms, final norm; tied head.
-  const H = 1536, I = 8960, kv = 2 * 128;
-  const layer = (H * H + H) + 2 * (H * kv + kv) + H * H + 3 * H * I + 2 * H;
+  const H = 1536,
+    I = 8960,
+    kv = 2 * 128;
+  const layer = H * H + H + 2 * (H * kv + kv) + H * H + 3 * H * I + 2 * H;
   assert.equal(paramCounts(c).text, 151936 * H + 28 * layer + H);
 });
 
@@ -68,7 +78,14 @@ test("names and shapes are HF's (classic layout)", () => {
   ];
   for (const [name, shape] of expected) assert.deepEqual(byName.get(name), shape, name);
   // Things HF does not have.
-  for (const absent of ["lm_head.weight", "model.layers.0.self_attn.o_proj.bias", "model.layers.0.mlp.gate_proj.bias", "visual.patch_embed.proj.bias", "model.layers.28.input_layernorm.weight", "visual.blocks.32.norm1.weight"]) {
+  for (const absent of [
+    "lm_head.weight",
+    "model.layers.0.self_attn.o_proj.bias",
+    "model.layers.0.mlp.gate_proj.bias",
+    "visual.patch_embed.proj.bias",
+    "model.layers.28.input_layernorm.weight",
+    "visual.blocks.32.norm1.weight",
+  ]) {
     assert.equal(byName.has(absent), false, absent);
   }
   // Per decoder layer 12 tensors, per vision block 12 tensors.
@@ -101,5 +118,8 @@ test("both key layouts map to the classic names", () => {
   assert.deepEqual(r.unexpected, ["visual.extra.weight"]);
   assert.equal(r.wrongShape[0]!.name, "visual.patch_embed.proj.weight");
   // A tied checkpoint that still carries lm_head.weight is accepted.
-  assert.deepEqual(checkCheckpointKeys(c, [...modern, ["lm_head.weight", [c.vocab_size, c.hidden_size]]]).unexpected, []);
+  assert.deepEqual(
+    checkCheckpointKeys(c, [...modern, ["lm_head.weight", [c.vocab_size, c.hidden_size]]]).unexpected,
+    [],
+  );
 });

@@ -27,7 +27,17 @@ import {
 } from "../../src/models/qwen2vl/processor.ts";
 
 test("pyRound rounds half to even like Python's round()", () => {
-  const cases: [number, number][] = [[0.5, 0], [1.5, 2], [2.5, 2], [3.5, 4], [-0.5, 0], [-1.5, -2], [2.4999, 2], [2.5001, 3], [7, 7]];
+  const cases: [number, number][] = [
+    [0.5, 0],
+    [1.5, 2],
+    [2.5, 2],
+    [3.5, 4],
+    [-0.5, 0],
+    [-1.5, -2],
+    [2.4999, 2],
+    [2.5001, 3],
+    [7, 7],
+  ];
   for (const [x, want] of cases) assert.equal(pyRound(x) + 0, want, `round(${x})`);
 });
 
@@ -59,7 +69,11 @@ test("smart_resize table (height, width, min_pixels, max_pixels → height, widt
     [10, 1000, 3136, 480000, 28, 1008, "short side below factor"],
   ];
   for (const [h, w, min, max, eh, ew, why] of table) {
-    assert.deepEqual(smartResize(h, w, { minPixels: min, maxPixels: max }), { height: eh, width: ew }, `${h}x${w} (${why})`);
+    assert.deepEqual(
+      smartResize(h, w, { minPixels: min, maxPixels: max }),
+      { height: eh, width: ew },
+      `${h}x${w} (${why})`,
+    );
     const r = smartResize(h, w, { minPixels: min, maxPixels: max });
     assert.equal(r.height % 28, 0);
     assert.equal(r.width % 28, 0);
@@ -77,7 +91,11 @@ test("image token counts", () => {
   assert.equal(imageGeometry(1000, 1000, cfg, { maxPixels: 480000 }).numImageTokens, (48 * 48) / 4);
   assert.equal(imageGeometry(15, 15, cfg).numImageTokens, 4);
   // tokens = h'·w'/784 for any size
-  for (const [h, w] of [[333, 777], [28, 5600], [1080, 1920]] as const) {
+  for (const [h, w] of [
+    [333, 777],
+    [28, 5600],
+    [1080, 1920],
+  ] as const) {
     const r = imageGeometry(h, w, cfg);
     assert.equal(r.numImageTokens, (r.resizedHeight * r.resizedWidth) / 784);
   }
@@ -104,7 +122,8 @@ function transpose(data: Float32Array, shape: number[], perm: number[]): Float32
 test("patch order: a hand-computed small case", () => {
   // 2 channels, 4x4 pixels, patch 1, merge 2, temporal 2; value(c, y, x) = 100c + 10y + x, frame 1 = frame 0 + 1000.
   const f0 = new Float32Array(2 * 4 * 4);
-  for (let c = 0; c < 2; c++) for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) f0[(c * 4 + y) * 4 + x] = 100 * c + 10 * y + x;
+  for (let c = 0; c < 2; c++)
+    for (let y = 0; y < 4; y++) for (let x = 0; x < 4; x++) f0[(c * 4 + y) * 4 + x] = 100 * c + 10 * y + x;
   const f1 = f0.map((v) => v + 1000);
   const p = patchify([f0, f1], 2, 4, 4, { patchSize: 1, temporalPatchSize: 2, mergeSize: 2 });
   assert.deepEqual([p.rows, p.cols, p.gridThw], [16, 4, [1, 4, 4]]);
@@ -120,13 +139,19 @@ test("patch order: a hand-computed small case", () => {
 });
 
 test("patch order equals HF's reshape/transpose on a random image", () => {
-  const C = 3, H = 56, W = 84, T = 2, P = 14, m = 2;
-  const frame = new Float32Array(C * H * W).map((_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
+  const C = 3,
+    H = 56,
+    W = 84,
+    T = 2,
+    P = 14,
+    m = 2;
+  const frame = new Float32Array(C * H * W).map((_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1);
   const p = patchify([frame, frame], C, H, W, { patchSize: P, temporalPatchSize: T, mergeSize: m });
   const stacked = new Float32Array(T * frame.length);
   stacked.set(frame, 0);
   stacked.set(frame, frame.length);
-  const gh = H / P, gw = W / P;
+  const gh = H / P,
+    gw = W / P;
   const ref = transpose(stacked, [1, T, C, gh / m, m, P, gw / m, m, P], [0, 3, 6, 4, 7, 2, 1, 5, 8]);
   assert.deepEqual([p.rows, p.cols], [gh * gw, C * T * P * P]);
   assert.deepEqual(p.data, ref);
@@ -144,7 +169,12 @@ test("bicubic resize: hand-computed 4 → 2 downscale, identity, constants", () 
   assert.deepEqual(same.data, img.data);
   // A constant image stays constant through up- and down-scaling in both directions.
   const flat = { width: 37, height: 23, data: new Uint8Array(37 * 23 * 3).map((_, i) => [200, 17, 255][i % 3]!) };
-  for (const [w, h] of [[28, 56], [84, 28], [112, 112], [20, 10]] as const) {
+  for (const [w, h] of [
+    [28, 56],
+    [84, 28],
+    [112, 112],
+    [20, 10],
+  ] as const) {
     const o = resizeBicubic(flat, w, h);
     assert.equal(o.data.length, w * h * 3);
     for (let i = 0; i < o.data.length; i++) assert.equal(o.data[i], [200, 17, 255][i % 3], `${w}x${h} at ${i}`);
@@ -156,7 +186,7 @@ function pillowCase(size: number, color: number) {
   const data = new Uint8Array(size * size * 3);
   for (let y = 0; y < size; y++)
     for (let x = 0; x < size; x++) {
-      const v = (x < size / 2) === (y < size / 2) ? color : 255 - color;
+      const v = x < size / 2 === y < size / 2 ? color : 255 - color;
       data.fill(v, (y * size + x) * 3, (y * size + x) * 3 + 3);
     }
   return { width: size, height: size, data };
@@ -164,7 +194,10 @@ function pillowCase(size: number, color: number) {
 
 /** Pillow's make_sample: the full expected image from the hex values of its top-left quarter. */
 function pillowSample(hex: string, size: number): number[] {
-  const vals = hex.split(/\s+/).filter(Boolean).map((h) => parseInt(h, 16));
+  const vals = hex
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((h) => parseInt(h, 16));
   const out = new Array<number>(size * size);
   const h = size / 2;
   for (let y = 0; y < h; y++)
@@ -188,7 +221,11 @@ test("bicubic resize reproduces Pillow's own resample accuracy tests", () => {
     const out = resizeBicubic(pillowCase(from, 0xe1), to, to);
     const want = pillowSample(hex, to);
     for (let c = 0; c < 3; c++) {
-      assert.deepEqual(Array.from({ length: to * to }, (_, i) => out.data[i * 3 + c]), want, `${from} -> ${to}, channel ${c}`);
+      assert.deepEqual(
+        Array.from({ length: to * to }, (_, i) => out.data[i * 3 + c]),
+        want,
+        `${from} -> ${to}, channel ${c}`,
+      );
     }
   }
   // TestCoreResampleCoefficients.test_reduce: a very wide step edge keeps exactly half its value in the middle.
@@ -198,18 +235,28 @@ test("bicubic resize reproduces Pillow's own resample accuracy tests", () => {
     assert.equal(resizeBicubic({ width: size, height: 1, data }, 5, 1).data[2 * 3], 127, `width ${size}`);
   }
   // test_nonzero_coefficients: 1280 → 256 keeps a flat colour exactly.
-  const flat = { width: 1280, height: 1280, data: new Uint8Array(1280 * 1280 * 3).map((_, i) => [0x20, 0x40, 0x60][i % 3]!) };
+  const flat = {
+    width: 1280,
+    height: 1280,
+    data: new Uint8Array(1280 * 1280 * 3).map((_, i) => [0x20, 0x40, 0x60][i % 3]!),
+  };
   const small = resizeBicubic(flat, 256, 256);
   for (let i = 0; i < small.data.length; i++) assert.equal(small.data[i], [0x20, 0x40, 0x60][i % 3]);
 });
 
-async function png(width: number, height: number, pixel: (x: number, y: number) => number[], channels: 1 | 3 | 4 = 3): Promise<Buffer> {
+async function png(
+  width: number,
+  height: number,
+  pixel: (x: number, y: number) => number[],
+  channels: 1 | 3 | 4 = 3,
+): Promise<Buffer> {
   const raw = Buffer.alloc(width * height * channels);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) raw.set(pixel(x, y), (y * width + x) * channels);
   return sharp(raw, { raw: { width, height, channels } }).png().toBuffer();
 }
 
-const norm = (v: number, c: number) => Math.fround(Math.fround(Math.fround(v * (1 / 255)) - Math.fround(CLIP_MEAN[c]!)) / Math.fround(CLIP_STD[c]!));
+const norm = (v: number, c: number) =>
+  Math.fround(Math.fround(Math.fround(v * (1 / 255)) - Math.fround(CLIP_MEAN[c]!)) / Math.fround(CLIP_STD[c]!));
 
 test("processes a 480x320 image into 748 patches of 1176 values with CLIP normalisation", async () => {
   const buf = await png(480, 320, () => [200, 100, 50]);
@@ -220,7 +267,11 @@ test("processes a 480x320 image into 748 patches of 1176 values with CLIP normal
   assert.deepEqual([out.images[0]!.resizedHeight, out.images[0]!.resizedWidth], [308, 476]);
   // Columns 0..391 are red (2 frames x 14 x 14), then green, then blue.
   for (const r of [0, 377, 747]) {
-    for (let col = 0; col < 1176; col++) assert.equal(out.pixelValues[r * 1176 + col], norm([200, 100, 50][Math.floor(col / 392)]!, Math.floor(col / 392)));
+    for (let col = 0; col < 1176; col++)
+      assert.equal(
+        out.pixelValues[r * 1176 + col],
+        norm([200, 100, 50][Math.floor(col / 392)]!, Math.floor(col / 392)),
+      );
   }
 });
 
@@ -230,10 +281,16 @@ test("pixel values come from the right pixels (no resize needed at 56x56)", asyn
   assert.deepEqual(p.gridThw, [1, 4, 4]);
   // Row r: block (r>>2 → bh, bw), within-block (mh, mw); column (c, t, py, px).
   for (let r = 0; r < 16; r++) {
-    const blk = r >> 2, within = r & 3;
+    const blk = r >> 2,
+      within = r & 3;
     const y0 = ((blk >> 1) * 2 + (within >> 1)) * 14;
     const x0 = ((blk & 1) * 2 + (within & 1)) * 14;
-    for (const [c, t, py, px] of [[0, 0, 0, 0], [1, 1, 3, 5], [2, 0, 13, 13], [2, 1, 7, 0]] as const) {
+    for (const [c, t, py, px] of [
+      [0, 0, 0, 0],
+      [1, 1, 3, 5],
+      [2, 0, 13, 13],
+      [2, 1, 7, 0],
+    ] as const) {
       const col = ((c * 2 + t) * 14 + py) * 14 + px;
       assert.equal(p.pixelValues[r * 1176 + col], norm(pix(x0 + px, y0 + py)[c]!, c), `row ${r} col ${col}`);
     }
@@ -245,7 +302,10 @@ test("several images per prompt are concatenated in order", async () => {
   const b = processImage(await loadImage(await png(480, 320, () => [255, 255, 255])), defaultPreprocessorConfig());
   const all = concatProcessed([a, b]);
   assert.deepEqual(all.shape, [16 + 748, 1176]);
-  assert.deepEqual(all.imageGridThw, [[1, 4, 4], [1, 22, 34]]);
+  assert.deepEqual(all.imageGridThw, [
+    [1, 4, 4],
+    [1, 22, 34],
+  ]);
   assert.equal(all.pixelValues[0], norm(0, 0));
   assert.equal(all.pixelValues[16 * 1176], norm(255, 0));
 });
@@ -253,13 +313,17 @@ test("several images per prompt are concatenated in order", async () => {
 test("loading converts to RGB: alpha over white, grey to three channels, JPEG and WebP", async () => {
   const rgba = await loadImage(await png(30, 20, () => [0, 0, 0, 128], 4));
   assert.deepEqual([rgba.width, rgba.height, rgba.data.length], [30, 20, 30 * 20 * 3]);
-  assert.ok(rgba.data.every((v) => v >= 126 && v <= 128), "half-transparent black over white is mid grey");
+  assert.ok(
+    rgba.data.every((v) => v >= 126 && v <= 128),
+    "half-transparent black over white is mid grey",
+  );
   const grey = await loadImage(await png(10, 12, (x) => [x * 20], 1));
   assert.equal(grey.data.length, 10 * 12 * 3);
   assert.deepEqual(Array.from(grey.data.subarray(3 * 3, 3 * 3 + 3)), [60, 60, 60]);
   const raw = Buffer.alloc(64 * 48 * 3, 90);
   for (const fmt of ["jpeg", "webp"] as const) {
-    const buf = await sharp(raw, { raw: { width: 64, height: 48, channels: 3 } })[fmt]({ quality: 95 }).toBuffer();
+    const img0 = sharp(raw, { raw: { width: 64, height: 48, channels: 3 } });
+    const buf = await img0[fmt]({ quality: 95 }).toBuffer();
     const img = await loadImage(buf);
     assert.deepEqual([img.width, img.height], [64, 48], fmt);
     assert.ok(Math.abs(img.data[100]! - 90) <= 2, fmt);
@@ -286,12 +350,22 @@ test("preprocessor_config.json is read and written with HF field names", async (
   assert.equal(parsePreprocessorConfig({ size: { shortest_edge: 1000, longest_edge: 480000 } }).max_pixels, 480000);
   // Missing limits take the image processor's class defaults, as transformers does.
   assert.deepEqual([parsePreprocessorConfig({}).min_pixels, parsePreprocessorConfig({}).max_pixels], [3136, 1003520]);
-  assert.equal(parsePreprocessorConfig({ max_pixels: 5000, size: { shortest_edge: 1000, longest_edge: 480000 } }).max_pixels, 5000);
-  assert.throws(() => parsePreprocessorConfig({ min_pixels: 10, max_pixels: 5 }), /min_pixels \(10\) > max_pixels \(5\)/);
+  assert.equal(
+    parsePreprocessorConfig({ max_pixels: 5000, size: { shortest_edge: 1000, longest_edge: 480000 } }).max_pixels,
+    5000,
+  );
+  assert.throws(
+    () => parsePreprocessorConfig({ min_pixels: 10, max_pixels: 5 }),
+    /min_pixels \(10\) > max_pixels \(5\)/,
+  );
   assert.throws(() => parsePreprocessorConfig({ image_mean: [1, 2] }), /image_mean/);
 
   const dir = mkdtempSync(join(tmpdir(), "rft-pp-"));
-  const cfg = defaultPreprocessorConfig({ max_pixels: 480000, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] });
+  const cfg = defaultPreprocessorConfig({
+    max_pixels: 480000,
+    image_mean: [0.5, 0.5, 0.5],
+    image_std: [0.5, 0.5, 0.5],
+  });
   await writePreprocessorConfig(join(dir, "preprocessor_config.json"), cfg);
   assert.deepEqual(await readPreprocessorConfig(join(dir, "preprocessor_config.json")), cfg);
   assert.deepEqual(toPreprocessorJson(cfg).size, { shortest_edge: 3136, longest_edge: 480000 });
@@ -303,7 +377,10 @@ test("preprocessor_config.json is read and written with HF field names", async (
 
 test("image pad expansion and the per-sample count check", () => {
   const PAD = 9;
-  const grids: [number, number, number][] = [[1, 22, 34], [1, 4, 4]];
+  const grids: [number, number, number][] = [
+    [1, 22, 34],
+    [1, 4, 4],
+  ];
   const ids = [1, 2, PAD, 3, PAD, 4];
   const expanded = expandImagePads(ids, grids, PAD, 2);
   assert.equal(expanded.length, 4 + 187 + 4);

@@ -6,7 +6,16 @@ import { readFileSync } from "node:fs";
 import * as t from "../../src/tensor/index.ts";
 import { loadSafetensors } from "../../src/io/safetensors.ts";
 import { loadCheckpoint } from "../../src/models/qwen2vl/checkpoint.ts";
-import { ropeIndex, ropeTokenIds, mropeCosSin, signedSin, invFreq, mropeComponents, visionCosSin, type GridThw } from "../../src/models/qwen2vl/rope.ts";
+import {
+  ropeIndex,
+  ropeTokenIds,
+  mropeCosSin,
+  signedSin,
+  invFreq,
+  mropeComponents,
+  visionCosSin,
+  type GridThw,
+} from "../../src/models/qwen2vl/rope.ts";
 import { imageSegments } from "../../src/models/qwen2vl/vision.ts";
 import { buildAttentionMask } from "../../src/models/qwen2vl/text.ts";
 import { headDim, visionHeadDim } from "../../src/models/qwen2vl/config.ts";
@@ -26,7 +35,9 @@ function validRows(x: t.Tensor, mask: number[][]): number[] {
   const per = x.numel / (B * T);
   const all = x.toFloat32();
   const out: number[] = [];
-  for (let b = 0; b < B; b++) for (let i = 0; i < T; i++) if (mask[b]![i] === 1) out.push(...all.subarray((b * T + i) * per, (b * T + i + 1) * per));
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < T; i++)
+      if (mask[b]![i] === 1) out.push(...all.subarray((b * T + i) * per, (b * T + i + 1) * per));
   return out;
 }
 
@@ -62,8 +73,15 @@ test("reference: checkpoint written by PyTorch loads; vision block, decoder laye
         const [cos, sin] = mropeCosSin(pos, invFreq(headDim(config), config.rope_theta), comps, "float32");
         const am = t.tensor(meta.attention_mask, { dtype: "int64" });
         const mask = buildAttentionMask(am, am.size(1), "float32").unsqueeze(1);
-        const out = model.model.layers.at(0).forward(r("layer0_in"), cos.unsqueeze(1), signedSin(sin).unsqueeze(1), mask, null);
-        assertClose(validRows(out, meta.attention_mask), validRows(r("layer0_out"), meta.attention_mask), 1e-4, "decoder layer 0");
+        const out = model.model.layers
+          .at(0)
+          .forward(r("layer0_in"), cos.unsqueeze(1), signedSin(sin).unsqueeze(1), mask, null);
+        assertClose(
+          validRows(out, meta.attention_mask),
+          validRows(r("layer0_out"), meta.attention_mask),
+          1e-4,
+          "decoder layer 0",
+        );
       });
 
       // The whole model: logits at every non-padded position.
@@ -74,7 +92,12 @@ test("reference: checkpoint written by PyTorch loads; vision block, decoder laye
           pixelValues: r("pixel_values"),
           imageGridThw: grids,
         });
-        assertClose(validRows(out.logits, meta.attention_mask), validRows(r("logits"), meta.attention_mask), 2e-4, "logits");
+        assertClose(
+          validRows(out.logits, meta.attention_mask),
+          validRows(r("logits"), meta.attention_mask),
+          2e-4,
+          "logits",
+        );
         assert.deepEqual(out.ropeDeltas, meta.rope_deltas);
       });
     });

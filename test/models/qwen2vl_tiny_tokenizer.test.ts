@@ -30,7 +30,9 @@ function rng(seed: number): () => number {
 function corpus(bytes: number, seed = 1): string[] {
   const r = rng(seed);
   const letters = "abcdefghijklmnopqrstuvwxyz";
-  const lexicon = Array.from({ length: 5000 }, () => Array.from({ length: 2 + Math.floor(r() * 8) }, () => letters[Math.floor(r() * 26)]).join(""));
+  const lexicon = Array.from({ length: 5000 }, () =>
+    Array.from({ length: 2 + Math.floor(r() * 8) }, () => letters[Math.floor(r() * 26)]).join(""),
+  );
   const extras = ["<think>", "</think>", "<answer>", "</answer>", "cube", "sphere", "How many", "?", ".", ",", "\n"];
   const out: string[] = [];
   let n = 0;
@@ -49,7 +51,19 @@ function corpus(bytes: number, seed = 1): string[] {
 }
 
 function randomUnicode(r: () => number, len: number): string {
-  const ranges: [number, number][] = [[0x20, 0x7e], [0x09, 0x0d], [0xa0, 0x24f], [0x300, 0x36f], [0x370, 0x3ff], [0x400, 0x4ff], [0x4e00, 0x9fff], [0xac00, 0xd7a3], [0x1f300, 0x1faff], [0xe000, 0xf8ff], [0x10000, 0x1000f]];
+  const ranges: [number, number][] = [
+    [0x20, 0x7e],
+    [0x09, 0x0d],
+    [0xa0, 0x24f],
+    [0x300, 0x36f],
+    [0x370, 0x3ff],
+    [0x400, 0x4ff],
+    [0x4e00, 0x9fff],
+    [0xac00, 0xd7a3],
+    [0x1f300, 0x1faff],
+    [0xe000, 0xf8ff],
+    [0x10000, 0x1000f],
+  ];
   let s = "";
   for (let i = 0; i < len; i++) {
     const [a, b] = ranges[Math.floor(r() * ranges.length)]!;
@@ -95,14 +109,20 @@ test("tokenizer.json is valid HF BPE: contiguous ids, every merge's parts and re
   };
   assert.equal(j.model.type, "BPE");
   const ids = Object.values(j.model.vocab).sort((a, b) => a - b);
-  assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => i));
+  assert.deepEqual(
+    ids,
+    Array.from({ length: ids.length }, (_, i) => i),
+  );
   j.model.merges.forEach((m, rank) => {
     const parts = m.split(" ");
     assert.equal(parts.length, 2, m);
     assert.ok(parts[0]! in j.model.vocab && parts[1]! in j.model.vocab, m);
     assert.equal(j.model.vocab[parts[0]! + parts[1]!], 256 + rank, m);
   });
-  assert.deepEqual(j.added_tokens.map((a) => [a.id, a.content, a.special]), TINY_SPECIAL_TOKENS.map((s, i) => [1016 + i, s, true]));
+  assert.deepEqual(
+    j.added_tokens.map((a) => [a.id, a.content, a.special]),
+    TINY_SPECIAL_TOKENS.map((s, i) => [1016 + i, s, true]),
+  );
   // The frequent words of the corpus became single tokens.
   assert.equal(tok.tokenize(" cubes").length, 1);
   assert.equal(tok.tokenize("How").length, 1);
@@ -126,7 +146,9 @@ test("written files load through our loader, with the Qwen2-VL chat template", a
   await writeTokenizerFiles(dir, trained);
   const loaded = await QwenTokenizer.fromDir(dir);
   assert.equal(loaded.chatTemplate, QWEN2VL_CHAT_TEMPLATE);
-  const msgs = [{ role: "user", content: [{ type: "image" as const }, { type: "text" as const, text: "How many cubes?" }] }];
+  const msgs = [
+    { role: "user", content: [{ type: "image" as const }, { type: "text" as const, text: "How many cubes?" }] },
+  ];
   const prompt = loaded.applyChatTemplate(msgs, { addGenerationPrompt: true });
   assert.equal(prompt, renderQwen2VLChat(msgs, { addGenerationPrompt: true }));
   assert.equal(loaded.decode(loaded.encode(prompt)), prompt);
@@ -149,9 +171,16 @@ test("trains a few MB in seconds; refuses a corpus too small for the target", ()
 });
 
 test("a second HF reader (transformers.js, via @lenml) reads the files and encodes identically", () => {
-  const other = TokenizerLoader.fromPreTrained({ tokenizerJSON: toTokenizerJson(trained), tokenizerConfig: toTokenizerConfig(trained) } as never);
+  const other = TokenizerLoader.fromPreTrained({
+    tokenizerJSON: toTokenizerJson(trained),
+    tokenizerConfig: toTokenizerConfig(trained),
+  } as never);
   const r = rng(11);
-  const texts = [corpus(3000, 1).join("\n"), "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>How many?<|im_end|>", randomUnicode(r, 200)];
+  const texts = [
+    corpus(3000, 1).join("\n"),
+    "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>How many?<|im_end|>",
+    randomUnicode(r, 200),
+  ];
   for (const t of texts) {
     const ids = tok.encode(t);
     assert.deepEqual(other.encode(t, { add_special_tokens: false }), ids);

@@ -43,7 +43,10 @@ test("the real Qwen vocabulary has the special ids of spec §2.4", async () => {
   const { vocabSize: _v, ...cfgIds } = tok.configIds();
   assert.deepEqual(cfgIds, QWEN_TOKEN_IDS);
   const c = presetConfig("qwen2-vl-2b");
-  assert.deepEqual([c.image_token_id, c.video_token_id, c.vision_start_token_id, c.vision_end_token_id, c.eos_token_id], [151655, 151656, 151652, 151653, 151645]);
+  assert.deepEqual(
+    [c.image_token_id, c.video_token_id, c.vision_start_token_id, c.vision_end_token_id, c.eos_token_id],
+    [151655, 151656, 151652, 151653, 151645],
+  );
   assert.ok(tok.size <= c.vocab_size, "every token id fits the 2B embedding");
   // Building the preset from the real tokenizer keeps the published (padded) vocabulary size.
   assert.deepEqual(presetConfig("qwen2-vl-2b", tok.configIds()), c);
@@ -74,7 +77,11 @@ test("encodes like the package's own tokenizer and decodes back", async () => {
 const IMG = { type: "image" as const, image: "a.png" };
 const CASES: [string, ChatMessage[], boolean][] = [
   ["single image", [{ role: "user", content: [IMG, { type: "text", text: "How many cubes?" }] }], true],
-  ["two images", [{ role: "user", content: [IMG, { type: "image", image: "b.png" }, { type: "text", text: "What changed?" }] }], true],
+  [
+    "two images",
+    [{ role: "user", content: [IMG, { type: "image", image: "b.png" }, { type: "text", text: "What changed?" }] }],
+    true,
+  ],
   [
     "multi-turn",
     [
@@ -93,7 +100,19 @@ const CASES: [string, ChatMessage[], boolean][] = [
     false,
   ],
   ["string content, no generation prompt", [{ role: "user", content: "plain text" }], false],
-  ["video", [{ role: "user", content: [{ type: "video", video: "v.mp4" }, { type: "text", text: "hi" }] }], true],
+  [
+    "video",
+    [
+      {
+        role: "user",
+        content: [
+          { type: "video", video: "v.mp4" },
+          { type: "text", text: "hi" },
+        ],
+      },
+    ],
+    true,
+  ],
 ];
 
 test("built-in template renders the spec §2.4 prompt", () => {
@@ -110,7 +129,11 @@ test("Jinja rendering of the checkpoint template equals the built-in template", 
   for (const [name, messages, gen] of CASES) {
     for (const addVisionId of [false, true]) {
       const opts = { addGenerationPrompt: gen, addVisionId };
-      assert.equal(renderJinjaChatTemplate(QWEN2VL_CHAT_TEMPLATE, messages, opts), renderQwen2VLChat(messages, opts), `${name} (vision id ${addVisionId})`);
+      assert.equal(
+        renderJinjaChatTemplate(QWEN2VL_CHAT_TEMPLATE, messages, opts),
+        renderQwen2VLChat(messages, opts),
+        `${name} (vision id ${addVisionId})`,
+      );
     }
   }
   const two = renderQwen2VLChat(CASES[1]![1], { addVisionId: true });
@@ -143,20 +166,31 @@ test("prepareInputs: one path from conversation and images to expanded ids and p
   const pp = defaultPreprocessorConfig();
   const red = { width: 480, height: 320, data: new Uint8Array(480 * 320 * 3).fill(128) };
   const small = { width: 56, height: 56, data: new Uint8Array(56 * 56 * 3).fill(7) };
-  const msgs: ChatMessage[] = [{ role: "user", content: [IMG, { type: "image" }, { type: "text", text: "What changed?" }] }];
+  const msgs: ChatMessage[] = [
+    { role: "user", content: [IMG, { type: "image" }, { type: "text", text: "What changed?" }] },
+  ];
   const x = await prepareInputs(tok, pp, msgs, [red, small], { addGenerationPrompt: true, sampleId: "trance-7" });
-  assert.deepEqual(x.imageGridThw, [[1, 22, 34], [1, 4, 4]]);
+  assert.deepEqual(x.imageGridThw, [
+    [1, 22, 34],
+    [1, 4, 4],
+  ]);
   assert.deepEqual(x.pixelShape, [748 + 16, 1176]);
   assert.equal(x.inputIds.filter((i) => i === 151655).length, 187 + 4);
   assert.equal(x.text, renderQwen2VLChat(msgs, { addGenerationPrompt: true }));
   // Expanded ids are the template's ids with the pads repeated: same text once the runs are collapsed.
   assert.equal(tok.decode(x.inputIds).replace(/(<\|image_pad\|>)+/g, "<|image_pad|>"), x.text);
-  await assert.rejects(prepareInputs(tok, pp, msgs, [red], { sampleId: "trance-8" }), /sample trance-8: the conversation has 2 image placeholder\(s\) but 1 image\(s\)/);
+  await assert.rejects(
+    prepareInputs(tok, pp, msgs, [red], { sampleId: "trance-8" }),
+    /sample trance-8: the conversation has 2 image placeholder\(s\) but 1 image\(s\)/,
+  );
 });
 
 test("<image> placeholders put the vision tokens at their positions (SFT convention)", () => {
   const parts = contentFromPlaceholders("Rules...\nBefore: <image>\nAfter: <image>\nWhat changed?");
-  assert.deepEqual(parts.map((p) => p.type), ["text", "image", "text", "image", "text"]);
+  assert.deepEqual(
+    parts.map((p) => p.type),
+    ["text", "image", "text", "image", "text"],
+  );
   const s = renderQwen2VLChat([{ role: "user", content: parts }]);
   assert.equal(s, renderJinjaChatTemplate(QWEN2VL_CHAT_TEMPLATE, [{ role: "user", content: parts }]));
   assert.match(s, /Before: <\|vision_start\|><\|image_pad\|><\|vision_end\|>\nAfter: <\|vision_start\|>/);

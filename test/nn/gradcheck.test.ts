@@ -27,7 +27,10 @@ function gradcheck(name: string, forward: () => t.Tensor, inputs: [string, t.Ten
       t.noGrad(() => flat.select(0, i).fill_(orig));
       const numeric = (up - down) / (2 * eps);
       const diff = Math.abs(numeric - analytic[i]!);
-      assert.ok(diff <= tol * (1 + Math.abs(numeric)), `${name}: d/d${pname}[${i}] analytic ${analytic[i]} vs numeric ${numeric}`);
+      assert.ok(
+        diff <= tol * (1 + Math.abs(numeric)),
+        `${name}: d/d${pname}[${i}] analytic ${analytic[i]} vs numeric ${numeric}`,
+      );
     }
   }
 }
@@ -51,7 +54,13 @@ test("Linear gradients (weight, bias, input)", () => {
 test("Embedding gradients", () => {
   t.manualSeed(0);
   const emb = new Embedding(7, 4, f64);
-  const ids = t.tensor([[1, 3, 1], [6, 0, 2]], { dtype: "int64" });
+  const ids = t.tensor(
+    [
+      [1, 3, 1],
+      [6, 0, 2],
+    ],
+    { dtype: "int64" },
+  );
   gradcheck("Embedding", () => emb.forward(ids), params(emb));
 });
 
@@ -66,7 +75,10 @@ test("RMSNorm gradients (weight, input), float64 and the float32 path", () => {
   const m = new RMSNorm(3, 0);
   const rms = Math.sqrt((1 + 4 + 9) / 3);
   assert.deepEqual(
-    m.forward(xs).toNumbers().map((v) => Math.round(v * 1e5) / 1e5),
+    m
+      .forward(xs)
+      .toNumbers()
+      .map((v) => Math.round(v * 1e5) / 1e5),
     [1 / rms, 2 / rms, 3 / rms].map((v) => Math.round(v * 1e5) / 1e5),
   );
   // bf16 input: computed in float32, returned in the weight's dtype promotion (as HF)
@@ -89,11 +101,16 @@ test("functional ops used by the models have correct gradients", () => {
   t.manualSeed(0);
   const x = t.randn([2, 3, 4], { ...f64, requiresGrad: true });
   const y = t.randn([2, 4, 3], { ...f64, requiresGrad: true });
-  gradcheck("bmm+softmax+silu", () => x.bmm(y).softmax(-1).silu(), [["x", x], ["y", y]]);
+  gradcheck("bmm+softmax+silu", () => x.bmm(y).softmax(-1).silu(), [
+    ["x", x],
+    ["y", y],
+  ]);
   gradcheck("gelu(tanh)*rsqrt", () => x.gelu("tanh").mul(x.square().add(1).rsqrt()), [["x", x]]);
   const target = t.tensor([1, 0, 3, -100, 2, 2], { dtype: "int64" });
   gradcheck("cross_entropy", () => t.crossEntropy(x.view(6, 4), target), [["x", x]]);
-  gradcheck("cat/slice/transpose", () => t.cat([x.slice(2, 0, 2), x.transpose(1, 2).slice(1, 2).transpose(1, 2)], 2), [["x", x]]);
+  gradcheck("cat/slice/transpose", () => t.cat([x.slice(2, 0, 2), x.transpose(1, 2).slice(1, 2).transpose(1, 2)], 2), [
+    ["x", x],
+  ]);
 });
 
 test("autograd API: grad(), retain graph, noGrad, enableGrad, inference mode", () => {

@@ -42,7 +42,8 @@ test("state dict round trip and strict errors by name", () => {
   t.manualSeed(2);
   using b = new Tiny();
   const x = t.tensor([[1, 2, 3]], { dtype: "int64" });
-  const run = (m: Tiny) => t.tidy(() => m.lm_head.forward(m.layers.at(0).q_proj.forward(m.embed_tokens.forward(x))).toFloat32());
+  const run = (m: Tiny) =>
+    t.tidy(() => m.lm_head.forward(m.layers.at(0).q_proj.forward(m.embed_tokens.forward(x))).toFloat32());
   assert.notDeepEqual(run(a), run(b));
   b.loadStateDict(a.stateDict());
   assert.deepEqual(run(a), run(b));
@@ -76,7 +77,12 @@ test("state dict round trip and strict errors by name", () => {
 test("freeze by name pattern, train/eval, dtype cast keeps identities", () => {
   using m = new Tiny();
   const frozen = m.freeze("layers.*.q_proj.*");
-  assert.deepEqual(frozen, ["layers.0.q_proj.weight", "layers.0.q_proj.bias", "layers.1.q_proj.weight", "layers.1.q_proj.bias"]);
+  assert.deepEqual(frozen, [
+    "layers.0.q_proj.weight",
+    "layers.0.q_proj.bias",
+    "layers.1.q_proj.weight",
+    "layers.1.q_proj.bias",
+  ]);
   assert.equal(m.trainableParameters().length, 4);
   m.unfreeze(/^layers\.1\./);
   assert.equal(m.trainableParameters().length, 6);

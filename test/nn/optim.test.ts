@@ -49,14 +49,23 @@ test("AdamW state save/load resumes the exact trajectory", () => {
     o3.stepUpdate();
   }
   assert.deepEqual(p2.toArray(), p1.toArray());
-  assert.throws(() => o3.loadState({ step: 1, expAvg: new Map([["q", p2]]), expAvgSq: new Map() }), /unknown parameter 'q'/);
+  assert.throws(
+    () => o3.loadState({ step: 1, expAvg: new Map([["q", p2]]), expAvgSq: new Map() }),
+    /unknown parameter 'q'/,
+  );
   assert.throws(() => new AdamW([], { betas: [1, 0.9] }), /invalid betas/);
 });
 
 test("AdamW skips parameters without gradient and noDecay excludes names", () => {
   const a = t.ones([2], { requiresGrad: true });
   const b = t.ones([2], { requiresGrad: true });
-  const opt = new AdamW([["a", a], ["b.bias", b]], { lr: 0.1, weightDecay: 0.5, noDecay: (n) => n.endsWith("bias") });
+  const opt = new AdamW(
+    [
+      ["a", a],
+      ["b.bias", b],
+    ],
+    { lr: 0.1, weightDecay: 0.5, noDecay: (n) => n.endsWith("bias") },
+  );
   b.setGrad(t.zeros([2]));
   opt.stepUpdate();
   assert.deepEqual(a.toNumbers(), [1, 1], "no grad: untouched");
@@ -125,7 +134,10 @@ test("AdamW state saved to disk and loaded resumes the exact trajectory; bad fil
   }
   assert.deepEqual(p2.toArray(), p1.toArray());
   const other = new AdamW([["other", mk()]]);
-  assert.throws(() => loadOptimizerState(file, other), /optimizer.safetensors: optimizer state has unknown parameter 'model.w'/);
+  assert.throws(
+    () => loadOptimizerState(file, other),
+    /optimizer.safetensors: optimizer state has unknown parameter 'model.w'/,
+  );
   const plain = join(dir, "plain.safetensors");
   const { saveSafetensors } = await import("../../src/io/safetensors.ts");
   saveSafetensors(plain, { x: t.ones([1]) });

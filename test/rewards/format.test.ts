@@ -13,7 +13,11 @@ const FORMAT: [string, number, string][] = [
   ["<answer>b</answer>", 0, "no think"],
   ["<think>a</think>", 0, "no answer"],
   ["<answer>b</answer><think>a</think>", 0, "wrong order"],
-  ["<think>a</think><answer>b</answer><answer>c</answer>", 1, "a second answer block still full-matches (lazy .*? can extend)"],
+  [
+    "<think>a</think><answer>b</answer><answer>c</answer>",
+    1,
+    "a second answer block still full-matches (lazy .*? can extend)",
+  ],
   ["<THINK>a</THINK><answer>b</answer>", 0, "tags are case-sensitive"],
 ];
 
@@ -22,7 +26,10 @@ test("format_reward table (spec §3.6)", () => {
 });
 
 test("caption_format_reward needs summary, caption, think, answer in order", () => {
-  assert.equal(captionFormatReward("<summary>s</summary>\n<caption>c</caption>\n<think>t</think>\n<answer>a</answer>"), 1);
+  assert.equal(
+    captionFormatReward("<summary>s</summary>\n<caption>c</caption>\n<think>t</think>\n<answer>a</answer>"),
+    1,
+  );
   assert.equal(captionFormatReward("<caption>c</caption><summary>s</summary><think>t</think><answer>a</answer>"), 0);
   assert.equal(captionFormatReward("<think>t</think><answer>a</answer>"), 0);
   assert.equal(formatReward("<summary>s</summary><caption>c</caption><think>t</think><answer>a</answer>"), 0);

@@ -33,14 +33,21 @@ test("call parsing: quotes, spacing, no vocabulary check, Unicode word character
   assert.deepEqual(parseFunctionCalls("foo(bar, baz)"), [{ func: "foo", object: "bar", value: "baz" }]);
   assert.deepEqual(parseFunctionCalls("f(1,\n  x)"), [{ func: "f", object: "1", value: "x" }], "\\s* spans newlines");
   assert.deepEqual(parseFunctionCalls("farbe(1, grün)"), [{ func: "farbe", object: "1", value: "grün" }]);
-  assert.deepEqual(parseFunctionCalls("f(1 , x) g(1,x y) h(1)"), [], "space before the comma, two-word values and one argument do not match");
+  assert.deepEqual(
+    parseFunctionCalls("f(1 , x) g(1,x y) h(1)"),
+    [],
+    "space before the comma, two-word values and one argument do not match",
+  );
   assert.equal(uniqueCalls(parseFunctionCalls("a(1,x) a(1,x) b(2,y)")).length, 2);
 });
 
 test("partial stages in order: func+object, then func+value, then func only", () => {
   const sol = "change_color(1, red), change_size(2, small), change_shape(3, cube)";
   const pred = "<answer>change_color(1, blue), change_size(5, small), change_shape(4, sphere)</answer>";
-  const counts = matchCalls(uniqueCalls(parseFunctionCalls("change_color(1, blue), change_size(5, small), change_shape(4, sphere)")), uniqueCalls(parseFunctionCalls(sol)));
+  const counts = matchCalls(
+    uniqueCalls(parseFunctionCalls("change_color(1, blue), change_size(5, small), change_shape(4, sphere)")),
+    uniqueCalls(parseFunctionCalls(sol)),
+  );
   assert.deepEqual(counts, { exact: 0, funcObject: 1, funcValue: 1, funcOnly: 1 });
   close(funcReward(pred, sol), (0.5 + 0.5 + 0.25) / 3);
   close(penaltyFuncReward(pred, sol), (-0.25 - 0.25 - 0.5) / 3);
@@ -78,7 +85,8 @@ test("evaluation score (spec §6.2): partial credit, no repeat penalty, DOTALL f
   close(tranceScore("<answer>color(1,red), position(2,left)</answer>", S), 0.75);
   assert.equal(tranceScore("<answer>nothing</answer>", S), 0);
   assert.equal(tranceScore("<answer>a(1,x)</answer>", "none"), 0);
-  const multi = "<think>placeholder func(object_id, value)</think>\n<answer>\ncolor(1,red), position(2,front)\n</answer>";
+  const multi =
+    "<think>placeholder func(object_id, value)</think>\n<answer>\ncolor(1,red), position(2,front)\n</answer>";
   assert.equal(tranceScore(multi, S, true), 1, "our default finds the multi-line block");
   // The reference (no DOTALL) misses the block and scans everything, including func(object_id, value):
   // P = {func(object_id,value), color(1,red), position(2,front)}, S has 2 items → 2/3.

@@ -61,7 +61,11 @@ test("verify: numeric to 6 decimals, symbolic, raw strings", () => {
   assert.equal(mathEqual("$x+1$", "$1+x$"), true, "symbolic equality of expressions");
   assert.equal(mathEqual("$x+1$", "$x+2$"), false);
   assert.equal(mathEqual("3", "4"), false);
-  assert.equal(mathEqual("B", "B"), false, "no parse on either side: verify is false (exact match is the caller's job)");
+  assert.equal(
+    mathEqual("B", "B"),
+    false,
+    "no parse on either side: verify is false (exact match is the caller's job)",
+  );
   assert.equal(verifyMath({ raw: "abc" }, { raw: "abc" }), true);
   assert.equal(verifyMath({}, {}), false);
 });

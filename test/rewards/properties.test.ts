@@ -33,7 +33,10 @@ test("pair rewards never throw, stay finite and in range on random text", () => 
   for (const [name, f, lo, hi, binary] of PAIR_REWARDS) {
     completions.forEach((c, i) => {
       const v = f(c, solutions[i]!);
-      assert.ok(Number.isFinite(v) && v >= lo - 1e-12 && v <= hi + 1e-12, `${name} = ${v} for ${JSON.stringify(c)} / ${JSON.stringify(solutions[i])}`);
+      assert.ok(
+        Number.isFinite(v) && v >= lo - 1e-12 && v <= hi + 1e-12,
+        `${name} = ${v} for ${JSON.stringify(c)} / ${JSON.stringify(solutions[i])}`,
+      );
       if (binary) assert.ok(v === 0 || v === 1, `${name} must be 0 or 1, got ${v}`);
     });
   }
@@ -56,7 +59,10 @@ test("the random corpus exercises both outcomes of the main rewards (the propert
     assert.equal(formatReward(wrapped + "x"), 0);
   });
   const withSelf = completions.map((c) => accuracyReward(c, c));
-  assert.ok(withSelf.every((v) => v === 1), "a completion always matches itself as solution");
+  assert.ok(
+    withSelf.every((v) => v === 1),
+    "a completion always matches itself as solution",
+  );
   const calls = completions.filter((c) => /\w\(\w+,\s*'?\w+'?\)/.test(c));
   assert.ok(calls.length > 20, "some texts contain function calls");
   assert.ok(calls.some((c) => funcReward(c, c) > 0));

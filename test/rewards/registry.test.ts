@@ -54,7 +54,11 @@ test("opt-in rewards: reasoning for all, length and math-accuracy only for clevr
 
 test("weights multiply into the total", () => {
   const set = rewardSet("clevr-math", { weights: { accuracy: 2, format: 0.5 } });
-  const r = scoreBatch(set, ["<think>a</think><answer>3</answer>", "3", "<think>a</think><answer>4</answer>"], ["3", "3", "3"]);
+  const r = scoreBatch(
+    set,
+    ["<think>a</think><answer>3</answer>", "3", "<think>a</think><answer>4</answer>"],
+    ["3", "3", "3"],
+  );
   assert.deepEqual(r.rewards.accuracy, [1, 1, 0]);
   assert.deepEqual(r.rewards.format, [1, 0, 1]);
   assert.deepEqual(r.total, [2.5, 2, 0.5]);

@@ -10,7 +10,11 @@ test("the shell examples of docs/data-and-rewards.md run", () => {
   const doc = readFileSync(`${ROOT}docs/data-and-rewards.md`, "utf8");
   const blocks = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
   assert.ok(blocks.length >= 1, "the doc has shell examples");
-  const r = spawnSync("bash", ["-euo", "pipefail", "-c", blocks.join("\n") + "\nrm -rf \"$OUT\"\n"], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync("bash", ["-euo", "pipefail", "-c", blocks.join("\n") + '\nrm -rf "$OUT"\n'], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   assert.equal(r.status, 0, `examples failed:\n${r.stderr}`);
   // The reward example prints one line per input with the documented values.
   assert.ok(r.stdout.includes('{"rewards":{"accuracy":1,"format":1},"total":2}'), r.stdout);

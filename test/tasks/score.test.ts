@@ -15,7 +15,9 @@ interface FixtureItem {
 }
 
 const load = (name: string): FixtureItem[] =>
-  JSON.parse(readFileSync(fileURLToPath(new URL(`../fixtures/score/${name}.json`, import.meta.url)), "utf8")) as FixtureItem[];
+  JSON.parse(
+    readFileSync(fileURLToPath(new URL(`../fixtures/score/${name}.json`, import.meta.url)), "utf8"),
+  ) as FixtureItem[];
 
 const close = (a: number, b: number, msg: string) => assert.ok(Math.abs(a - b) < 1e-9, `${msg}: ${a} vs ${b}`);
 
@@ -89,7 +91,16 @@ test("TRANCE reference quirk: no DOTALL in the scorer's <answer> regex", () => {
 test("bad prediction files name the item and field", () => {
   assert.throws(() => scorePredictions("geomath", {}, "p.json"), /p.json: expected a JSON array/);
   assert.throws(() => scorePredictions("geomath", [1], "p.json"), /p.json: item 0: expected an object/);
-  assert.throws(() => scorePredictions("geomath", [{ id: "x", answer: "A" }], "p.json"), /p.json: item 0 \(id "x"\): field "pred" is missing/);
-  assert.throws(() => scorePredictions("geomath", [{ answer: 3, pred: "3" }], "p.json"), /p.json: item 0: field "answer": expected a string, got number/);
-  assert.throws(() => scorePredictions("trance", [{ answer: "a", pred: null }], "p.json"), /field "pred": expected a string, got null/);
+  assert.throws(
+    () => scorePredictions("geomath", [{ id: "x", answer: "A" }], "p.json"),
+    /p.json: item 0 \(id "x"\): field "pred" is missing/,
+  );
+  assert.throws(
+    () => scorePredictions("geomath", [{ answer: 3, pred: "3" }], "p.json"),
+    /p.json: item 0: field "answer": expected a string, got number/,
+  );
+  assert.throws(
+    () => scorePredictions("trance", [{ answer: "a", pred: null }], "p.json"),
+    /field "pred": expected a string, got null/,
+  );
 });

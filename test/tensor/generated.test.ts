@@ -16,9 +16,24 @@ test("generated ops: tensors, scalars, dtypes, tuples, lists, in-place, defaults
   const s = aten.sum(x, "float64");
   assert.equal(s.dtype, "float64");
   assert.equal(s.item(), 6);
-  const [v, i] = aten.max_dim(t.tensor([[1, 5], [7, 2]]), 1);
-  assert.deepEqual([v.toNumbers(), i.toNumbers()], [[5, 7], [1, 0]]);
-  assert.deepEqual(aten.split_Tensor(x, 2).map((p) => p.toNumbers()), [[1, 2], [3]]);
+  const [v, i] = aten.max_dim(
+    t.tensor([
+      [1, 5],
+      [7, 2],
+    ]),
+    1,
+  );
+  assert.deepEqual(
+    [v.toNumbers(), i.toNumbers()],
+    [
+      [5, 7],
+      [1, 0],
+    ],
+  );
+  assert.deepEqual(
+    aten.split_Tensor(x, 2).map((p) => p.toNumbers()),
+    [[1, 2], [3]],
+  );
   assert.equal(aten.is_nonzero(t.tensor([3])), true);
   const y = t.zeros([3]);
   aten.add__Tensor(y, x).dispose(); // in place; returns an alias of y

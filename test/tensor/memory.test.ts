@@ -118,7 +118,11 @@ test("the GC safety net frees forgotten tensors synchronously, even in a loop th
   assert.equal(r.status, 0, r.stderr);
   const m = JSON.parse(r.stdout);
   assert.equal(m.created, 100000 + 40000 + 10000);
-  assert.equal(m.finalized, 100000 + 20000 + 10000, "every forgotten handle was finalized (the scopes disposed the rest)");
+  assert.equal(
+    m.finalized,
+    100000 + 20000 + 10000,
+    "every forgotten handle was finalized (the scopes disposed the rest)",
+  );
   assert.equal(m.live, 0);
   assert.equal(m.bytes, 0);
 });

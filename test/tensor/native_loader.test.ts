@@ -10,5 +10,6 @@ test("the BLAS core type is chosen from CPU flags (most specific first)", () => 
   // whole-word matches only: "avx512_bf16" alone must not count as "avx512f"
   assert.equal(chooseBlasCoreType("avx2 avx512_bf16"), "Haswell");
   assert.ok(["env", "auto", "none"].includes(blasCoreTypeSource));
-  if (blasCoreTypeSource === "auto") assert.ok(process.env.OPENBLAS_CORETYPE, "the choice is exported before libtorch loads");
+  if (blasCoreTypeSource === "auto")
+    assert.ok(process.env.OPENBLAS_CORETYPE, "the choice is exported before libtorch loads");
 });

@@ -4,7 +4,10 @@ import * as t from "../../src/tensor/index.ts";
 import { assertClose } from "../helpers.ts";
 
 test("arithmetic, broadcasting and scalars", () => {
-  const a = t.tensor([[1, 2], [3, 4]]);
+  const a = t.tensor([
+    [1, 2],
+    [3, 4],
+  ]);
   const b = t.tensor([10, 20]);
   assert.deepEqual(a.add(b).toNumbers(), [11, 22, 13, 24]);
   assert.deepEqual(a.sub(1).toNumbers(), [0, 1, 2, 3]);
@@ -16,10 +19,27 @@ test("arithmetic, broadcasting and scalars", () => {
   assert.deepEqual(a.neg().abs().toNumbers(), [1, 2, 3, 4]);
   assert.deepEqual(t.tensor([7, -7], { dtype: "int64" }).div(2, "floor").toNumbers(), [3, -4]);
   assert.deepEqual(a.clamp(2, 3).toNumbers(), [2, 2, 3, 3]);
-  assert.deepEqual(a.maximum(t.tensor([[2, 2], [2, 2]])).toNumbers(), [2, 2, 3, 4]);
+  assert.deepEqual(
+    a
+      .maximum(
+        t.tensor([
+          [2, 2],
+          [2, 2],
+        ]),
+      )
+      .toNumbers(),
+    [2, 2, 3, 4],
+  );
   assertClose(t.tensor([0, 1]).exp().toFloat32(), [1, Math.E]);
   assertClose(t.tensor([4]).rsqrt().toFloat32(), [0.5]);
-  assertClose(t.tensor([0, Math.PI / 2]).sin().toFloat32(), [0, 1], 1e-6);
+  assertClose(
+    t
+      .tensor([0, Math.PI / 2])
+      .sin()
+      .toFloat32(),
+    [0, 1],
+    1e-6,
+  );
   assertClose(t.tensor([-1, 0, 1]).silu().toFloat32(), [-1 / (1 + Math.E), 0, 1 / (1 + Math.exp(-1))], 1e-6);
   assertClose(t.tensor([1]).gelu("tanh").toFloat32(), [0.8411920070648193], 1e-6);
   assertClose(t.tensor([1]).gelu().toFloat32(), [0.8413447460685429], 1e-6);
@@ -38,18 +58,33 @@ test("comparison, logic and where", () => {
 });
 
 test("matmul family and linear", () => {
-  const a = t.tensor([[1, 2, 3], [4, 5, 6]]);
-  const w = t.tensor([[1, 0, 1], [0, 1, 0]]);
+  const a = t.tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
+  const w = t.tensor([
+    [1, 0, 1],
+    [0, 1, 0],
+  ]);
   assert.deepEqual(a.matmul(w.mT).toNumbers(), [4, 2, 10, 5]);
   assert.deepEqual(t.linear(a, w, t.tensor([1, 1])).toNumbers(), [5, 3, 11, 6]);
   const b3 = t.arange(0, 12, 1, { dtype: "float32" }).view(2, 2, 3);
   assert.deepEqual(b3.bmm(b3.transpose(1, 2)).shape, [2, 2, 2]);
   assert.deepEqual(b3.bmm(b3.transpose(1, 2)).toNumbers(), [5, 14, 14, 50, 149, 212, 212, 302]);
-  assert.deepEqual(t.tensor([1, 2]).outer(t.tensor([3, 4])).toNumbers(), [3, 4, 6, 8]);
+  assert.deepEqual(
+    t
+      .tensor([1, 2])
+      .outer(t.tensor([3, 4]))
+      .toNumbers(),
+    [3, 4, 6, 8],
+  );
 });
 
 test("reductions", () => {
-  const a = t.tensor([[1, 5, 3], [4, 2, 6]]);
+  const a = t.tensor([
+    [1, 5, 3],
+    [4, 2, 6],
+  ]);
   assert.equal(a.sum().item(), 21);
   assert.deepEqual(a.sum(0).toNumbers(), [5, 7, 9]);
   assert.deepEqual(a.sum(1, true).shape, [2, 1]);
@@ -60,11 +95,26 @@ test("reductions", () => {
   assert.deepEqual(i.toNumbers(), [1, 2]);
   assert.deepEqual(a.argmax(1).toNumbers(), [1, 2]);
   assert.deepEqual(a.amin(0).toNumbers(), [1, 2, 3]);
-  assertClose(a.logsumexp(1).toFloat32(), [Math.log(Math.exp(1) + Math.exp(5) + Math.exp(3)), Math.log(Math.exp(4) + Math.exp(2) + Math.exp(6))]);
+  assertClose(a.logsumexp(1).toFloat32(), [
+    Math.log(Math.exp(1) + Math.exp(5) + Math.exp(3)),
+    Math.log(Math.exp(4) + Math.exp(2) + Math.exp(6)),
+  ]);
   assertClose([t.tensor([3, 4]).norm().item()], [5]);
   assertClose(t.tensor([1, 2, 3, 4]).var().toFloat32(), [5 / 3]);
-  assertClose(t.tensor([[1, 2, 3]]).softmax(-1).toFloat32(), [0.09003057, 0.24472847, 0.66524096]);
-  assertClose(t.tensor([[1, 2, 3]]).logSoftmax(-1).toFloat32(), [-2.40760596, -1.40760596, -0.40760596]);
+  assertClose(
+    t
+      .tensor([[1, 2, 3]])
+      .softmax(-1)
+      .toFloat32(),
+    [0.09003057, 0.24472847, 0.66524096],
+  );
+  assertClose(
+    t
+      .tensor([[1, 2, 3]])
+      .logSoftmax(-1)
+      .toFloat32(),
+    [-2.40760596, -1.40760596, -0.40760596],
+  );
   assert.deepEqual(t.tensor([1, 2, 3]).cumsum(0).toNumbers(), [1, 3, 6]);
 });
 
@@ -78,7 +128,10 @@ test("sorting, topk, multinomial", () => {
   assert.deepEqual(tv.toNumbers(), [3, 2]);
   assert.deepEqual(ti.toNumbers(), [0, 2]);
   t.manualSeed(0);
-  const probs = t.tensor([[0, 0, 1], [1, 0, 0]]);
+  const probs = t.tensor([
+    [0, 0, 1],
+    [1, 0, 0],
+  ]);
   assert.deepEqual(probs.multinomial(1).toNumbers(), [2, 0]);
 });
 
@@ -94,15 +147,43 @@ test("shape ops", () => {
   assert.deepEqual(t.tensor([1, 2]).expand(2, 2).toNumbers(), [1, 2, 1, 2]);
   assert.deepEqual(t.tensor([1, 2]).repeat(2).toNumbers(), [1, 2, 1, 2]);
   assert.deepEqual(t.tensor([1, 2]).repeatInterleave(2).toNumbers(), [1, 1, 2, 2]);
-  assert.deepEqual(t.tensor([1, 2]).repeatInterleave(t.tensor([1, 3], { dtype: "int64" })).toNumbers(), [1, 2, 2, 2]);
+  assert.deepEqual(
+    t
+      .tensor([1, 2])
+      .repeatInterleave(t.tensor([1, 3], { dtype: "int64" }))
+      .toNumbers(),
+    [1, 2, 2, 2],
+  );
   assert.deepEqual(m.flatten().shape, [6]);
   assert.deepEqual(t.cat([m, m], 0).shape, [4, 3]);
   assert.deepEqual(t.stack([m, m], 1).shape, [2, 2, 3]);
   const parts = a.split([2, 4]);
-  assert.deepEqual(parts.map((p) => p.toNumbers()), [[0, 1], [2, 3, 4, 5]]);
-  assert.deepEqual(a.split(4).map((p) => p.shape[0]), [4, 2]);
-  assert.deepEqual(a.chunk(3).map((p) => p.toNumbers()), [[0, 1], [2, 3], [4, 5]]);
-  assert.deepEqual(m.unbind(0).map((p) => p.toNumbers()), [[0, 1, 2], [3, 4, 5]]);
+  assert.deepEqual(
+    parts.map((p) => p.toNumbers()),
+    [
+      [0, 1],
+      [2, 3, 4, 5],
+    ],
+  );
+  assert.deepEqual(
+    a.split(4).map((p) => p.shape[0]),
+    [4, 2],
+  );
+  assert.deepEqual(
+    a.chunk(3).map((p) => p.toNumbers()),
+    [
+      [0, 1],
+      [2, 3],
+      [4, 5],
+    ],
+  );
+  assert.deepEqual(
+    m.unbind(0).map((p) => p.toNumbers()),
+    [
+      [0, 1, 2],
+      [3, 4, 5],
+    ],
+  );
   assert.deepEqual(t.ones([3, 3]).triu(1).toNumbers(), [0, 1, 1, 0, 0, 1, 0, 0, 0]);
   assert.deepEqual(t.ones([2, 2]).tril().toNumbers(), [1, 0, 1, 1]);
   assert.deepEqual(a.flip(0).toNumbers(), [5, 4, 3, 2, 1, 0]);
@@ -122,10 +203,25 @@ test("indexing: slice, select, index, gather, scatter, index_select, masked ops"
   assert.deepEqual(m.indexSelect(1, t.tensor([3, 0], { dtype: "int64" })).toNumbers(), [3, 0, 7, 4, 11, 8]);
   assert.deepEqual(m.gather(1, t.tensor([[0], [1], [2]], { dtype: "int64" })).toNumbers(), [0, 5, 10]);
   const z = t.zeros([2, 3]);
-  assert.deepEqual(z.scatter(1, t.tensor([[2], [0]], { dtype: "int64" }), t.ones([2, 1])).toNumbers(), [0, 0, 1, 1, 0, 0]);
-  assert.deepEqual(t.zeros([3]).scatterAdd(0, t.tensor([0, 0, 2], { dtype: "int64" }), t.ones([3])).toNumbers(), [2, 0, 1]);
+  assert.deepEqual(
+    z.scatter(1, t.tensor([[2], [0]], { dtype: "int64" }), t.ones([2, 1])).toNumbers(),
+    [0, 0, 1, 1, 0, 0],
+  );
+  assert.deepEqual(
+    t
+      .zeros([3])
+      .scatterAdd(0, t.tensor([0, 0, 2], { dtype: "int64" }), t.ones([3]))
+      .toNumbers(),
+    [2, 0, 1],
+  );
   const mask = t.tensor([0, 1, 0, 1], { dtype: "bool" });
-  assert.deepEqual(t.zeros([4]).maskedScatter(mask, t.tensor([7, 8])).toNumbers(), [0, 7, 0, 8]);
+  assert.deepEqual(
+    t
+      .zeros([4])
+      .maskedScatter(mask, t.tensor([7, 8]))
+      .toNumbers(),
+    [0, 7, 0, 8],
+  );
   assert.deepEqual(t.tensor([1, 2, 3, 4]).maskedSelect(mask).toNumbers(), [2, 4]);
   assert.deepEqual(mask.nonzero().toNumbers(), [1, 3]);
   const put = t.zeros([3]).indexPut([t.tensor([1], { dtype: "int64" })], t.tensor([5]));
@@ -151,8 +247,28 @@ test("creation and dtypes", () => {
   assert.equal(t.tensor([1, 2], { dtype: "int64" }).toArray().constructor, BigInt64Array);
   assert.deepEqual(t.tensor(3).shape, []);
   assert.equal(t.tensor(3).item(), 3);
-  assert.equal(t.tensor([[1, 2], [3, 4]]).size(-1), 2);
-  assert.deepEqual(t.embedding(t.tensor([[0, 0], [1, 1], [2, 2]]), t.tensor([2, 0], { dtype: "int64" })).toNumbers(), [2, 2, 0, 0]);
+  assert.equal(
+    t
+      .tensor([
+        [1, 2],
+        [3, 4],
+      ])
+      .size(-1),
+    2,
+  );
+  assert.deepEqual(
+    t
+      .embedding(
+        t.tensor([
+          [0, 0],
+          [1, 1],
+          [2, 2],
+        ]),
+        t.tensor([2, 0], { dtype: "int64" }),
+      )
+      .toNumbers(),
+    [2, 2, 0, 0],
+  );
 });
 
 test("RNG state get/set reproduces the same samples", () => {
@@ -167,7 +283,11 @@ test("RNG state get/set reproduces the same samples", () => {
 });
 
 test("cross entropy with ignore index and reductions", () => {
-  const logits = t.tensor([[2, 0, 0], [0, 3, 0], [0, 0, 1]]);
+  const logits = t.tensor([
+    [2, 0, 0],
+    [0, 3, 0],
+    [0, 0, 1],
+  ]);
   const target = t.tensor([0, 1, -100], { dtype: "int64" });
   const lse = (xs: number[]) => Math.log(xs.reduce((a, x) => a + Math.exp(x), 0));
   const l0 = lse([2, 0, 0]) - 2;
@@ -191,9 +311,15 @@ test("layer_norm and the escape hatch callOp", () => {
 
 test("bad input surfaces as JS errors naming the op, arguments, shapes and dtypes", () => {
   const a = t.zeros([2, 3]);
-  assert.throws(() => a.matmul(t.zeros([2, 3])), /aten::matmul \(self=\[2,3\] Float, other=\[2,3\] Float\).*cannot be multiplied/);
+  assert.throws(
+    () => a.matmul(t.zeros([2, 3])),
+    /aten::matmul \(self=\[2,3\] Float, other=\[2,3\] Float\).*cannot be multiplied/,
+  );
   assert.throws(() => a.view(5), /aten::view .*shape '\[5\]' is invalid/);
-  assert.throws(() => t.embedding(t.zeros([3, 2]), t.tensor([5], { dtype: "int64" })), /aten::embedding.*index out of range/i);
+  assert.throws(
+    () => t.embedding(t.zeros([3, 2]), t.tensor([5], { dtype: "int64" })),
+    /aten::embedding.*index out of range/i,
+  );
   assert.throws(() => t.callOp("aten::does_not_exist"), /unknown operator aten::does_not_exist/);
   assert.throws(() => t.callOp("aten::mm", a), /missing argument 'mat2'/);
   assert.throws(() => t.callOp("aten::mm", a, 3), /mat2: expected a tensor handle/);
@@ -213,7 +339,10 @@ test("the unboxed fast path and the boxed path give identical results", async ()
   const { spawnSync } = await import("node:child_process");
   const script = new URL("../fixtures/scripts/fastpath_ops.ts", import.meta.url).pathname;
   const runWith = (env: Record<string, string>) => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", script], { env: { ...process.env, ...env }, encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["--import", "tsx", script], {
+      env: { ...process.env, ...env },
+      encoding: "utf8",
+    });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout);
   };

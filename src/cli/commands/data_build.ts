@@ -15,8 +15,14 @@ export const command: CommandSpec = {
     out: { type: "string", help: "output directory (dataset_info.json there is merged, not replaced)", required: true },
     "stage1-size": { type: "number", help: "number of Stage-1 (CoT-SFT) records", default: 1600 },
     seed: { type: "number", help: "seed of the Stage-1 sample", default: 0 },
-    "image-root": { type: "string", help: "image root: every image must exist inside it (without it, paths are only checked not to escape)" },
-    "skip-invalid": { type: "boolean", help: "skip invalid records (each is reported) instead of stopping at the first" },
+    "image-root": {
+      type: "string",
+      help: "image root: every image must exist inside it (without it, paths are only checked not to escape)",
+    },
+    "skip-invalid": {
+      type: "boolean",
+      help: "skip invalid records (each is reported) instead of stopping at the first",
+    },
     prompts: { type: "string", help: "JSON file mapping prompt keys to templates, replacing the built-in prompts" },
     json: { type: "boolean", help: "print the summary as one JSON object" },
   },
@@ -34,7 +40,8 @@ export const command: CommandSpec = {
     const family = taskFamily(opts.task as string);
     if (!family) throw new UsageError(`unknown --task '${String(opts.task)}' (one of: ${TASK_NAMES.join(", ")})`);
     const stage1Size = opts["stage1-size"] as number;
-    if (!Number.isInteger(stage1Size) || stage1Size < 0) throw new UsageError(`--stage1-size must be a non-negative integer, got ${stage1Size}`);
+    if (!Number.isInteger(stage1Size) || stage1Size < 0)
+      throw new UsageError(`--stage1-size must be a non-negative integer, got ${stage1Size}`);
     const seed = opts.seed as number;
     if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${seed}`);
     const skipInvalid = Boolean(opts["skip-invalid"]);
@@ -63,12 +70,14 @@ export const command: CommandSpec = {
       for (const s of meta.skipped) console.error(`skipped ${metaPath}: ${s.reason}`);
       console.log(`${family}: ${meta.records.length} records read, ${meta.skipped.length} skipped`);
     }
-    const line = (w: { path: string; kind: string; count: number }) => console.log(`  ${String(w.count).padStart(7)}  ${w.kind.padEnd(15)} ${w.path}`);
+    const line = (w: { path: string; kind: string; count: number }) =>
+      console.log(`  ${String(w.count).padStart(7)}  ${w.kind.padEnd(15)} ${w.path}`);
     const { written } = writeBuild(opts.out as string, spec.prefix, result, report, json ? undefined : line);
 
     const stage1 = result.files.find((f) => f.kind === "stage1-cot-sft")!.count;
     const warnings: string[] = [];
-    if (stage1 < stage1Size) warnings.push(`only ${stage1} records for a Stage-1 size of ${stage1Size}; Stage 2 gets what is left`);
+    if (stage1 < stage1Size)
+      warnings.push(`only ${stage1} records for a Stage-1 size of ${stage1Size}; Stage 2 gets what is left`);
     if (json) console.log(JSON.stringify({ ...report, stage1, written, warnings }));
     else for (const w of warnings) console.error(`warning: ${w}`);
     return 0;

@@ -26,7 +26,11 @@ export const command: CommandSpec = {
     seed: { type: "number", help: "sampling seed", default: 0 },
     "min-pixels": { type: "number", help: "processor min_pixels (default: the checkpoint's preprocessor_config.json)" },
     "max-pixels": { type: "number", help: "processor max_pixels (default: the checkpoint's preprocessor_config.json)" },
-    dtype: { type: "string", help: "compute dtype of the weights (default: as stored)", choices: ["float32", "bfloat16"] as const },
+    dtype: {
+      type: "string",
+      help: "compute dtype of the weights (default: as stored)",
+      choices: ["float32", "bfloat16"] as const,
+    },
     threads: { type: "number", help: "libtorch threads" },
     json: { type: "boolean", help: "print JSON: prompt_ids, ids, text, logprobs, finish_reason" },
   },
@@ -48,10 +52,14 @@ export const command: CommandSpec = {
     const images = (opts.image as string[] | undefined) ?? [];
     for (const f of images) if (!existsSync(f)) throw new UsageError(`--image: ${f} does not exist`);
     const maxNew = Number(opts["max-new-tokens"]);
-    if (!Number.isInteger(maxNew) || maxNew < 1) throw new UsageError(`--max-new-tokens must be a positive integer, got ${maxNew}`);
-    if (opts.temperature !== undefined && Number(opts.temperature) < 0) throw new UsageError("--temperature must be >= 0");
-    if (opts["top-p"] !== undefined && !(Number(opts["top-p"]) > 0 && Number(opts["top-p"]) <= 1)) throw new UsageError("--top-p must be in (0, 1]");
-    if (opts["top-k"] !== undefined && !(Number.isInteger(opts["top-k"]) && Number(opts["top-k"]) >= 0)) throw new UsageError("--top-k must be a non-negative integer");
+    if (!Number.isInteger(maxNew) || maxNew < 1)
+      throw new UsageError(`--max-new-tokens must be a positive integer, got ${maxNew}`);
+    if (opts.temperature !== undefined && Number(opts.temperature) < 0)
+      throw new UsageError("--temperature must be >= 0");
+    if (opts["top-p"] !== undefined && !(Number(opts["top-p"]) > 0 && Number(opts["top-p"]) <= 1))
+      throw new UsageError("--top-p must be in (0, 1]");
+    if (opts["top-k"] !== undefined && !(Number.isInteger(opts["top-k"]) && Number(opts["top-k"]) >= 0))
+      throw new UsageError("--top-k must be a non-negative integer");
     if (opts.threads !== undefined) setNumThreads(Number(opts.threads));
 
     const t0 = Date.now();
@@ -71,7 +79,10 @@ export const command: CommandSpec = {
     try {
       log(`loaded ${dir} (${model.dtype}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       const tok = await QwenTokenizer.fromDir(dir);
-      const content: ContentPart[] = [...images.map((): ContentPart => ({ type: "image" })), { type: "text", text: String(opts.prompt) }];
+      const content: ContentPart[] = [
+        ...images.map((): ContentPart => ({ type: "image" })),
+        { type: "text", text: String(opts.prompt) },
+      ];
       // The shared preprocessing path (chat template, processor, pad expansion and check).
       const inputs = await prepareInputs(tok, preprocessor, [{ role: "user", content }], images, {
         sampleId: "prompt",
@@ -83,26 +94,25 @@ export const command: CommandSpec = {
       const promptIds = inputs.inputIds;
       // Sampling settings: flags, else generation_config.json (do_sample false → greedy).
       const sampleDefault = gen.do_sample === true;
-      const temperature = opts.temperature !== undefined ? Number(opts.temperature) : sampleDefault ? (gen.temperature ?? 1) : 0;
+      const temperature =
+        opts.temperature !== undefined ? Number(opts.temperature) : sampleDefault ? (gen.temperature ?? 1) : 0;
       const topP = opts["top-p"] !== undefined ? Number(opts["top-p"]) : sampleDefault ? gen.top_p : undefined;
       const topK = opts["top-k"] !== undefined ? Number(opts["top-k"]) : sampleDefault ? gen.top_k : undefined;
       const t1 = Date.now();
-      const [g] = generate(
-        model,
-        [prompt],
-        {
-          maxNewTokens: maxNew,
-          temperature,
-          topP,
-          topK,
-          seed: Number(opts.seed),
-          stopTokenIds: stopTokenIds(gen, config),
-          padTokenId: padTokenId(gen, config),
-          tokenizer: tok,
-        },
-      );
+      const [g] = generate(model, [prompt], {
+        maxNewTokens: maxNew,
+        temperature,
+        topP,
+        topK,
+        seed: Number(opts.seed),
+        stopTokenIds: stopTokenIds(gen, config),
+        padTokenId: padTokenId(gen, config),
+        tokenizer: tok,
+      });
       const secs = (Date.now() - t1) / 1000;
-      log(`${promptIds.length} prompt tokens, ${g!.ids.length} new tokens in ${secs.toFixed(2)} s (${g!.finishReason})`);
+      log(
+        `${promptIds.length} prompt tokens, ${g!.ids.length} new tokens in ${secs.toFixed(2)} s (${g!.finishReason})`,
+      );
       if (opts.json) {
         console.log(
           JSON.stringify({

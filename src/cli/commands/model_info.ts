@@ -2,7 +2,14 @@ import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type CommandSpec, UsageError } from "../args.ts";
-import { PRESET_NAMES, headDim, parseConfigText, presetConfig, visionMlpDim, type Qwen2VLConfig } from "../../models/qwen2vl/config.ts";
+import {
+  PRESET_NAMES,
+  headDim,
+  parseConfigText,
+  presetConfig,
+  visionMlpDim,
+  type Qwen2VLConfig,
+} from "../../models/qwen2vl/config.ts";
 import { paramCounts } from "../../models/qwen2vl/params.ts";
 
 function fmt(n: number): string {
@@ -20,7 +27,9 @@ export const command: CommandSpec = {
     preset: { type: "string", help: "a preset instead of a directory", choices: PRESET_NAMES },
     json: { type: "boolean", help: "print JSON" },
   },
-  details: ["Examples:", "  rft model info --model runs/tiny", "  rft model info --preset qwen2-vl-2b --json"].join("\n"),
+  details: ["Examples:", "  rft model info --model runs/tiny", "  rft model info --preset qwen2-vl-2b --json"].join(
+    "\n",
+  ),
   async run(opts) {
     let cfg: Qwen2VLConfig;
     let source: string;
@@ -90,8 +99,12 @@ export const command: CommandSpec = {
     console.log(
       `  vision: ${v.depth} blocks x ${v.embed_dim}, ${v.num_heads} heads, mlp ${visionMlpDim(cfg)}, patch ${v.patch_size} (t ${v.temporal_patch_size}), merge ${v.spatial_merge_size} -> ${v.hidden_size}`,
     );
-    console.log(`  image token ${cfg.image_token_id}, vision start/end ${cfg.vision_start_token_id}/${cfg.vision_end_token_id}, eos ${JSON.stringify(cfg.eos_token_id)}`);
-    console.log(`  parameters: total ${fmt(counts.total)} (${counts.total}), vision ${fmt(counts.vision)} (${counts.vision}), text ${fmt(counts.text)} (${counts.text})`);
+    console.log(
+      `  image token ${cfg.image_token_id}, vision start/end ${cfg.vision_start_token_id}/${cfg.vision_end_token_id}, eos ${JSON.stringify(cfg.eos_token_id)}`,
+    );
+    console.log(
+      `  parameters: total ${fmt(counts.total)} (${counts.total}), vision ${fmt(counts.vision)} (${counts.vision}), text ${fmt(counts.text)} (${counts.text})`,
+    );
     for (const w of warnings) console.log(`  warning: ${w.field}: ${w.message}`);
     return 0;
   },

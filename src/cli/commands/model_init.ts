@@ -2,7 +2,13 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { type CommandSpec, UsageError } from "../args.ts";
-import { PRESET_NAMES, TINY_VOCAB_SIZE, presetConfig, withTokenizerIds, type Qwen2VLConfig } from "../../models/qwen2vl/config.ts";
+import {
+  PRESET_NAMES,
+  TINY_VOCAB_SIZE,
+  presetConfig,
+  withTokenizerIds,
+  type Qwen2VLConfig,
+} from "../../models/qwen2vl/config.ts";
 import { QwenTokenizer } from "../../models/qwen2vl/tokenizer.ts";
 import { QWEN2VL_CHAT_TEMPLATE, renderQwen2VLChat } from "../../models/qwen2vl/chat_template.ts";
 import { trainByteLevelBpe, toTokenizerJson, toTokenizerConfig } from "../../models/qwen2vl/tiny_tokenizer.ts";
@@ -31,7 +37,10 @@ export function sampleTaskCorpus(items = 400, seed = 0): string[] {
       const it = make();
       if (!it) continue;
       const r = it.record as { problem: string; cot?: string; answer: string };
-      const user = renderQwen2VLChat([{ role: "user", content: [{ type: "image" }, { type: "text", text: r.problem }] }], { addGenerationPrompt: true });
+      const user = renderQwen2VLChat(
+        [{ role: "user", content: [{ type: "image" }, { type: "text", text: r.problem }] }],
+        { addGenerationPrompt: true },
+      );
       texts.push(user + (r.cot ?? `<answer>${r.answer}</answer>`) + "<|im_end|>\n");
     }
   }
@@ -49,7 +58,15 @@ async function qwenTokenizerFiles(): Promise<Record<string, unknown>> {
   const tj = JSON.parse(await readFile(join(dir, "tokenizer.json"), "utf8")) as Record<string, unknown>;
   const tc = JSON.parse(await readFile(join(dir, "tokenizer_config.json"), "utf8")) as Record<string, unknown>;
   // Qwen2-VL-Instruct conventions: eos <|im_end|>, pad <|endoftext|>, the Qwen2-VL chat template.
-  return { "tokenizer.json": tj, "tokenizer_config.json": { ...tc, eos_token: "<|im_end|>", pad_token: "<|endoftext|>", chat_template: QWEN2VL_CHAT_TEMPLATE } };
+  return {
+    "tokenizer.json": tj,
+    "tokenizer_config.json": {
+      ...tc,
+      eos_token: "<|im_end|>",
+      pad_token: "<|endoftext|>",
+      chat_template: QWEN2VL_CHAT_TEMPLATE,
+    },
+  };
 }
 
 export const command: CommandSpec = {
@@ -59,9 +76,18 @@ export const command: CommandSpec = {
     preset: { type: "string", help: "model preset", choices: PRESET_NAMES, required: true },
     out: { type: "string", help: "output checkpoint directory (replaced atomically)", required: true },
     seed: { type: "number", help: "seed of the random weights (and of the sample corpus)", default: 0 },
-    dtype: { type: "string", help: "weight dtype on disk", choices: ["float32", "bfloat16"] as const, default: "float32" },
+    dtype: {
+      type: "string",
+      help: "weight dtype on disk",
+      choices: ["float32", "bfloat16"] as const,
+      default: "float32",
+    },
     tokenizer: { type: "string", help: "copy tokenizer files from this directory instead of building one" },
-    "vocab-size": { type: "number", help: "tiny tokenizer vocabulary (BPE + special tokens)", default: TINY_VOCAB_SIZE },
+    "vocab-size": {
+      type: "number",
+      help: "tiny tokenizer vocabulary (BPE + special tokens)",
+      default: TINY_VOCAB_SIZE,
+    },
     threads: { type: "number", help: "libtorch threads" },
     json: { type: "boolean", help: "print a JSON summary" },
   },
@@ -90,12 +116,17 @@ export const command: CommandSpec = {
       tokenizerDir = String(opts.tokenizer);
       const tok = await QwenTokenizer.fromDir(tokenizerDir);
       cfg = presetConfig(preset, tok.configIds(preset === "qwen2-vl-tiny" ? tok.size : undefined));
-      if (preset !== "qwen2-vl-tiny") cfg = withTokenizerIds(cfg, { ...tok.configIds(), vocabSize: presetConfig(preset).vocab_size });
+      if (preset !== "qwen2-vl-tiny")
+        cfg = withTokenizerIds(cfg, { ...tok.configIds(), vocabSize: presetConfig(preset).vocab_size });
     } else if (preset === "qwen2-vl-tiny") {
       const vocab = Number(opts["vocab-size"]);
       log(`training the tiny tokenizer (vocab ${vocab}) on the built-in task-text sample...`);
       // The sample is small and repetitive: pairs seen once may merge too, so the vocabulary reaches its size.
-      const bpe = trainByteLevelBpe(sampleTaskCorpus(400, seed), { vocabSize: vocab, minFrequency: 1, allowSmaller: true });
+      const bpe = trainByteLevelBpe(sampleTaskCorpus(400, seed), {
+        vocabSize: vocab,
+        minFrequency: 1,
+        allowSmaller: true,
+      });
       const tj = toTokenizerJson(bpe);
       const tok = new QwenTokenizer(tj, {}, undefined, "tiny tokenizer");
       cfg = presetConfig(preset, tok.configIds());
@@ -106,7 +137,9 @@ export const command: CommandSpec = {
       cfg = presetConfig(preset);
     }
     const counts = paramCounts(cfg);
-    log(`initialising ${preset}: ${counts.total.toLocaleString("en")} parameters (vision ${counts.vision.toLocaleString("en")}, text ${counts.text.toLocaleString("en")})`);
+    log(
+      `initialising ${preset}: ${counts.total.toLocaleString("en")} parameters (vision ${counts.vision.toLocaleString("en")}, text ${counts.text.toLocaleString("en")})`,
+    );
     manualSeed(seed);
     // Initialised directly in the output dtype: no second copy of the weights for the cast (a 7B model is 30 GB in fp32).
     const model = new Qwen2VLForConditionalGeneration(cfg, { dtype: opts.dtype as "float32" | "bfloat16" });
@@ -117,9 +150,21 @@ export const command: CommandSpec = {
         tokenizerDir,
         extraFiles: files,
       });
-      const summary = { out, preset, seed, dtype: opts.dtype, vocab_size: cfg.vocab_size, parameters: counts, files: written.sort(), seconds: (Date.now() - t0) / 1000 };
+      const summary = {
+        out,
+        preset,
+        seed,
+        dtype: opts.dtype,
+        vocab_size: cfg.vocab_size,
+        parameters: counts,
+        files: written.sort(),
+        seconds: (Date.now() - t0) / 1000,
+      };
       if (opts.json) console.log(JSON.stringify(summary, null, 2));
-      else console.log(`${out}: ${preset}, ${counts.total.toLocaleString("en")} parameters, vocab ${cfg.vocab_size}, ${written.length} files (${summary.seconds.toFixed(1)} s)`);
+      else
+        console.log(
+          `${out}: ${preset}, ${counts.total.toLocaleString("en")} parameters, vocab ${cfg.vocab_size}, ${written.length} files (${summary.seconds.toFixed(1)} s)`,
+        );
     } finally {
       model.dispose();
     }

@@ -15,9 +15,15 @@ export const command: CommandSpec = {
   summary: "run the Qwen2-VL image processor: resized size, image_grid_thw and image-token count per image",
   options: {
     image: { type: "strings", help: "image file (PNG/JPEG/WebP); repeat for several images", required: true },
-    model: { type: "string", help: "checkpoint directory whose preprocessor_config.json to use (default: Qwen2-VL-Instruct's)" },
+    model: {
+      type: "string",
+      help: "checkpoint directory whose preprocessor_config.json to use (default: Qwen2-VL-Instruct's)",
+    },
     "min-pixels": { type: "number", help: "min_pixels for smart_resize (default: from the preprocessor config, 3136)" },
-    "max-pixels": { type: "number", help: "max_pixels for smart_resize (default: from the preprocessor config, 12845056)" },
+    "max-pixels": {
+      type: "number",
+      help: "max_pixels for smart_resize (default: from the preprocessor config, 12845056)",
+    },
     json: { type: "boolean", help: "print JSON" },
   },
   details: [
@@ -37,8 +43,12 @@ export const command: CommandSpec = {
     }
     const minPixels = opts["min-pixels"] as number | undefined;
     const maxPixels = opts["max-pixels"] as number | undefined;
-    for (const [flag, v] of [["--min-pixels", minPixels], ["--max-pixels", maxPixels]] as const) {
-      if (v !== undefined && (!Number.isInteger(v) || v <= 0)) throw new UsageError(`${flag} must be a positive integer, got ${v}`);
+    for (const [flag, v] of [
+      ["--min-pixels", minPixels],
+      ["--max-pixels", maxPixels],
+    ] as const) {
+      if (v !== undefined && (!Number.isInteger(v) || v <= 0))
+        throw new UsageError(`${flag} must be a positive integer, got ${v}`);
     }
     const min = minPixels ?? cfg.min_pixels;
     const max = maxPixels ?? cfg.max_pixels;
@@ -63,7 +73,9 @@ export const command: CommandSpec = {
     }
     const total = rows.reduce((a, r) => a + r.num_image_tokens, 0);
     if (opts.json) {
-      console.log(JSON.stringify({ min_pixels: min, max_pixels: max, images: rows, total_image_tokens: total }, null, 2));
+      console.log(
+        JSON.stringify({ min_pixels: min, max_pixels: max, images: rows, total_image_tokens: total }, null, 2),
+      );
       return 0;
     }
     console.log(`min_pixels ${min}, max_pixels ${max}, patch ${cfg.patch_size}, merge ${cfg.merge_size}`);

@@ -34,7 +34,8 @@ export function parseRewardInput(text: string, source: string): Line[] {
     }
     for (const f of ["completion", "solution"]) {
       if (o[f] === undefined) throw new Error(`${where}: field "${f}" is missing`);
-      if (typeof o[f] !== "string") throw new Error(`${where}: field "${f}": expected a string, got ${o[f] === null ? "null" : typeof o[f]}`);
+      if (typeof o[f] !== "string")
+        throw new Error(`${where}: field "${f}": expected a string, got ${o[f] === null ? "null" : typeof o[f]}`);
     }
     out.push({ completion: o.completion as string, solution: o.solution as string });
   });
@@ -43,7 +44,10 @@ export function parseRewardInput(text: string, source: string): Line[] {
 
 function parseList(s: string | undefined, flag: string): string[] | undefined {
   if (s === undefined) return undefined;
-  const items = s.split(",").map((x) => x.trim()).filter((x) => x !== "");
+  const items = s
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
   if (items.length === 0) throw new UsageError(`--${flag} is empty`);
   return items;
 }
@@ -55,7 +59,8 @@ function parseWeights(s: string | undefined): Record<string, number> | undefined
   for (const it of items) {
     const m = /^([a-z-]+)=(.+)$/.exec(it);
     const w = m ? Number(m[2]) : NaN;
-    if (!m || !Number.isFinite(w)) throw new UsageError(`--weights expects name=number pairs separated by commas, got '${it}'`);
+    if (!m || !Number.isFinite(w))
+      throw new UsageError(`--weights expects name=number pairs separated by commas, got '${it}'`);
     out[m[1]!] = w;
   }
   return out;
@@ -66,11 +71,23 @@ export const command: CommandSpec = {
   summary: "score completions with the GRPO reward functions of a task",
   options: {
     task: { type: "string", help: "reward task", choices: REWARD_TASKS, required: true },
-    in: { type: "string", help: 'JSONL file, one {"completion": ..., "solution": ...} per line (completion: a string or [{"content": ...}])', required: true },
+    in: {
+      type: "string",
+      help: 'JSONL file, one {"completion": ..., "solution": ...} per line (completion: a string or [{"content": ...}])',
+      required: true,
+    },
     step: { type: "number", help: "trainer global step (the length reward is 0 before step 800)", default: 0 },
-    funcs: { type: "string", help: `comma-separated rewards among ${REWARD_NAMES.join(", ")}`, default: DEFAULT_REWARDS.join(",") },
+    funcs: {
+      type: "string",
+      help: `comma-separated rewards among ${REWARD_NAMES.join(", ")}`,
+      default: DEFAULT_REWARDS.join(","),
+    },
     weights: { type: "string", help: "comma-separated name=weight pairs (default weight 1)" },
-    "group-size": { type: "number", help: "lines per reward call, for the length reward's min/max (0: the whole file)", default: 0 },
+    "group-size": {
+      type: "number",
+      help: "lines per reward call, for the length reward's min/max (0: the whole file)",
+      default: 0,
+    },
     out: { type: "string", help: "output file (default: standard output)" },
   },
   details: [
@@ -84,7 +101,8 @@ export const command: CommandSpec = {
     const task = opts.task as string;
     const step = opts.step as number;
     const groupSize = opts["group-size"] as number;
-    if (!Number.isInteger(groupSize) || groupSize < 0) throw new UsageError(`--group-size must be a non-negative integer, got ${groupSize}`);
+    if (!Number.isInteger(groupSize) || groupSize < 0)
+      throw new UsageError(`--group-size must be a non-negative integer, got ${groupSize}`);
     const weights = parseWeights(opts.weights as string | undefined) ?? {};
     let set;
     try {
@@ -108,7 +126,12 @@ export const command: CommandSpec = {
     const out: string[] = [];
     for (let start = 0; start < lines.length; start += size) {
       const chunk = lines.slice(start, start + size);
-      const scored = scoreBatch(set, chunk.map((l) => l.completion), chunk.map((l) => l.solution), step);
+      const scored = scoreBatch(
+        set,
+        chunk.map((l) => l.completion),
+        chunk.map((l) => l.solution),
+        step,
+      );
       chunk.forEach((_, i) => {
         const rewards = Object.fromEntries(set.map((r) => [r.name, scored.rewards[r.name]![i]]));
         out.push(JSON.stringify({ rewards, total: scored.total[i] }));

@@ -54,7 +54,9 @@ function maxRelErr(x: ArrayLike<number>, ref: ArrayLike<number>): number {
 function engineChecks(log: (s: string) => void): Check[] {
   const checks: Check[] = [];
   const info = t.buildInfo();
-  log(`engine: libtorch ${info.torchVersion}, ${t.getNumThreads()} threads, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? "(OpenBLAS detection)"} (${blasCoreTypeSource})`);
+  log(
+    `engine: libtorch ${info.torchVersion}, ${t.getNumThreads()} threads, OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? "(OpenBLAS detection)"} (${blasCoreTypeSource})`,
+  );
   t.manualSeed(0);
   const [n, k, m] = [67, 129, 45];
   const { fp32, bf16, ref } = t.tidy(() => {
@@ -65,8 +67,16 @@ function engineChecks(log: (s: string) => void): Check[] {
   });
   const e32 = maxRelErr(fp32, ref);
   const e16 = maxRelErr(bf16, ref);
-  checks.push({ name: "fp32 matmul matches a JS reference", ok: e32 < 1e-5, detail: `max rel. error ${e32.toExponential(2)}` });
-  checks.push({ name: "bf16 autocast matmul close to the reference", ok: e16 < 3e-2, detail: `max rel. error ${e16.toExponential(2)}` });
+  checks.push({
+    name: "fp32 matmul matches a JS reference",
+    ok: e32 < 1e-5,
+    detail: `max rel. error ${e32.toExponential(2)}`,
+  });
+  checks.push({
+    name: "bf16 autocast matmul close to the reference",
+    ok: e16 < 3e-2,
+    detail: `max rel. error ${e16.toExponential(2)}`,
+  });
   const gflops = t.tidy(() => {
     const a = t.randn([512, 512]);
     const b = t.randn([512, 512]);
@@ -84,15 +94,24 @@ async function modelChecks(steps: number, batch: number, log: (s: string) => voi
   const dir = mkdtempSync(join(tmpdir(), "rft-selfcheck-"));
   try {
     const t0 = performance.now();
-    const manifest = await synthesize({ out: join(dir, "bench"), size: "small", seed: 0, tasks: ["counting", "geometry", "transformation", "instruct"] });
+    const manifest = await synthesize({
+      out: join(dir, "bench"),
+      size: "small",
+      seed: 0,
+      tasks: ["counting", "geometry", "transformation", "instruct"],
+    });
     type Rec = { id: string; image: string | string[]; problem: string; cot?: string; answer: string };
     const read = (f: string) => JSON.parse(readFileSync(join(dir, "bench", f), "utf8")) as Rec[];
     const records = read(INSTRUCT_FILE);
-    const corpus = Object.keys(manifest.files).flatMap(read).map((r) => `${r.problem}\n${r.cot ?? ""}\n${r.answer}`);
+    const corpus = Object.keys(manifest.files)
+      .flatMap(read)
+      .map((r) => `${r.problem}\n${r.cot ?? ""}\n${r.answer}`);
     const bpe = trainByteLevelBpe(corpus, { vocabSize: 512 });
     await writeTokenizerFiles(join(dir, "tok"), bpe);
     const tok = await QwenTokenizer.fromDir(join(dir, "tok"));
-    log(`data: ${corpus.length} generated records (${records.length} instruct), tiny tokenizer trained (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    log(
+      `data: ${corpus.length} generated records (${records.length} instruct), tiny tokenizer trained (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
 
     const cfg = presetConfig("qwen2-vl-tiny", tok.configIds());
     const pp = defaultPreprocessorConfig();
@@ -103,16 +122,24 @@ async function modelChecks(steps: number, batch: number, log: (s: string) => voi
     const imEnd = tok.configIds().imEnd;
     for (const r of chosen) {
       const img = join(dir, "bench", "images", typeof r.image === "string" ? r.image : r.image[0]!);
-      const inputs = await prepareInputs(tok, pp, [{ role: "user", content: [{ type: "image" }, { type: "text", text: r.problem }] }], [img], {
-        addGenerationPrompt: true,
-        sampleId: r.id,
-      });
+      const inputs = await prepareInputs(
+        tok,
+        pp,
+        [{ role: "user", content: [{ type: "image" }, { type: "text", text: r.problem }] }],
+        [img],
+        {
+          addGenerationPrompt: true,
+          sampleId: r.id,
+        },
+      );
       prompts.push(promptSample(inputs));
       targets.push([...tok.encode(r.answer), imEnd]);
     }
     t.manualSeed(0);
     using model = new Qwen2VLForConditionalGeneration(cfg);
-    log(`model: qwen2-vl-tiny, ${(model.numParameters() / 1e6).toFixed(2)}M parameters, batch of ${prompts.length} image questions`);
+    log(
+      `model: qwen2-vl-tiny, ${(model.numParameters() / 1e6).toFixed(2)}M parameters, batch of ${prompts.length} image questions`,
+    );
     using opt = new AdamW(model.namedParameters(), { lr: 2e-3, weightDecay: 0 });
     const padId = tok.padTokenId();
     const losses: number[] = [];
@@ -134,14 +161,32 @@ async function modelChecks(steps: number, batch: number, log: (s: string) => voi
     }
     const perStep = (performance.now() - tTrain) / steps;
     const drop = losses[losses.length - 1]! / losses[0]!;
-    checks.push({ name: "the tiny model learns (loss falls)", ok: drop < 0.5, detail: `loss ${losses[0]!.toFixed(3)} -> ${losses[losses.length - 1]!.toFixed(3)}, ${perStep.toFixed(0)} ms/step` });
+    checks.push({
+      name: "the tiny model learns (loss falls)",
+      ok: drop < 0.5,
+      detail: `loss ${losses[0]!.toFixed(3)} -> ${losses[losses.length - 1]!.toFixed(3)}, ${perStep.toFixed(0)} ms/step`,
+    });
     const flat = handles.slice(2).every((h) => h === handles[2]);
-    checks.push({ name: "live tensors flat across training steps", ok: flat, detail: `live handles per step: ${[...new Set(handles)].join(", ")}` });
+    checks.push({
+      name: "live tensors flat across training steps",
+      ok: flat,
+      detail: `live handles per step: ${[...new Set(handles)].join(", ")}`,
+    });
 
-    const gen = generate(model, [prompts[0]!], { maxNewTokens: targets[0]!.length + 4, temperature: 0, stopTokenIds: [imEnd], padTokenId: padId, tokenizer: tok });
+    const gen = generate(model, [prompts[0]!], {
+      maxNewTokens: targets[0]!.length + 4,
+      temperature: 0,
+      stopTokenIds: [imEnd],
+      padTokenId: padId,
+      tokenizer: tok,
+    });
     const want = chosen[0]!.answer;
     log(`generate: "${chosen[0]!.problem.slice(0, 60)}..." -> "${gen[0]!.text}" (trained answer "${want}")`);
-    checks.push({ name: "greedy generation runs and stops", ok: gen[0]!.ids.length > 0, detail: `${gen[0]!.ids.length} tokens, finish ${gen[0]!.finishReason}` });
+    checks.push({
+      name: "greedy generation runs and stops",
+      ok: gen[0]!.ids.length > 0,
+      detail: `${gen[0]!.ids.length} tokens, finish ${gen[0]!.finishReason}`,
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -8,9 +8,7 @@ import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 
 export type ContentPart =
-  | { type: "text"; text: string }
-  | { type: "image"; image?: string }
-  | { type: "video"; video?: string };
+  { type: "text"; text: string } | { type: "image"; image?: string } | { type: "video"; video?: string };
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant" | string;
@@ -99,7 +97,10 @@ export function renderJinjaChatTemplate(
 }
 
 /** Renders with `template` when given (the checkpoint's), else with the built-in Qwen2-VL template. */
-export function applyChatTemplate(messages: readonly ChatMessage[], opts: ChatTemplateOptions & { template?: string } = {}): string {
+export function applyChatTemplate(
+  messages: readonly ChatMessage[],
+  opts: ChatTemplateOptions & { template?: string } = {},
+): string {
   return opts.template ? renderJinjaChatTemplate(opts.template, messages, opts) : renderQwen2VLChat(messages, opts);
 }
 

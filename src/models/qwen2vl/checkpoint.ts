@@ -14,10 +14,22 @@ import { existsSync, readFileSync, renameSync, rmSync, mkdirSync } from "node:fs
 import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { Tensor, noGrad, isFloating, type DType } from "../../tensor/index.ts";
-import { readHeader, loadSafetensors, saveCheckpointTensors, writeJsonAtomic, INDEX_FILE, SINGLE_FILE } from "../../io/safetensors.ts";
+import {
+  readHeader,
+  loadSafetensors,
+  saveCheckpointTensors,
+  writeJsonAtomic,
+  INDEX_FILE,
+  SINGLE_FILE,
+} from "../../io/safetensors.ts";
 import { type Qwen2VLConfig, parseConfigText, configToJsonText } from "./config.ts";
 import { checkCheckpointKeys } from "./params.ts";
-import { type PreprocessorConfig, defaultPreprocessorConfig, readPreprocessorConfig, writePreprocessorConfig } from "./processor.ts";
+import {
+  type PreprocessorConfig,
+  defaultPreprocessorConfig,
+  readPreprocessorConfig,
+  writePreprocessorConfig,
+} from "./processor.ts";
 import { Qwen2VLForConditionalGeneration } from "./model.ts";
 import { QwenTokenizer } from "./tokenizer.ts";
 
@@ -94,7 +106,9 @@ async function readJson(path: string): Promise<Record<string, unknown> | undefin
 }
 
 /** Reads config.json of a checkpoint directory. */
-export async function readModelConfig(dir: string): Promise<{ config: Qwen2VLConfig; warnings: { field: string; message: string }[] }> {
+export async function readModelConfig(
+  dir: string,
+): Promise<{ config: Qwen2VLConfig; warnings: { field: string; message: string }[] }> {
   const path = join(dir, "config.json");
   if (!existsSync(path)) throw new CheckpointError(`${dir}: no config.json (not a checkpoint directory?)`);
   return parseConfigText(await readFile(path, "utf8"), { source: path });
@@ -107,13 +121,19 @@ export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promi
   const headers = files.map((f) => readHeader(f));
   // Old exports may carry the rotary inv_freq buffers; they are recomputed from the config (HF ignores them too).
   const infos = headers.flatMap((h) => h.tensors).filter((t) => !t.name.endsWith("rotary_emb.inv_freq"));
-  const check = checkCheckpointKeys(config, infos.map((t) => [t.name, t.shape] as [string, number[]]));
+  const check = checkCheckpointKeys(
+    config,
+    infos.map((t) => [t.name, t.shape] as [string, number[]]),
+  );
   if (check.missing.length || check.unexpected.length || check.wrongShape.length) {
     const parts: string[] = [];
     const list = (xs: string[]) => xs.slice(0, 12).join(", ") + (xs.length > 12 ? `, ... (${xs.length} in all)` : "");
     if (check.missing.length) parts.push(`missing: ${list(check.missing)}`);
     if (check.unexpected.length) parts.push(`unexpected: ${list(check.unexpected)}`);
-    if (check.wrongShape.length) parts.push(`wrong shape: ${list(check.wrongShape.map((w) => `${w.name} [${w.got}] (config needs [${w.expected}])`))}`);
+    if (check.wrongShape.length)
+      parts.push(
+        `wrong shape: ${list(check.wrongShape.map((w) => `${w.name} [${w.got}] (config needs [${w.expected}])`))}`,
+      );
     throw new CheckpointError(`${dir}: weights do not match config.json: ${parts.join("; ")}`);
   }
   const ckptDtype = infos.find((t) => isFloating(t.dtype))?.dtype ?? "float32";
@@ -136,7 +156,8 @@ export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promi
         opts.onProgress?.({ done: ++done, total, name });
       }
     }
-    for (const [name, p] of params) if (p.device === "meta") throw new CheckpointError(`${dir}: parameter ${name} was not loaded`);
+    for (const [name, p] of params)
+      if (p.device === "meta") throw new CheckpointError(`${dir}: parameter ${name} was not loaded`);
   } catch (e) {
     model.dispose();
     throw e;
@@ -144,7 +165,8 @@ export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promi
   model.eval();
   const pre = join(dir, "preprocessor_config.json");
   const preprocessor = existsSync(pre) ? await readPreprocessorConfig(pre) : defaultPreprocessorConfig();
-  const generationConfig = ((await readJson(join(dir, "generation_config.json"))) ?? defaultGenerationConfig(config)) as GenerationConfig;
+  const generationConfig = ((await readJson(join(dir, "generation_config.json"))) ??
+    defaultGenerationConfig(config)) as GenerationConfig;
   const tokenizer = existsSync(join(dir, "tokenizer.json")) ? await QwenTokenizer.fromDir(dir) : null;
   return { model, config, preprocessor, generationConfig, tokenizer, warnings };
 }
@@ -154,7 +176,12 @@ export function defaultGenerationConfig(c: Qwen2VLConfig): GenerationConfig {
   const eos = Array.isArray(c.eos_token_id) ? c.eos_token_id : c.eos_token_id !== null ? [c.eos_token_id] : [];
   const endoftext = c.bos_token_id;
   const stops = endoftext !== null && !eos.includes(endoftext) ? [...eos, endoftext] : eos;
-  return { bos_token_id: c.bos_token_id, eos_token_id: stops, pad_token_id: c.pad_token_id ?? endoftext, do_sample: false };
+  return {
+    bos_token_id: c.bos_token_id,
+    eos_token_id: stops,
+    pad_token_id: c.pad_token_id ?? endoftext,
+    do_sample: false,
+  };
 }
 
 /** Stop ids from a generation config (eos_token_id as number or list), or the config's eos + <|endoftext|>. */
@@ -165,7 +192,8 @@ export function stopTokenIds(gen: GenerationConfig, c: Qwen2VLConfig): number[] 
 
 export function padTokenId(gen: GenerationConfig, c: Qwen2VLConfig): number {
   const p = gen.pad_token_id ?? c.pad_token_id ?? c.bos_token_id;
-  if (p === null || p === undefined) throw new CheckpointError("no pad token id in generation_config.json or config.json");
+  if (p === null || p === undefined)
+    throw new CheckpointError("no pad token id in generation_config.json or config.json");
   return p;
 }
 
@@ -183,7 +211,11 @@ export interface SaveOptions {
 }
 
 /** Writes `model` as a HF checkpoint directory at `dir` (atomically replaced). Returns the files written. */
-export async function saveCheckpoint(model: Qwen2VLForConditionalGeneration, dir: string, opts: SaveOptions = {}): Promise<string[]> {
+export async function saveCheckpoint(
+  model: Qwen2VLForConditionalGeneration,
+  dir: string,
+  opts: SaveOptions = {},
+): Promise<string[]> {
   const target = resolve(dir);
   mkdirSync(dirname(target), { recursive: true });
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
@@ -210,7 +242,10 @@ export async function saveCheckpoint(model: Qwen2VLForConditionalGeneration, dir
     const cfg: Qwen2VLConfig = { ...model.config, torch_dtype: dtype };
     await writeFile(join(tmp, "config.json"), configToJsonText(cfg));
     writeJsonAtomic(join(tmp, "generation_config.json"), opts.generationConfig ?? defaultGenerationConfig(cfg));
-    await writePreprocessorConfig(join(tmp, "preprocessor_config.json"), opts.preprocessor ?? defaultPreprocessorConfig());
+    await writePreprocessorConfig(
+      join(tmp, "preprocessor_config.json"),
+      opts.preprocessor ?? defaultPreprocessorConfig(),
+    );
     files.push("config.json", "generation_config.json", "preprocessor_config.json");
     if (opts.tokenizerDir) {
       for (const f of TOKENIZER_FILES) {

@@ -128,7 +128,10 @@ const textSchema = z.object({
   max_window_layers: nonNegInt.default(80),
   attention_dropout: z.number().min(0).max(1).default(0),
   bos_token_id: tokenId,
-  eos_token_id: z.union([nonNegInt, z.array(nonNegInt)]).nullable().optional(),
+  eos_token_id: z
+    .union([nonNegInt, z.array(nonNegInt)])
+    .nullable()
+    .optional(),
   pad_token_id: tokenId,
   image_token_id: nonNegInt.default(151655),
   video_token_id: nonNegInt.default(151656),
@@ -143,17 +146,69 @@ const textSchema = z.object({
 
 /** Keys every HF PretrainedConfig may carry; accepted silently and written back. */
 const GENERIC_KEYS = new Set([
-  "_name_or_path", "transformers_version", "output_attentions", "output_hidden_states", "return_dict", "torchscript",
-  "use_bfloat16", "pruned_heads", "chunk_size_feed_forward", "is_encoder_decoder", "is_decoder", "cross_attention_hidden_size",
-  "add_cross_attention", "tie_encoder_decoder", "max_length", "min_length", "do_sample", "early_stopping", "num_beams",
-  "num_beam_groups", "diversity_penalty", "temperature", "top_k", "top_p", "typical_p", "repetition_penalty",
-  "length_penalty", "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "bad_words_ids", "num_return_sequences",
-  "output_scores", "return_dict_in_generate", "forced_bos_token_id", "forced_eos_token_id", "remove_invalid_values",
-  "exponential_decay_length_penalty", "suppress_tokens", "begin_suppress_tokens", "finetuning_task", "id2label",
-  "label2id", "tokenizer_class", "prefix", "sep_token_id", "decoder_start_token_id", "task_specific_params",
-  "problem_type", "tf_legacy_loss", "use_return_dict", "_attn_implementation_autoset", "layer_types", "rope_type",
-  "model_type", "torch_dtype", "dtype", "architectures", "initializer_range", "auto_map", "quantization_config",
-  "bos_token_id", "eos_token_id", "pad_token_id",
+  "_name_or_path",
+  "transformers_version",
+  "output_attentions",
+  "output_hidden_states",
+  "return_dict",
+  "torchscript",
+  "use_bfloat16",
+  "pruned_heads",
+  "chunk_size_feed_forward",
+  "is_encoder_decoder",
+  "is_decoder",
+  "cross_attention_hidden_size",
+  "add_cross_attention",
+  "tie_encoder_decoder",
+  "max_length",
+  "min_length",
+  "do_sample",
+  "early_stopping",
+  "num_beams",
+  "num_beam_groups",
+  "diversity_penalty",
+  "temperature",
+  "top_k",
+  "top_p",
+  "typical_p",
+  "repetition_penalty",
+  "length_penalty",
+  "no_repeat_ngram_size",
+  "encoder_no_repeat_ngram_size",
+  "bad_words_ids",
+  "num_return_sequences",
+  "output_scores",
+  "return_dict_in_generate",
+  "forced_bos_token_id",
+  "forced_eos_token_id",
+  "remove_invalid_values",
+  "exponential_decay_length_penalty",
+  "suppress_tokens",
+  "begin_suppress_tokens",
+  "finetuning_task",
+  "id2label",
+  "label2id",
+  "tokenizer_class",
+  "prefix",
+  "sep_token_id",
+  "decoder_start_token_id",
+  "task_specific_params",
+  "problem_type",
+  "tf_legacy_loss",
+  "use_return_dict",
+  "_attn_implementation_autoset",
+  "layer_types",
+  "rope_type",
+  "model_type",
+  "torch_dtype",
+  "dtype",
+  "architectures",
+  "initializer_range",
+  "auto_map",
+  "quantization_config",
+  "bos_token_id",
+  "eos_token_id",
+  "pad_token_id",
 ]);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -209,9 +264,10 @@ export function parseConfig(json: unknown, opts: ParseOptions = {}): ParseResult
     } else {
       const tc = root.text_config as Record<string, unknown>;
       textRaw = { ...root, ...tc };
-      for (const k of Object.keys(tc)) if (k in root && k !== "model_type" && JSON.stringify(root[k]) !== JSON.stringify(tc[k])) {
-        warnings.push({ field: `text_config.${k}`, message: `differs from top-level ${k}; text_config wins` });
-      }
+      for (const k of Object.keys(tc))
+        if (k in root && k !== "model_type" && JSON.stringify(root[k]) !== JSON.stringify(tc[k])) {
+          warnings.push({ field: `text_config.${k}`, message: `differs from top-level ${k}; text_config wins` });
+        }
       if (tc.model_type !== undefined) textRaw.model_type = root.model_type;
       for (const k of Object.keys(tc)) {
         if (k in textSchema.shape || k === "model_type") continue;
@@ -243,7 +299,11 @@ export function parseConfig(json: unknown, opts: ParseOptions = {}): ParseResult
   }
   if (Object.keys(visionExtra).length) extra.vision_config = visionExtra;
   if (opts.strict) {
-    issues.push(...warnings.filter((w) => w.message.startsWith("unknown")).map((w) => ({ field: w.field, message: "unknown field" })));
+    issues.push(
+      ...warnings
+        .filter((w) => w.message.startsWith("unknown"))
+        .map((w) => ({ field: w.field, message: "unknown field" })),
+    );
   }
   if (issues.length || !text.success || !vision.success) throw new ConfigError(source, issues);
 
@@ -253,12 +313,22 @@ export function parseConfig(json: unknown, opts: ParseOptions = {}): ParseResult
     issues.push({ field: "model_type", message: `expected "qwen2_vl", got "${t.model_type}"` });
   }
   const rope = t.rope_scaling ?? t.rope_parameters;
-  if (!rope) issues.push({ field: "rope_scaling", message: "missing (needs mrope_section, e.g. {type: \"mrope\", mrope_section: [16, 24, 24]})" });
+  if (!rope)
+    issues.push({
+      field: "rope_scaling",
+      message: 'missing (needs mrope_section, e.g. {type: "mrope", mrope_section: [16, 24, 24]})',
+    });
   if (v.in_chans !== undefined && v.in_channels !== undefined && v.in_chans !== v.in_channels) {
-    issues.push({ field: "vision_config.in_channels", message: `in_chans (${v.in_chans}) and in_channels (${v.in_channels}) disagree` });
+    issues.push({
+      field: "vision_config.in_channels",
+      message: `in_chans (${v.in_chans}) and in_channels (${v.in_channels}) disagree`,
+    });
   }
   if (v.spatial_patch_size !== undefined && v.spatial_patch_size !== v.patch_size) {
-    issues.push({ field: "vision_config.spatial_patch_size", message: `(${v.spatial_patch_size}) differs from patch_size (${v.patch_size})` });
+    issues.push({
+      field: "vision_config.spatial_patch_size",
+      message: `(${v.spatial_patch_size}) differs from patch_size (${v.patch_size})`,
+    });
   }
   if (issues.length) throw new ConfigError(source, issues);
 
@@ -330,26 +400,39 @@ export function validateConfig(c: Qwen2VLConfig): ConfigIssue[] {
     const hd = headDim(c);
     const sum = c.rope_scaling.mrope_section.reduce((a, b) => a + b, 0);
     if (sum * 2 !== hd) {
-      bad("rope_scaling.mrope_section", `sum(${c.rope_scaling.mrope_section.join(", ")}) * 2 = ${sum * 2} must equal head_dim = hidden_size / num_attention_heads = ${hd}`);
+      bad(
+        "rope_scaling.mrope_section",
+        `sum(${c.rope_scaling.mrope_section.join(", ")}) * 2 = ${sum * 2} must equal head_dim = hidden_size / num_attention_heads = ${hd}`,
+      );
     }
   }
   if (c.num_attention_heads % c.num_key_value_heads !== 0) {
-    bad("num_key_value_heads", `num_attention_heads (${c.num_attention_heads}) is not divisible by num_key_value_heads (${c.num_key_value_heads})`);
+    bad(
+      "num_key_value_heads",
+      `num_attention_heads (${c.num_attention_heads}) is not divisible by num_key_value_heads (${c.num_key_value_heads})`,
+    );
   }
   if (!TEXT_ACTS.has(c.hidden_act)) bad("hidden_act", `unsupported activation "${c.hidden_act}"`);
   if (!VISION_ACTS.has(v.hidden_act)) bad("vision_config.hidden_act", `unsupported activation "${v.hidden_act}"`);
   if (v.hidden_size !== c.hidden_size) {
-    bad("vision_config.hidden_size", `${v.hidden_size} must equal the text hidden_size (${c.hidden_size}): the patch merger projects into the text width`);
+    bad(
+      "vision_config.hidden_size",
+      `${v.hidden_size} must equal the text hidden_size (${c.hidden_size}): the patch merger projects into the text width`,
+    );
   }
   if (v.embed_dim % v.num_heads !== 0) {
     bad("vision_config.embed_dim", `${v.embed_dim} is not divisible by vision_config.num_heads (${v.num_heads})`);
   } else if ((v.embed_dim / v.num_heads) % 4 !== 0) {
-    bad("vision_config.num_heads", `vision head_dim ${v.embed_dim / v.num_heads} must be a multiple of 4 (2D rotary splits it over height and width)`);
+    bad(
+      "vision_config.num_heads",
+      `vision head_dim ${v.embed_dim / v.num_heads} must be a multiple of 4 (2D rotary splits it over height and width)`,
+    );
   }
   if (!Number.isInteger(v.embed_dim * v.mlp_ratio)) {
     bad("vision_config.mlp_ratio", `embed_dim * mlp_ratio = ${v.embed_dim * v.mlp_ratio} is not an integer`);
   }
-  if (v.in_channels !== 3) bad("vision_config.in_channels", `${v.in_channels}: the processor produces RGB (3 channels)`);
+  if (v.in_channels !== 3)
+    bad("vision_config.in_channels", `${v.in_channels}: the processor produces RGB (3 channels)`);
   const ids: [string, number | null][] = [
     ["image_token_id", c.image_token_id],
     ["video_token_id", c.video_token_id],
@@ -358,13 +441,16 @@ export function validateConfig(c: Qwen2VLConfig): ConfigIssue[] {
     ["vision_token_id", c.vision_token_id],
     ["bos_token_id", c.bos_token_id],
     ["pad_token_id", c.pad_token_id],
-    ...(Array.isArray(c.eos_token_id) ? c.eos_token_id.map((e, i): [string, number] => [`eos_token_id[${i}]`, e]) : [["eos_token_id", c.eos_token_id] as [string, number | null]]),
+    ...(Array.isArray(c.eos_token_id)
+      ? c.eos_token_id.map((e, i): [string, number] => [`eos_token_id[${i}]`, e])
+      : [["eos_token_id", c.eos_token_id] as [string, number | null]]),
   ];
   for (const [name, id] of ids) {
     if (id !== null && id >= c.vocab_size) bad(name, `${id} is outside the vocabulary (vocab_size ${c.vocab_size})`);
   }
   const vis = [c.image_token_id, c.video_token_id, c.vision_start_token_id, c.vision_end_token_id];
-  if (new Set(vis).size !== vis.length) bad("image_token_id", "image, video, vision_start and vision_end token ids must be distinct");
+  if (new Set(vis).size !== vis.length)
+    bad("image_token_id", "image, video, vision_start and vision_end token ids must be distinct");
   return out;
 }
 
@@ -374,13 +460,19 @@ export function parseConfigText(text: string, opts: ParseOptions = {}): ParseRes
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(opts.source ?? "config.json", [{ field: "(root)", message: `not valid JSON: ${(e as Error).message}` }]);
+    throw new ConfigError(opts.source ?? "config.json", [
+      { field: "(root)", message: `not valid JSON: ${(e as Error).message}` },
+    ]);
   }
   return parseConfig(json, opts);
 }
 
 function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+  return Object.fromEntries(
+    Object.keys(o)
+      .sort()
+      .map((k) => [k, o[k]]),
+  );
 }
 
 /** The HF config.json object (classic Qwen2-VL layout, keys sorted as transformers writes them). */
@@ -403,7 +495,8 @@ export function toHfConfig(c: Qwen2VLConfig): Record<string, unknown> {
     initializer_range: v.initializer_range,
   });
   const out: Record<string, unknown> = { ...restExtra, ...top, vision_config: vision };
-  for (const k of ["bos_token_id", "eos_token_id", "pad_token_id", "vision_token_id"]) if (out[k] === null) delete out[k];
+  for (const k of ["bos_token_id", "eos_token_id", "pad_token_id", "vision_token_id"])
+    if (out[k] === null) delete out[k];
   return sortKeys(out);
 }
 
@@ -565,7 +658,8 @@ export function presetConfig(name: PresetName | string, tokenizer?: TokenizerIds
   }
   // The published checkpoints' embeddings are padded beyond the tokenizer (151936 rows for 151665 tokens): keep
   // the published vocab_size and take only the ids from a real-scale tokenizer.
-  if (tokenizer && name !== "qwen2-vl-tiny") c = withTokenizerIds(c, { ...tokenizer, vocabSize: Math.max(c.vocab_size, tokenizer.vocabSize) });
+  if (tokenizer && name !== "qwen2-vl-tiny")
+    c = withTokenizerIds(c, { ...tokenizer, vocabSize: Math.max(c.vocab_size, tokenizer.vocabSize) });
   return c;
 }
 

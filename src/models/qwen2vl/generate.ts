@@ -9,7 +9,18 @@
  * - `completionLogProbs`: log p(completion token | prompt, previous tokens) for every completion position (GRPO's
  *   policy and reference forwards, spec §4.6), chunked over the batch; records autograd unless run under noGrad.
  */
-import { Tensor, tensor, cat, tidy, inferenceMode, manualSeed, getRngState, setRngState, full, type DType } from "../../tensor/index.ts";
+import {
+  Tensor,
+  tensor,
+  cat,
+  tidy,
+  inferenceMode,
+  manualSeed,
+  getRngState,
+  setRngState,
+  full,
+  type DType,
+} from "../../tensor/index.ts";
 import type { GridThw } from "./rope.ts";
 import type { Qwen2VLForConditionalGeneration } from "./model.ts";
 
@@ -24,8 +35,18 @@ export interface PromptSample {
 }
 
 /** A PromptSample from inputs.ts's prepareInputs() output. */
-export function promptSample(x: { sampleId: string; inputIds: readonly number[]; pixelValues: Float32Array; imageGridThw: readonly GridThw[] }): PromptSample {
-  return { id: x.sampleId, inputIds: x.inputIds, pixelValues: x.imageGridThw.length ? x.pixelValues : null, imageGridThw: x.imageGridThw };
+export function promptSample(x: {
+  sampleId: string;
+  inputIds: readonly number[];
+  pixelValues: Float32Array;
+  imageGridThw: readonly GridThw[];
+}): PromptSample {
+  return {
+    id: x.sampleId,
+    inputIds: x.inputIds,
+    pixelValues: x.imageGridThw.length ? x.pixelValues : null,
+    imageGridThw: x.imageGridThw,
+  };
 }
 
 export interface Batch extends Disposable {
@@ -56,7 +77,8 @@ export function collate(samples: readonly PromptSample[], padTokenId: number, dt
   if (grids.length) {
     const rows = grids.reduce((a, [t, h, w]) => a + t * h * w, 0);
     const total = samples.reduce((a, s) => a + (s.pixelValues?.length ?? 0), 0);
-    if (rows === 0 || total % rows !== 0) throw new Error(`collate: ${total} pixel values do not fill ${rows} patch rows`);
+    if (rows === 0 || total % rows !== 0)
+      throw new Error(`collate: ${total} pixel values do not fill ${rows} patch rows`);
     const data = new Float32Array(total);
     let off = 0;
     for (const s of samples) {
@@ -151,7 +173,11 @@ export function selectNext(logits: Tensor, o: SamplingOptions): [Tensor, Tensor]
 }
 
 /** Batched generation with left padding and a KV cache; see the module comment. Runs in inference mode. */
-export function generate(model: Qwen2VLForConditionalGeneration, samples: readonly PromptSample[], o: GenerateOptions): Generation[] {
+export function generate(
+  model: Qwen2VLForConditionalGeneration,
+  samples: readonly PromptSample[],
+  o: GenerateOptions,
+): Generation[] {
   const saved = o.seed !== undefined ? getRngState() : null;
   if (o.seed !== undefined) manualSeed(o.seed);
   try {
@@ -161,9 +187,18 @@ export function generate(model: Qwen2VLForConditionalGeneration, samples: readon
   }
 }
 
-function generateInner(model: Qwen2VLForConditionalGeneration, samples: readonly PromptSample[], o: GenerateOptions): Generation[] {
+function generateInner(
+  model: Qwen2VLForConditionalGeneration,
+  samples: readonly PromptSample[],
+  o: GenerateOptions,
+): Generation[] {
   const B = samples.length;
-  const out: Generation[] = samples.map((s) => ({ promptIds: [...s.inputIds], ids: [], logprobs: [], finishReason: "length" }));
+  const out: Generation[] = samples.map((s) => ({
+    promptIds: [...s.inputIds],
+    ids: [],
+    logprobs: [],
+    finishReason: "length",
+  }));
   if (B === 0 || o.maxNewTokens <= 0) return out;
   const stop = new Set(o.stopTokenIds);
   const done = new Array<boolean>(B).fill(false);
@@ -182,7 +217,13 @@ function generateInner(model: Qwen2VLForConditionalGeneration, samples: readonly
       const [tok, lp] = tidy(() => {
         const inputs =
           step === 0
-            ? { inputIds: batch.inputIds, attentionMask: mask, pixelValues: batch.pixelValues, imageGridThw: batch.imageGridThw, sampleIds: batch.sampleIds }
+            ? {
+                inputIds: batch.inputIds,
+                attentionMask: mask,
+                pixelValues: batch.pixelValues,
+                imageGridThw: batch.imageGridThw,
+                sampleIds: batch.sampleIds,
+              }
             : { inputIds: next!, attentionMask: mask };
         const n = step === 0 ? T : 1;
         const r = model.forward(inputs, { cache, ropeDeltas: deltas, logitsRange: [n - 1, n] });
@@ -268,7 +309,8 @@ export function completionLogProbs(
   o: LogProbOptions,
   completionMask?: readonly (readonly number[])[],
 ): CompletionLogProbs {
-  if (prompts.length !== completions.length) throw new Error(`completionLogProbs: ${prompts.length} prompts but ${completions.length} completions`);
+  if (prompts.length !== completions.length)
+    throw new Error(`completionLogProbs: ${prompts.length} prompts but ${completions.length} completions`);
   const B = prompts.length;
   const C = Math.max(1, ...completions.map((c) => c.length));
   const chunk = Math.max(1, o.chunkSize ?? 8);
@@ -311,7 +353,14 @@ function chunkLogProbs(
     const inputIds = cat([batch.inputIds, comp], 1); // [b, P + C]
     const attentionMask = cat([batch.attentionMask, full([b, C], 1, { dtype: "int64" })], 1);
     const r = model.forward(
-      { inputIds, attentionMask, pixelValues: batch.pixelValues, imageGridThw: batch.imageGridThw, sampleIds: batch.sampleIds, promptColumns: P },
+      {
+        inputIds,
+        attentionMask,
+        pixelValues: batch.pixelValues,
+        imageGridThw: batch.imageGridThw,
+        sampleIds: batch.sampleIds,
+        promptColumns: P,
+      },
       { logitsRange: [P - 1, P + C - 1] }, // logits at t predict token t + 1: the C completion tokens
     );
     let logits = r.logits.to("float32"); // [b, C, V]

@@ -49,7 +49,9 @@ export async function prepareInputs(
   const sampleId = opts.sampleId ?? "(unnamed sample)";
   const wanted = countImages(messages);
   if (wanted !== images.length) {
-    throw new Error(`sample ${sampleId}: the conversation has ${wanted} image placeholder(s) but ${images.length} image(s) were given`);
+    throw new Error(
+      `sample ${sampleId}: the conversation has ${wanted} image placeholder(s) but ${images.length} image(s) were given`,
+    );
   }
   const processed: ProcessedImage[] = [];
   for (const im of images) {
@@ -61,7 +63,9 @@ export async function prepareInputs(
   const ids = tok.encode(text);
   const pads = ids.filter((x) => x === imagePad).length;
   if (pads !== images.length) {
-    throw new Error(`sample ${sampleId}: the rendered prompt has ${pads} <|image_pad|> token(s) for ${images.length} image(s) (check the chat template)`);
+    throw new Error(
+      `sample ${sampleId}: the rendered prompt has ${pads} <|image_pad|> token(s) for ${images.length} image(s) (check the chat template)`,
+    );
   }
   const grids = processed.map((p) => p.gridThw);
   const inputIds = expandImagePads(ids, grids, imagePad, pp.merge_size);

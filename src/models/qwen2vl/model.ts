@@ -71,7 +71,11 @@ export class Qwen2VLForConditionalGeneration extends Module {
       : this.module("lm_head", hfLinear(config.hidden_size, config.vocab_size, config.initializer_range, opts, false));
     // Rotary tables are not checkpoint state (HF: non-persistent buffers); kept in float32 whatever the weights.
     this.#invFreq = this.buffer("rotary_inv_freq", invFreq(headDim(config), config.rope_theta), false);
-    this.#components = this.buffer("rotary_components", tensor(mropeComponents(config.rope_scaling.mrope_section), { dtype: "int64" }), false);
+    this.#components = this.buffer(
+      "rotary_components",
+      tensor(mropeComponents(config.rope_scaling.mrope_section), { dtype: "int64" }),
+      false,
+    );
   }
 
   /** Device of the weights ("cpu", "cuda:0"); inputs are moved there by forward(). */
@@ -109,7 +113,12 @@ export class Qwen2VLForConditionalGeneration extends Module {
   }
 
   /** The per-sample pad-count check (processor.ts) on host ids; images are assigned to samples in order. */
-  checkImagePads(rows: number[][], maskRows: number[][] | null, grids: readonly GridThw[], sampleIds?: readonly string[]): void {
+  checkImagePads(
+    rows: number[][],
+    maskRows: number[][] | null,
+    grids: readonly GridThw[],
+    sampleIds?: readonly string[],
+  ): void {
     const c = this.config;
     const m = c.vision_config.spatial_merge_size;
     let next = 0;
@@ -118,7 +127,8 @@ export class Qwen2VLForConditionalGeneration extends Module {
       let pads = 0;
       for (const id of toks) {
         if (id === c.image_token_id) pads++;
-        else if (id === c.video_token_id) throw new Error(`sample ${sampleIds?.[b] ?? `#${b}`}: <|video_pad|> tokens: videos are not supported`);
+        else if (id === c.video_token_id)
+          throw new Error(`sample ${sampleIds?.[b] ?? `#${b}`}: <|video_pad|> tokens: videos are not supported`);
       }
       // Take this sample's images: as many grids as its pad tokens use up (each image is one contiguous run).
       const mine: GridThw[] = [];
@@ -131,7 +141,9 @@ export class Qwen2VLForConditionalGeneration extends Module {
     });
     checkImagePadCounts(samples, c.image_token_id, m);
     if (next !== grids.length) {
-      throw new Error(`image_grid_thw has ${grids.length} images but the batch's <|image_pad|> tokens account for only ${next}`);
+      throw new Error(
+        `image_grid_thw has ${grids.length} images but the batch's <|image_pad|> tokens account for only ${next}`,
+      );
     }
   }
 
@@ -174,10 +186,13 @@ export class Qwen2VLForConditionalGeneration extends Module {
       const r = ropeIndex(rows, grids, maskRows, ropeTokenIds(c));
       deltas = r.ropeDeltas;
       // Completion columns continue as decoding would: position = column + delta, the same for t, h, w.
-      posRows = r.positionIds.map((comp) => comp.map((row, b) => [...row, ...Array.from({ length: T - P }, (_, k) => P + k + deltas[b]!)]));
+      posRows = r.positionIds.map((comp) =>
+        comp.map((row, b) => [...row, ...Array.from({ length: T - P }, (_, k) => P + k + deltas[b]!)]),
+      );
       imageColumns = P;
     } else {
-      if (!opts.ropeDeltas) throw new Error("forward: ropeDeltas from the prefill are required when the cache is not empty");
+      if (!opts.ropeDeltas)
+        throw new Error("forward: ropeDeltas from the prefill are required when the cache is not empty");
       deltas = [...opts.ropeDeltas];
     }
     return tidy(() => {
@@ -189,7 +204,11 @@ export class Qwen2VLForConditionalGeneration extends Module {
         const feats = this.imageFeatures(onDevice(inp.pixelValues), grids); // [Σ tokens, hidden]
         const f = feats.dtype === embeds.dtype ? feats : feats.to(embeds.dtype);
         let isImage = inputIds.eq(c.image_token_id); // [B, T]
-        if (imageColumns < T) isImage = cat([isImage.narrow(1, 0, imageColumns), zeros([B, T - imageColumns], { dtype: "bool", device })], 1);
+        if (imageColumns < T)
+          isImage = cat(
+            [isImage.narrow(1, 0, imageColumns), zeros([B, T - imageColumns], { dtype: "bool", device })],
+            1,
+          );
         const mask = isImage.unsqueeze(-1).expand(B, T, c.hidden_size); // [B, T, hidden]
         embeds = embeds.maskedScatter(mask, f); // features fill the pad positions in order
       }
@@ -198,11 +217,16 @@ export class Qwen2VLForConditionalGeneration extends Module {
       else {
         // Decoding: position = cache length + rope delta (+ offset within this call), the same for t, h, w.
         const d = tensor(deltas, { dtype: "int64", shape: [B, 1], device });
-        positionIds = arange(past, past + T, 1, { device }).view(1, T).add(d).unsqueeze(0).expand(3, B, T);
+        positionIds = arange(past, past + T, 1, { device })
+          .view(1, T)
+          .add(d)
+          .unsqueeze(0)
+          .expand(3, B, T);
       }
       const [cos, sin] = mropeCosSin(positionIds, this.#invFreq, this.#components, embeds.dtype);
       const keyMask = inp.attentionMask ? onDevice(inp.attentionMask) : ones([B, past + T], { dtype: "int64", device });
-      if (keyMask.size(1) !== past + T) throw new Error(`attention_mask has ${keyMask.size(1)} columns; expected cache ${past} + ${T}`);
+      if (keyMask.size(1) !== past + T)
+        throw new Error(`attention_mask has ${keyMask.size(1)} columns; expected cache ${past} + ${T}`);
       let hidden = this.model.forward(embeds, cos, sin, keyMask, cache); // [B, T, hidden]
       if (opts.logitsRange) {
         const [s, e] = opts.logitsRange;

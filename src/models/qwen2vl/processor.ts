@@ -100,7 +100,8 @@ export function parsePreprocessorConfig(json: unknown, source = "preprocessor_co
   // Fields missing from the file take Qwen2VLImageProcessor's class defaults (max_pixels 28·28·1280), not the
   // Instruct checkpoints' file values, as transformers would.
   const d = defaultPreprocessorConfig({ max_pixels: 28 * 28 * 1280 });
-  const triple = (x: number | number[] | undefined, dflt: number[]) => (x === undefined ? dflt : typeof x === "number" ? [x, x, x] : x);
+  const triple = (x: number | number[] | undefined, dflt: number[]) =>
+    x === undefined ? dflt : typeof x === "number" ? [x, x, x] : x;
   const cfg: PreprocessorConfig = {
     ...d,
     min_pixels: j.min_pixels ?? j.size?.shortest_edge ?? j.size?.min_pixels ?? d.min_pixels,
@@ -119,7 +120,8 @@ export function parsePreprocessorConfig(json: unknown, source = "preprocessor_co
     image_processor_type: j.image_processor_type ?? d.image_processor_type,
     processor_class: j.processor_class ?? d.processor_class,
   };
-  if (cfg.min_pixels > cfg.max_pixels) throw new Error(`${source}: min_pixels (${cfg.min_pixels}) > max_pixels (${cfg.max_pixels})`);
+  if (cfg.min_pixels > cfg.max_pixels)
+    throw new Error(`${source}: min_pixels (${cfg.min_pixels}) > max_pixels (${cfg.max_pixels})`);
   if (cfg.resample !== 3) throw new Error(`${source}: resample ${cfg.resample} unsupported (only 3 = BICUBIC)`);
   return cfg;
 }
@@ -165,13 +167,18 @@ export interface SmartResizeOptions {
  * `factor` is not an error here (transformers 4.50 raises): it rounds up to `factor`, as qwen-vl-utils does and as
  * LLaMA-Factory's stretching to 28 px gives.
  */
-export function smartResize(height: number, width: number, opts: SmartResizeOptions = {}): { height: number; width: number } {
+export function smartResize(
+  height: number,
+  width: number,
+  opts: SmartResizeOptions = {},
+): { height: number; width: number } {
   const factor = opts.factor ?? 28;
   const minPixels = opts.minPixels ?? 56 * 56;
   const maxPixels = opts.maxPixels ?? 14 * 14 * 4 * 1280;
   if (!(height > 0 && width > 0)) throw new Error(`smart_resize: height ${height} and width ${width} must be positive`);
   const ratio = Math.max(height, width) / Math.min(height, width);
-  if (ratio > 200) throw new Error(`smart_resize: absolute aspect ratio must be smaller than 200, got ${ratio} (${height}x${width})`);
+  if (ratio > 200)
+    throw new Error(`smart_resize: absolute aspect ratio must be smaller than 200, got ${ratio} (${height}x${width})`);
   let h = Math.max(factor, pyRound(height / factor) * factor);
   let w = Math.max(factor, pyRound(width / factor) * factor);
   if (h * w > maxPixels) {
@@ -253,7 +260,8 @@ function coeffs(inSize: number, outSize: number): { bounds: Int32Array; ksize: n
     }
     for (let x = 0; x < xmax; x++) {
       const w = ww !== 0 ? k[x]! / ww : k[x]!;
-      kk[xx * ksize + x] = w < 0 ? Math.trunc(-0.5 + w * (1 << PRECISION_BITS)) : Math.trunc(0.5 + w * (1 << PRECISION_BITS));
+      kk[xx * ksize + x] =
+        w < 0 ? Math.trunc(-0.5 + w * (1 << PRECISION_BITS)) : Math.trunc(0.5 + w * (1 << PRECISION_BITS));
     }
     bounds[xx * 2] = xmin;
     bounds[xx * 2 + 1] = xmax;
@@ -348,7 +356,8 @@ export function patchify(
   const P = o.patchSize;
   const T = o.temporalPatchSize;
   const m = o.mergeSize;
-  if (frames.length % T !== 0) throw new Error(`patchify: ${frames.length} frames is not a multiple of temporal_patch_size ${T}`);
+  if (frames.length % T !== 0)
+    throw new Error(`patchify: ${frames.length} frames is not a multiple of temporal_patch_size ${T}`);
   if (height % (P * m) !== 0 || width % (P * m) !== 0) {
     throw new Error(`patchify: ${height}x${width} is not a multiple of patch_size*merge_size = ${P * m}`);
   }
@@ -404,10 +413,19 @@ export interface ProcessOptions {
 export function imageGeometry(height: number, width: number, cfg: PreprocessorConfig, opts: ProcessOptions = {}) {
   const factor = cfg.patch_size * cfg.merge_size;
   const r = cfg.do_resize
-    ? smartResize(height, width, { factor, minPixels: opts.minPixels ?? cfg.min_pixels, maxPixels: opts.maxPixels ?? cfg.max_pixels })
+    ? smartResize(height, width, {
+        factor,
+        minPixels: opts.minPixels ?? cfg.min_pixels,
+        maxPixels: opts.maxPixels ?? cfg.max_pixels,
+      })
     : { height, width };
   const gridThw: [number, number, number] = [1, r.height / cfg.patch_size, r.width / cfg.patch_size];
-  return { resizedHeight: r.height, resizedWidth: r.width, gridThw, numImageTokens: (gridThw[1] * gridThw[2]) / cfg.merge_size ** 2 };
+  return {
+    resizedHeight: r.height,
+    resizedWidth: r.width,
+    gridThw,
+    numImageTokens: (gridThw[1] * gridThw[2]) / cfg.merge_size ** 2,
+  };
 }
 
 /** Processes one decoded RGB image (a still image: one frame duplicated temporal_patch_size times). */
@@ -433,7 +451,11 @@ export function processImage(img: RgbImage, cfg: PreprocessorConfig, opts: Proce
     }
   }
   const frames = Array.from({ length: cfg.temporal_patch_size }, () => frame);
-  const p = patchify(frames, 3, H, W, { patchSize: cfg.patch_size, temporalPatchSize: cfg.temporal_patch_size, mergeSize: cfg.merge_size });
+  const p = patchify(frames, 3, H, W, {
+    patchSize: cfg.patch_size,
+    temporalPatchSize: cfg.temporal_patch_size,
+    mergeSize: cfg.merge_size,
+  });
   return {
     pixelValues: p.data,
     shape: [p.rows, p.cols],
@@ -469,7 +491,11 @@ export function concatProcessed(images: ProcessedImage[]): ProcessedImages {
 }
 
 /** Loads and processes images (paths or encoded buffers) in order. */
-export async function processImageFiles(inputs: (string | Buffer | Uint8Array)[], cfg: PreprocessorConfig, opts: ProcessOptions = {}): Promise<ProcessedImages> {
+export async function processImageFiles(
+  inputs: (string | Buffer | Uint8Array)[],
+  cfg: PreprocessorConfig,
+  opts: ProcessOptions = {},
+): Promise<ProcessedImages> {
   const out: ProcessedImage[] = [];
   for (const inp of inputs) out.push(processImage(await loadImage(inp), cfg, opts));
   return concatProcessed(out);
@@ -486,7 +512,12 @@ export function imageTokenCount(gridThw: readonly [number, number, number], merg
  * Expands the i-th `<|image_pad|>` token into imageTokenCount(gridThws[i]) copies. Throws when the number of pad
  * tokens differs from the number of images.
  */
-export function expandImagePads(ids: readonly number[], gridThws: readonly (readonly [number, number, number])[], imagePadId: number, mergeSize: number): number[] {
+export function expandImagePads(
+  ids: readonly number[],
+  gridThws: readonly (readonly [number, number, number])[],
+  imagePadId: number,
+  mergeSize: number,
+): number[] {
   const out: number[] = [];
   let k = 0;
   for (const id of ids) {
@@ -503,12 +534,19 @@ export function expandImagePads(ids: readonly number[], gridThws: readonly (read
 }
 
 /** The same on text: each occurrence of `padToken` becomes the right number of copies (what HF's processor does). */
-export function expandImagePadsInText(text: string, gridThws: readonly (readonly [number, number, number])[], mergeSize: number, padToken = "<|image_pad|>"): string {
+export function expandImagePadsInText(
+  text: string,
+  gridThws: readonly (readonly [number, number, number])[],
+  mergeSize: number,
+  padToken = "<|image_pad|>",
+): string {
   const parts = text.split(padToken);
   if (parts.length - 1 !== gridThws.length) {
     throw new Error(`expandImagePadsInText: ${parts.length - 1} ${padToken} in the text for ${gridThws.length} images`);
   }
-  return parts.map((p, i) => (i === 0 ? p : padToken.repeat(imageTokenCount(gridThws[i - 1]!, mergeSize)) + p)).join("");
+  return parts
+    .map((p, i) => (i === 0 ? p : padToken.repeat(imageTokenCount(gridThws[i - 1]!, mergeSize)) + p))
+    .join("");
 }
 
 export interface PadCheckSample {

@@ -24,7 +24,11 @@ export interface RopeTokenIds {
 }
 
 export function ropeTokenIds(c: Qwen2VLConfig): RopeTokenIds {
-  return { imageTokenId: c.image_token_id, visionStartTokenId: c.vision_start_token_id, spatialMergeSize: c.vision_config.spatial_merge_size };
+  return {
+    imageTokenId: c.image_token_id,
+    visionStartTokenId: c.vision_start_token_id,
+    spatialMergeSize: c.vision_config.spatial_merge_size,
+  };
 }
 
 export interface RopeIndex {
@@ -74,7 +78,8 @@ export function ropeIndex(
     const tokens = keep.map((t) => row[t]!);
     // Images of this sample: vision_start tokens followed by an image pad.
     let images = 0;
-    for (let i = 0; i + 1 < tokens.length; i++) if (tokens[i] === ids.visionStartTokenId && tokens[i + 1] === ids.imageTokenId) images++;
+    for (let i = 0; i + 1 < tokens.length; i++)
+      if (tokens[i] === ids.visionStartTokenId && tokens[i + 1] === ids.imageTokenId) images++;
     const tp: number[] = [];
     const hp: number[] = [];
     const wp: number[] = [];
@@ -83,7 +88,8 @@ export function ropeIndex(
     for (let k = 0; k < images; k++) {
       const ed = tokens.indexOf(ids.imageTokenId, st);
       const g = imageGridThw[imageIndex++];
-      if (!g) throw new Error(`ropeIndex: sample ${b} has more images than image_grid_thw rows (${imageGridThw.length})`);
+      if (!g)
+        throw new Error(`ropeIndex: sample ${b} has more images than image_grid_thw rows (${imageGridThw.length})`);
       const [gt, gh, gw] = [g[0], g[1] / m, g[2] / m];
       const textLen = ed - st;
       for (let i = 0; i < textLen; i++) {
@@ -167,7 +173,12 @@ export function mropeComponents(mropeSection: readonly number[]): number[] {
  * cos and sin of the text rotary embedding for position ids [3, B, T] (int64): each [B, T, head_dim], float32
  * computation (as HF, autocast off) cast to `dtype`. `invFreqT` is [head_dim/2], `componentIdx` [head_dim] int64.
  */
-export function mropeCosSin(positionIds: Tensor, invFreqT: Tensor, componentIdx: Tensor, dtype: DType): [Tensor, Tensor] {
+export function mropeCosSin(
+  positionIds: Tensor,
+  invFreqT: Tensor,
+  componentIdx: Tensor,
+  dtype: DType,
+): [Tensor, Tensor] {
   return tidy(() => {
     const posF = positionIds.to("float32"); // [3, B, T]
     const sel = posF.indexSelect(0, componentIdx).permute(1, 2, 0); // [B, T, head_dim]: the id each channel uses
@@ -235,7 +246,12 @@ export function visionPositions(grids: readonly GridThw[], mergeSize: number): {
  * freqs[p] = p · inv_freq (head_dim/4 frequencies); each patch uses cat(freqs[row], freqs[col]) and the usual
  * cat(x, x) duplication.
  */
-export function visionCosSin(grids: readonly GridThw[], mergeSize: number, headDim: number, theta = 10000): [Tensor, Tensor] {
+export function visionCosSin(
+  grids: readonly GridThw[],
+  mergeSize: number,
+  headDim: number,
+  theta = 10000,
+): [Tensor, Tensor] {
   return tidy(() => {
     const { rows, cols } = visionPositions(grids, mergeSize);
     let maxGrid = 0;

@@ -142,12 +142,18 @@ export class Qwen2Attention extends Module {
       // Grouped-query attention without copying K/V: the `rep` query heads sharing one KV head are stacked along
       // the query axis. [B, H, T, hd] → [B, KV, rep·T, hd] (head h = kv·rep + r, as HF's repeat_kv).
       const qg = q.reshape(B, KV, rep * T, hd);
-      const scores = qg.matmul(k.mT).mul(1 / Math.sqrt(hd)).view(B, KV, rep, T, S); // [B, KV, rep, T, S]
+      const scores = qg
+        .matmul(k.mT)
+        .mul(1 / Math.sqrt(hd))
+        .view(B, KV, rep, T, S); // [B, KV, rep, T, S]
       const masked = scores.add(mask); // mask [B, 1, 1, T, S]
       let probs = masked.softmax(-1, "float32");
       if (probs.dtype !== v.dtype) probs = probs.to(v.dtype);
       const out = probs.view(B, KV, rep * T, S).matmul(v); // [B, KV, rep·T, hd]
-      const merged = out.view(B, H, T, hd).transpose(1, 2).reshape(B, T, H * hd); // [B, T, H·hd]
+      const merged = out
+        .view(B, H, T, hd)
+        .transpose(1, 2)
+        .reshape(B, T, H * hd); // [B, T, H·hd]
       return this.o_proj.forward(merged);
     });
   }
@@ -185,12 +191,17 @@ export class Qwen2DecoderLayer extends Module {
     this.self_attn = this.module("self_attn", new Qwen2Attention(c, o));
     this.mlp = this.module("mlp", new Qwen2MLP(c, o));
     this.input_layernorm = this.module("input_layernorm", new RMSNorm(c.hidden_size, c.rms_norm_eps, o));
-    this.post_attention_layernorm = this.module("post_attention_layernorm", new RMSNorm(c.hidden_size, c.rms_norm_eps, o));
+    this.post_attention_layernorm = this.module(
+      "post_attention_layernorm",
+      new RMSNorm(c.hidden_size, c.rms_norm_eps, o),
+    );
   }
   /** x [B, T, hidden]; cos, sinSigned [B, 1, T, head_dim]; mask [B, 1, 1, T, S]. */
   forward(x: Tensor, cos: Tensor, sinSigned: Tensor, mask: Tensor, cache: KVCache | null): Tensor {
     return tidy(() => {
-      const h = x.add(this.self_attn.forward(this.input_layernorm.forward(x), cos, sinSigned, mask, cache, this.layerIdx));
+      const h = x.add(
+        this.self_attn.forward(this.input_layernorm.forward(x), cos, sinSigned, mask, cache, this.layerIdx),
+      );
       return h.add(this.mlp.forward(this.post_attention_layernorm.forward(h)));
     });
   }
@@ -217,7 +228,6 @@ export function buildAttentionMask(keyMask: Tensor, T: number, dtype: DType): Te
   });
 }
 
-
 export class Qwen2TextModel extends Module {
   readonly embed_tokens: Embedding;
   readonly layers: ModuleList<Qwen2DecoderLayer>;
@@ -227,8 +237,14 @@ export class Qwen2TextModel extends Module {
     o: BuildOptions = {},
   ) {
     super();
-    this.embed_tokens = this.module("embed_tokens", new Embedding(config.vocab_size, config.hidden_size, { ...o, initStd: config.initializer_range }));
-    this.layers = this.module("layers", new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) => new Qwen2DecoderLayer(config, i, o))));
+    this.embed_tokens = this.module(
+      "embed_tokens",
+      new Embedding(config.vocab_size, config.hidden_size, { ...o, initStd: config.initializer_range }),
+    );
+    this.layers = this.module(
+      "layers",
+      new ModuleList(Array.from({ length: config.num_hidden_layers }, (_, i) => new Qwen2DecoderLayer(config, i, o))),
+    );
     this.norm = this.module("norm", new RMSNorm(config.hidden_size, config.rms_norm_eps, o));
   }
 

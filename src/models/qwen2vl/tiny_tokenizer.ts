@@ -120,7 +120,8 @@ export function trainByteLevelBpe(texts: Iterable<string>, opts: TrainBpeOptions
   const specials = opts.specialTokens ?? TINY_SPECIAL_TOKENS;
   const target = (opts.vocabSize ?? TINY_VOCAB_SIZE) - specials.length;
   const minFreq = opts.minFrequency ?? 2;
-  if (target < 256) throw new Error(`vocabSize must leave at least 256 byte tokens besides ${specials.length} special tokens`);
+  if (target < 256)
+    throw new Error(`vocabSize must leave at least 256 byte tokens besides ${specials.length} special tokens`);
   if (target > 65536) throw new Error("vocabSize above 65536 is not supported by this trainer");
   const b2u = bytesToUnicode();
   const enc = new TextEncoder();
@@ -243,7 +244,10 @@ export function toTokenizerJson(t: TrainedBpe): Record<string, unknown> {
     normalizer: null,
     pre_tokenizer: {
       type: "Sequence",
-      pretokenizers: [{ type: "Split", pattern: { Regex: QWEN2_SPLIT_REGEX }, behavior: "Isolated", invert: false }, BYTE_LEVEL],
+      pretokenizers: [
+        { type: "Split", pattern: { Regex: QWEN2_SPLIT_REGEX }, behavior: "Isolated", invert: false },
+        BYTE_LEVEL,
+      ],
     },
     post_processor: BYTE_LEVEL,
     decoder: BYTE_LEVEL,
@@ -292,5 +296,8 @@ export function toTokenizerConfig(t: TrainedBpe, chatTemplate = QWEN2VL_CHAT_TEM
 export async function writeTokenizerFiles(dir: string, t: TrainedBpe, chatTemplate?: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "tokenizer.json"), JSON.stringify(toTokenizerJson(t), null, 2) + "\n");
-  await writeFile(join(dir, "tokenizer_config.json"), JSON.stringify(toTokenizerConfig(t, chatTemplate), null, 2) + "\n");
+  await writeFile(
+    join(dir, "tokenizer_config.json"),
+    JSON.stringify(toTokenizerConfig(t, chatTemplate), null, 2) + "\n",
+  );
 }

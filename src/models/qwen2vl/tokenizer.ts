@@ -53,7 +53,12 @@ export class QwenTokenizer {
     let max = -1;
     for (const id of this.tok.get_vocab(true).values()) if (id > max) max = id;
     this.size = max + 1;
-    const tokName = (v: unknown) => (typeof v === "string" ? v : typeof v === "object" && v && "content" in v ? String((v as { content: unknown }).content) : undefined);
+    const tokName = (v: unknown) =>
+      typeof v === "string"
+        ? v
+        : typeof v === "object" && v && "content" in v
+          ? String((v as { content: unknown }).content)
+          : undefined;
     this.eosToken = tokName(tokenizerConfig.eos_token);
     this.padToken = tokName(tokenizerConfig.pad_token);
   }
@@ -87,7 +92,10 @@ export class QwenTokenizer {
   }
 
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
-    return this.tok.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? false, clean_up_tokenization_spaces: false });
+    return this.tok.decode([...ids], {
+      skip_special_tokens: opts.skipSpecialTokens ?? false,
+      clean_up_tokenization_spaces: false,
+    });
   }
 
   tokenToId(token: string): number | undefined {
@@ -107,7 +115,10 @@ export class QwenTokenizer {
 
   /** Ids of the Qwen special tokens; a missing one is undefined. */
   specialIds(): Record<SpecialName, number | undefined> {
-    return Object.fromEntries(Object.entries(QWEN_SPECIAL).map(([k, s]) => [k, this.tokenToId(s)])) as Record<SpecialName, number | undefined>;
+    return Object.fromEntries(Object.entries(QWEN_SPECIAL).map(([k, s]) => [k, this.tokenToId(s)])) as Record<
+      SpecialName,
+      number | undefined
+    >;
   }
 
   /** Ids of every added token marked special (what skipSpecialTokens removes). */

@@ -150,7 +150,9 @@ export class VisionAttention extends Module {
           parts.push(attendFull(q.narrow(1, s, n), k.narrow(1, s, n), v.narrow(1, s, n), scale)); // [H, n, hd]
           s += n;
         }
-        out = cat(parts, 1).transpose(0, 1).reshape(N, H * hd); // [H, N, hd] → [N, H·hd]
+        out = cat(parts, 1)
+          .transpose(0, 1)
+          .reshape(N, H * hd); // [H, N, hd] → [N, H·hd]
       }
       return this.proj.forward(out);
     });
@@ -233,10 +235,16 @@ export class Qwen2VisionTransformer extends Module {
   readonly patch_embed: PatchEmbed;
   readonly blocks: ModuleList<VisionBlock>;
   readonly merger: PatchMerger;
-  constructor(readonly config: Qwen2VLConfig, o: BuildOptions = {}) {
+  constructor(
+    readonly config: Qwen2VLConfig,
+    o: BuildOptions = {},
+  ) {
     super();
     this.patch_embed = this.module("patch_embed", new PatchEmbed(config, o));
-    this.blocks = this.module("blocks", new ModuleList(Array.from({ length: config.vision_config.depth }, () => new VisionBlock(config, o))));
+    this.blocks = this.module(
+      "blocks",
+      new ModuleList(Array.from({ length: config.vision_config.depth }, () => new VisionBlock(config, o))),
+    );
     this.merger = this.module("merger", new PatchMerger(config, o));
   }
 
@@ -246,10 +254,13 @@ export class Qwen2VisionTransformer extends Module {
       const v = this.config.vision_config;
       const total = grids.reduce((a, [t, h, w]) => a + t * h * w, 0);
       if (pixelValues.size(0) !== total) {
-        throw new Error(`vision: pixel_values has ${pixelValues.size(0)} patch rows but image_grid_thw ${JSON.stringify(grids)} needs ${total}`);
+        throw new Error(
+          `vision: pixel_values has ${pixelValues.size(0)} patch rows but image_grid_thw ${JSON.stringify(grids)} needs ${total}`,
+        );
       }
       let [cos, sin] = visionCosSin(grids, v.spatial_merge_size, visionHeadDim(this.config)); // built on the CPU
-      if (pixelValues.device !== "cpu") [cos, sin] = [cos.to({ device: pixelValues.device }), sin.to({ device: pixelValues.device })];
+      if (pixelValues.device !== "cpu")
+        [cos, sin] = [cos.to({ device: pixelValues.device }), sin.to({ device: pixelValues.device })];
       const seg = imageSegments(grids);
       let h = this.patch_embed.forward(pixelValues);
       for (const b of this.blocks) h = b.forward(h, cos, sin, seg);

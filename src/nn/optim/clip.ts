@@ -10,7 +10,9 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number 
     tidy(() => {
       const grads = [...params].map((p) => p.grad).filter((g): g is Tensor => g !== null);
       if (grads.length === 0) return 0;
-      const total = stack(grads.map((g) => g.norm(2))).norm(2).item();
+      const total = stack(grads.map((g) => g.norm(2)))
+        .norm(2)
+        .item();
       const scale = maxNorm / (total + 1e-6);
       if (scale < 1) for (const g of grads) g.mul_(scale);
       return total;
