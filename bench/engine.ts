@@ -13,14 +13,11 @@
  * attention 12 × layers × batch × seq² × hidden (QKᵀ and AV, forward and backward, full matrices as computed).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { PY, anchorEnv, hasPyTorch, runAnchorScript } from "./lib/anchor.ts";
 import { fileURLToPath } from "node:url";
 import * as t from "../src/tensor/index.ts";
 import { blasCoreTypeSource } from "../src/native/index.ts";
 import { Module, ModuleList, Linear, Embedding, RMSNorm, AdamW } from "../src/nn/index.ts";
-
-const ANCHOR = fileURLToPath(new URL("../../shared/anchors/pytorch_qwen2_reference.py", import.meta.url));
-const PY = "/usr/bin/python3";
 
 interface Opts {
   json: boolean;
@@ -340,15 +337,6 @@ export function decodeTokensPerSec(
   return { tokensPerSec: (SHAPE.batch * SHAPE.newTokens) / dt, totalS: dt, tokens };
 }
 
-function anchorEnv(threads: number): NodeJS.ProcessEnv {
-  return { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_CORETYPE: process.env.OPENBLAS_CORETYPE ?? "" };
-}
-
-function hasPyTorch(): boolean {
-  if (!existsSync(PY) || !existsSync(ANCHOR)) return false;
-  return spawnSync(PY, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
-}
-
 /** The anchor's best of `o.repeats` runs (each a fresh process), as ours is the best of as many measurements. */
 function runAnchor(mode: "train" | "decode", bf16: boolean, o: Opts): Record<string, number> | null {
   let best: Record<string, number> | null = null;
@@ -361,14 +349,9 @@ function runAnchor(mode: "train" | "decode", bf16: boolean, o: Opts): Record<str
 }
 
 function runAnchorOnce(mode: "train" | "decode", bf16: boolean, o: Opts): Record<string, number> | null {
-  const args = [ANCHOR, mode, "--threads", String(o.threads), "--json", "--steps", String(o.steps)];
+  const args = [mode, "--threads", String(o.threads), "--steps", String(o.steps)];
   if (bf16) args.push("--bf16");
-  const r = spawnSync(PY, args, { env: anchorEnv(o.threads), encoding: "utf8" });
-  if (r.status !== 0) {
-    console.error(`anchor ${mode}${bf16 ? " bf16" : ""} failed: ${r.stderr.slice(-500)}`);
-    return null;
-  }
-  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+  return runAnchorScript(args, o.threads, `anchor ${mode}${bf16 ? " bf16" : ""}`);
 }
 
 function pythonOpOverheadUs(threads: number): number | null {

@@ -11,16 +11,11 @@
  * Memory: rss_peak_mb is the process's maximum RSS so far; cpu_bytes_peak_mb the largest live libtorch CPU storage
  * total (memory().cpuBytes) sampled after every forward while the KV cache is alive.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { hasPyTorch, runAnchorScript } from "./lib/anchor.ts";
 import * as t from "../src/tensor/index.ts";
 import { presetConfig, type Qwen2VLConfig } from "../src/models/qwen2vl/config.ts";
 import { Qwen2VLForConditionalGeneration } from "../src/models/qwen2vl/model.ts";
 import { collate, generate, type PromptSample } from "../src/models/qwen2vl/generate.ts";
-
-const ANCHOR = fileURLToPath(new URL("../../shared/anchors/pytorch_qwen2_reference.py", import.meta.url));
-const PY = "/usr/bin/python3";
 
 interface Opts {
   json: boolean;
@@ -127,14 +122,8 @@ function decode(
   return { newTokensPerS: n / dt, totalS: dt, cpuPeak };
 }
 
-function hasPyTorch(): boolean {
-  if (!existsSync(PY) || !existsSync(ANCHOR)) return false;
-  return spawnSync(PY, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
-}
-
 function runAnchor(o: Opts): Record<string, number> | null {
   const args = [
-    ANCHOR,
     "decode",
     "--threads",
     String(o.threads),
@@ -144,16 +133,9 @@ function runAnchor(o: Opts): Record<string, number> | null {
     String(o.newTokens),
     "--prompt",
     "64",
-    "--json",
   ];
   if (o.bf16) args.push("--bf16");
-  const env = { ...process.env, OMP_NUM_THREADS: String(o.threads) };
-  const r = spawnSync(PY, args, { env, encoding: "utf8" });
-  if (r.status !== 0) {
-    console.error(`bench model: anchor failed: ${r.stderr.slice(-500)}`);
-    return null;
-  }
-  return JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, number>;
+  return runAnchorScript(args, o.threads, "bench model: anchor");
 }
 
 export async function run(argv: string[]): Promise<void> {
