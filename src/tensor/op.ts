@@ -2,7 +2,7 @@
  * The one call path to ATen: every typed op in the project resolves an `aten::name.overload` operator once
  * (a cached c10::OperatorHandle id on the native side) and then makes a boxed call with handles and plain values.
  */
-import { native, type NativeHandle, type NativeValue } from "../native/index.ts";
+import { native, type NativeValue } from "../native/index.ts";
 
 const ids = new Map<string, number>();
 
@@ -33,8 +33,4 @@ export function op(qualified: string): OpCaller {
 /** The schema string of an operator, e.g. for error messages and docs. */
 export function opSchema(qualified: string): string {
   return native.opSchema(opId(qualified));
-}
-
-export function isHandle(v: unknown): v is NativeHandle {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);
 }

@@ -7,7 +7,7 @@
  */
 import { native, type NativeHandle, type NativeValue } from "../native/index.ts";
 import { DTYPE_CODE, dtypeFromCode, typedArrayFromBuffer, type AnyTypedArray, type DType } from "./dtype.ts";
-import { op, isHandle } from "./op.ts";
+import { op, opId } from "./op.ts";
 import { track, type Scoped } from "./scope.ts";
 
 export type Scalar = number | boolean;
@@ -778,14 +778,5 @@ function scalarLike(like: Tensor, x: number): Tensor {
 
 /** Calls any ATen operator by schema name ("aten::name.overload"), converting Tensors in and out. */
 export function callOp(qualified: string, ...args: unknown[]): unknown {
-  return wrapValue(opCache(qualified)(...args.map(unwrapArg)));
+  return wrapValue(native.call(opId(qualified), ...args.map(unwrapArg)));
 }
-
-const callers = new Map<string, ReturnType<typeof op>>();
-function opCache(q: string) {
-  let c = callers.get(q);
-  if (!c) callers.set(q, (c = op(q)));
-  return c;
-}
-
-export { isHandle };
