@@ -235,3 +235,18 @@ test("inconsistent fields are reported by name", () => {
   );
   assert.throws(() => parseConfigText("{not json"), /not valid JSON/);
 });
+
+test("vision_config.rope_parameters (transformers 5.x layout) is read without a warning and written back", () => {
+  const vision = { ...QWEN2VL_2B_JSON.vision_config, rope_parameters: { rope_type: "default", rope_theta: 10000 } };
+  const { config, warnings } = parseConfig({ ...QWEN2VL_2B_JSON, vision_config: vision });
+  assert.deepEqual(warnings, []);
+  const back = toHfConfig(config).vision_config as Record<string, unknown>;
+  assert.deepEqual(back.rope_parameters, { rope_type: "default", rope_theta: 10000 });
+  // A rotary the tower does not implement is refused by name, not silently ignored.
+  assert.deepEqual(
+    issuesOf(() =>
+      parseConfig({ ...QWEN2VL_2B_JSON, vision_config: { ...vision, rope_parameters: { rope_theta: 5000 } } }),
+    ),
+    ["vision_config.rope_parameters.rope_theta"],
+  );
+});

@@ -29,7 +29,7 @@ import {
   defaultPreprocessorConfig,
   readPreprocessorConfig,
   writePreprocessorConfig,
-} from "./processor.ts";
+} from "./processor_config.ts";
 import { Qwen2VLForConditionalGeneration } from "./model.ts";
 import { QwenTokenizer } from "./tokenizer.ts";
 

@@ -7,7 +7,8 @@
  * `rope_parameters`, `in_channels`). We always write the classic layout (what Qwen2-VL-2B/7B-Instruct ship), with
  * `in_chans` and `in_channels` both present so every transformers version reads the channel count.
  *
- * Tensor-free on purpose: the model code turns this into modules.
+ * Tensor-free on purpose: the model code turns this into modules. Presets are in presets.ts, special-token layouts
+ * (real Qwen ids, the tiny tokenizer) in token_layout.ts.
  */
 import { z } from "zod";
 
@@ -293,6 +294,26 @@ export function parseConfig(json: unknown, opts: ParseOptions = {}): ParseResult
   if (typeof visionRaw === "object" && visionRaw !== null) {
     for (const [k, v] of Object.entries(visionRaw)) {
       if (k in visionSchema.shape) continue;
+      if (k === "rope_parameters") {
+        // Newer layout (transformers 5.x): the vision tower's 2D rotary settings. Kept and written back; the
+        // tower's rotary is HF Qwen2-VL's fixed one (default type, theta 10000), so anything else is refused.
+        visionExtra[k] = v;
+        const rp = v as { rope_type?: unknown; type?: unknown; rope_theta?: unknown } | null;
+        if (rp !== null && typeof rp === "object") {
+          const type = rp.rope_type ?? rp.type;
+          if (type !== undefined && type !== "default")
+            issues.push({
+              field: "vision_config.rope_parameters.rope_type",
+              message: `"${String(type)}" unsupported (only "default")`,
+            });
+          if (rp.rope_theta !== undefined && rp.rope_theta !== VISION_ROPE_THETA)
+            issues.push({
+              field: "vision_config.rope_parameters.rope_theta",
+              message: `${String(rp.rope_theta)} unsupported: Qwen2-VL's vision rotary uses theta ${VISION_ROPE_THETA}`,
+            });
+        } else if (rp !== null) issues.push({ field: "vision_config.rope_parameters", message: "expected an object" });
+        continue;
+      }
       visionExtra[k] = v;
       if (!GENERIC_KEYS.has(k)) warnings.push({ field: `vision_config.${k}`, message: "unknown field (kept as is)" });
     }
@@ -385,6 +406,9 @@ export function parseConfig(json: unknown, opts: ParseOptions = {}): ParseResult
   if (problems.length) throw new ConfigError(source, problems);
   return { config, warnings };
 }
+
+/** theta of the vision tower's 2D rotary (fixed in HF's Qwen2-VL; rope.visionCosSin's default). */
+export const VISION_ROPE_THETA = 10000;
 
 const TEXT_ACTS = new Set(["silu", "gelu", "relu", "gelu_pytorch_tanh"]);
 const VISION_ACTS = new Set(["quick_gelu", "gelu", "silu", "gelu_pytorch_tanh", "relu"]);
@@ -504,195 +528,12 @@ export function configToJsonText(c: Qwen2VLConfig): string {
   return JSON.stringify(toHfConfig(c), null, 2) + "\n";
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// Presets
-
-export const PRESET_NAMES = ["qwen2-vl-tiny", "qwen2-vl-2b", "qwen2-vl-7b"] as const;
-export type PresetName = (typeof PRESET_NAMES)[number];
-
-/** Special-token ids of a tokenizer, as the config needs them. */
-export interface TokenizerIds {
-  vocabSize: number;
-  endoftext: number;
-  imEnd: number;
-  visionStart: number;
-  visionEnd: number;
-  visionPad: number | null;
-  imagePad: number;
-  videoPad: number;
-}
-
-/** The real Qwen2 tokenizer's ids (spec §2.4). */
-export const QWEN_TOKEN_IDS: Omit<TokenizerIds, "vocabSize"> = {
-  endoftext: 151643,
-  imEnd: 151645,
-  visionStart: 151652,
-  visionEnd: 151653,
-  visionPad: 151654,
-  imagePad: 151655,
-  videoPad: 151656,
-};
-
-function base(over: Partial<Qwen2VLConfig> & Pick<Qwen2VLConfig, "vision_config">): Qwen2VLConfig {
-  return {
-    model_type: "qwen2_vl",
-    architectures: ["Qwen2VLForConditionalGeneration"],
-    vocab_size: 151936,
-    hidden_size: 1536,
-    intermediate_size: 8960,
-    num_hidden_layers: 28,
-    num_attention_heads: 12,
-    num_key_value_heads: 2,
-    hidden_act: "silu",
-    max_position_embeddings: 32768,
-    initializer_range: 0.02,
-    rms_norm_eps: 1e-6,
-    rope_theta: 1_000_000,
-    rope_scaling: { type: "mrope", mrope_section: [16, 24, 24] },
-    tie_word_embeddings: true,
-    use_cache: true,
-    use_sliding_window: false,
-    sliding_window: 32768,
-    max_window_layers: 28,
-    attention_dropout: 0,
-    bos_token_id: QWEN_TOKEN_IDS.endoftext,
-    eos_token_id: QWEN_TOKEN_IDS.imEnd,
-    pad_token_id: null,
-    image_token_id: QWEN_TOKEN_IDS.imagePad,
-    video_token_id: QWEN_TOKEN_IDS.videoPad,
-    vision_start_token_id: QWEN_TOKEN_IDS.visionStart,
-    vision_end_token_id: QWEN_TOKEN_IDS.visionEnd,
-    vision_token_id: QWEN_TOKEN_IDS.visionPad,
-    torch_dtype: "bfloat16",
-    extra: {},
-    ...over,
-  };
-}
-
-const QWEN_VISION = (hidden: number): Qwen2VLVisionConfig => ({
-  depth: 32,
-  embed_dim: 1280,
-  hidden_size: hidden,
-  hidden_act: "quick_gelu",
-  mlp_ratio: 4,
-  num_heads: 16,
-  in_channels: 3,
-  patch_size: 14,
-  spatial_merge_size: 2,
-  temporal_patch_size: 2,
-  initializer_range: 0.02,
-});
-
-/**
- * Sets vocab_size and the special-token ids from a tokenizer (the tiny preset's ids depend on the tokenizer the
- * project trains; see tiny_tokenizer.ts).
- */
-export function withTokenizerIds(c: Qwen2VLConfig, ids: TokenizerIds): Qwen2VLConfig {
-  return {
-    ...c,
-    vocab_size: ids.vocabSize,
-    bos_token_id: ids.endoftext,
-    eos_token_id: ids.imEnd,
-    image_token_id: ids.imagePad,
-    video_token_id: ids.videoPad,
-    vision_start_token_id: ids.visionStart,
-    vision_end_token_id: ids.visionEnd,
-    vision_token_id: ids.visionPad,
-  };
-}
-
-/**
- * A preset config. `qwen2-vl-2b` / `qwen2-vl-7b` are the published Qwen2-VL-{2B,7B}-Instruct shapes with the real
- * Qwen vocabulary. `qwen2-vl-tiny` is a CPU model of the same architecture; its vocabulary and special ids come from
- * `tokenizer` (by default the layout of the project's tiny tokenizer: 1024 tokens, special tokens last).
- */
-export function presetConfig(name: PresetName | string, tokenizer?: TokenizerIds): Qwen2VLConfig {
-  let c: Qwen2VLConfig;
-  switch (name) {
-    case "qwen2-vl-2b":
-      c = base({ vision_config: QWEN_VISION(1536) });
-      break;
-    case "qwen2-vl-7b":
-      c = base({
-        vocab_size: 152064,
-        hidden_size: 3584,
-        intermediate_size: 18944,
-        num_attention_heads: 28,
-        num_key_value_heads: 4,
-        tie_word_embeddings: false,
-        vision_config: QWEN_VISION(3584),
-      });
-      break;
-    case "qwen2-vl-tiny":
-      c = base({
-        hidden_size: 256,
-        intermediate_size: 704,
-        num_hidden_layers: 4,
-        num_attention_heads: 4,
-        num_key_value_heads: 2,
-        // head_dim 64 = 2 * (8 + 12 + 12): the 2B/7B split (16, 24, 24) scaled to the smaller head.
-        rope_scaling: { type: "mrope", mrope_section: [8, 12, 12] },
-        max_position_embeddings: 4096,
-        sliding_window: 4096,
-        max_window_layers: 4,
-        tie_word_embeddings: true,
-        torch_dtype: "float32",
-        vision_config: {
-          depth: 4,
-          embed_dim: 128,
-          hidden_size: 256,
-          hidden_act: "quick_gelu",
-          mlp_ratio: 4,
-          num_heads: 4,
-          in_channels: 3,
-          patch_size: 14,
-          spatial_merge_size: 2,
-          temporal_patch_size: 2,
-          initializer_range: 0.02,
-        },
-      });
-      c = withTokenizerIds(c, tokenizer ?? tinyTokenizerLayoutIds());
-      break;
-    default:
-      throw new Error(`unknown preset '${name}' (known: ${PRESET_NAMES.join(", ")})`);
-  }
-  // The published checkpoints' embeddings are padded beyond the tokenizer (151936 rows for 151665 tokens): keep
-  // the published vocab_size and take only the ids from a real-scale tokenizer.
-  if (tokenizer && name !== "qwen2-vl-tiny")
-    c = withTokenizerIds(c, { ...tokenizer, vocabSize: Math.max(c.vocab_size, tokenizer.vocabSize) });
-  return c;
-}
-
-/**
- * Special tokens of the project's tiny tokenizer, in id order, appended after the byte-level BPE vocabulary.
- * Same strings as Qwen's, so prompts and templates are identical at both scales.
- */
-export const TINY_SPECIAL_TOKENS = [
-  "<|endoftext|>",
-  "<|im_start|>",
-  "<|im_end|>",
-  "<|vision_start|>",
-  "<|vision_end|>",
-  "<|vision_pad|>",
-  "<|image_pad|>",
-  "<|video_pad|>",
-] as const;
-
-/** Default total vocabulary of the tiny tokenizer (BPE tokens + special tokens). */
-export const TINY_VOCAB_SIZE = 1024;
-
-/** Ids of the tiny tokenizer's special tokens for a total vocabulary `vocabSize` (specials are the last ids). */
-export function tinyTokenizerLayoutIds(vocabSize = TINY_VOCAB_SIZE): TokenizerIds {
-  const first = vocabSize - TINY_SPECIAL_TOKENS.length;
-  const id = (t: (typeof TINY_SPECIAL_TOKENS)[number]) => first + TINY_SPECIAL_TOKENS.indexOf(t);
-  return {
-    vocabSize,
-    endoftext: id("<|endoftext|>"),
-    imEnd: id("<|im_end|>"),
-    visionStart: id("<|vision_start|>"),
-    visionEnd: id("<|vision_end|>"),
-    visionPad: id("<|vision_pad|>"),
-    imagePad: id("<|image_pad|>"),
-    videoPad: id("<|video_pad|>"),
-  };
-}
+// Presets and token layouts live in their own modules; re-exported here for existing imports.
+export { PRESET_NAMES, type PresetName, presetConfig, withTokenizerIds } from "./presets.ts";
+export {
+  type TokenizerIds,
+  QWEN_TOKEN_IDS,
+  TINY_SPECIAL_TOKENS,
+  TINY_VOCAB_SIZE,
+  tinyTokenizerLayoutIds,
+} from "./token_layout.ts";

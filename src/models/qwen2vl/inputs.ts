@@ -2,19 +2,20 @@
  * The one preprocessing path shared by SFT, rollouts and evaluation: conversation + images → prompt text, token
  * ids with each `<|image_pad|>` expanded to its image's merged patch count, pixel values and image_grid_thw, with
  * the per-sample pad-count check. Tensor-free: the model code turns the arrays into tensors.
+ *
+ * Importing this module does not load sharp (libvips): image_io.ts is imported on first use, only when a sample
+ * gives images as paths or encoded buffers (decoded RgbImages need no decoder).
  */
 import { type ChatMessage, type ChatTemplateOptions, countImages } from "./chat_template.ts";
+import type { PreprocessorConfig } from "./processor_config.ts";
 import {
-  type PreprocessorConfig,
   type ProcessOptions,
   type ProcessedImage,
   type RgbImage,
-  checkImagePadCounts,
   concatProcessed,
-  expandImagePads,
-  loadImage,
   processImage,
-} from "./processor.ts";
+} from "./image_math.ts";
+import { checkImagePadCounts, expandImagePads } from "./image_pads.ts";
 import type { QwenTokenizer } from "./tokenizer.ts";
 
 export interface ModelInputs {
@@ -32,6 +33,10 @@ export interface ModelInputs {
 
 export interface PrepareOptions extends ChatTemplateOptions, ProcessOptions {
   sampleId?: string;
+}
+
+function isRgbImage(x: unknown): x is RgbImage {
+  return typeof x === "object" && x !== null && "data" in x && "width" in x && "height" in x;
 }
 
 /**
@@ -55,7 +60,7 @@ export async function prepareInputs(
   }
   const processed: ProcessedImage[] = [];
   for (const im of images) {
-    const rgb = typeof im === "object" && "data" in im && "width" in im ? im : await loadImage(im);
+    const rgb = isRgbImage(im) ? im : await (await import("./image_io.ts")).loadImage(im);
     processed.push(processImage(rgb, pp, opts));
   }
   const text = tok.applyChatTemplate(messages, opts);

@@ -11,9 +11,10 @@
 import { Tensor, tensor, ones, zeros, cat, tidy, linear, arange, type DType } from "../../tensor/index.ts";
 import { Module, Linear } from "../../nn/index.ts";
 import { type Qwen2VLConfig, headDim } from "./config.ts";
-import { checkImagePadCounts, imageTokenCount } from "./processor.ts";
+import { checkImagePadCounts, imageTokenCount } from "./image_pads.ts";
 import { type GridThw, ropeIndex, ropeTokenIds, invFreq, mropeComponents, mropeCosSin } from "./rope.ts";
-import { Qwen2VisionTransformer, hfLinear, type BuildOptions } from "./vision.ts";
+import { Qwen2VisionTransformer } from "./vision.ts";
+import { hfLinear, type BuildOptions } from "./layers.ts";
 import { KVCache, Qwen2TextModel } from "./text.ts";
 
 export interface ModelInputs {
@@ -34,7 +35,17 @@ export interface ModelInputs {
    * Default: all columns.
    */
   promptColumns?: number;
+  /**
+   * Rows that share images (GRPO's G completions of one prompt) can pass each distinct image once: `pixelValues`
+   * then holds the distinct images only and `imageSource[j]` names the distinct image (0-based, in pixelValues
+   * order) of image occurrence j of the batch (`imageGridThw` still lists one grid per occurrence). The vision
+   * tower runs once per distinct image; its features are gathered for every occurrence (gradients accumulate).
+   */
+  imageSource?: readonly number[] | null;
 }
+
+/** The forward input of the model (one name for the tensor-side batch; host samples are `PreparedInputs`). */
+export type ForwardInputs = ModelInputs;
 
 export interface ForwardOptions {
   /** Decoding cache: filled by the prefill call, extended by each later call. */
@@ -110,6 +121,40 @@ export class Qwen2VLForConditionalGeneration extends Module {
   /** Image features [Σ tokens, hidden_size] for pixel values of images with the given grids. */
   imageFeatures(pixelValues: Tensor, grids: readonly GridThw[]): Tensor {
     return this.visual.forward(pixelValues, grids);
+  }
+
+  /**
+   * Image features of every occurrence in `grids`; with `source` (see ModelInputs.imageSource) the tower runs on
+   * the distinct images only and the features are gathered per occurrence.
+   */
+  sharedImageFeatures(pixelValues: Tensor, grids: readonly GridThw[], source: readonly number[] | null): Tensor {
+    if (!source) return this.imageFeatures(pixelValues, grids);
+    if (source.length !== grids.length)
+      throw new Error(`imageSource has ${source.length} entries for ${grids.length} images`);
+    const m = this.config.vision_config.spatial_merge_size;
+    const distinct: GridThw[] = [];
+    source.forEach((s, j) => {
+      if (!Number.isInteger(s) || s < 0 || s > distinct.length)
+        throw new Error(`imageSource[${j}] = ${s}: distinct images must be numbered in order of first use`);
+      if (s === distinct.length) distinct.push(grids[j]!);
+      else if (distinct[s]!.join() !== grids[j]!.join())
+        throw new Error(`imageSource[${j}] = ${s}: grid ${grids[j]} differs from the distinct image's ${distinct[s]}`);
+    });
+    return tidy(() => {
+      const feats = this.imageFeatures(pixelValues, distinct);
+      const offsets: number[] = [];
+      let off = 0;
+      for (const g of distinct) {
+        offsets.push(off);
+        off += imageTokenCount(g, m);
+      }
+      const idx: number[] = [];
+      source.forEach((s, j) => {
+        const n = imageTokenCount(grids[j]!, m);
+        for (let k = 0; k < n; k++) idx.push(offsets[s]! + k);
+      });
+      return feats.indexSelect(0, tensor(idx, { dtype: "int64", device: feats.device }));
+    });
   }
 
   /** The per-sample pad-count check (processor.ts) on host ids; images are assigned to samples in order. */
@@ -201,7 +246,7 @@ export class Qwen2VLForConditionalGeneration extends Module {
       const inputIds = onDevice(inp.inputIds);
       let embeds = this.model.embed_tokens.forward(inputIds); // [B, T, hidden]
       if (past === 0 && grids && inp.pixelValues) {
-        const feats = this.imageFeatures(onDevice(inp.pixelValues), grids); // [Σ tokens, hidden]
+        const feats = this.sharedImageFeatures(onDevice(inp.pixelValues), grids, inp.imageSource ?? null); // [Σ tokens, hidden]
         const f = feats.dtype === embeds.dtype ? feats : feats.to(embeds.dtype);
         let isImage = inputIds.eq(c.image_token_id); // [B, T]
         if (imageColumns < T)

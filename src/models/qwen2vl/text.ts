@@ -10,7 +10,7 @@ import { Tensor, arange, empty, cat, tidy, keep, noGrad, isGradEnabled, type DTy
 import { Module, ModuleList, Linear, Embedding, RMSNorm } from "../../nn/index.ts";
 import { type Qwen2VLConfig, headDim } from "./config.ts";
 import { applyRotarySigned, signedSin } from "./rope.ts";
-import { type BuildOptions, activation, hfLinear } from "./vision.ts";
+import { type BuildOptions, activation, hfLinear } from "./layers.ts";
 
 /**
  * Keys and values of every layer, [B, num_key_value_heads, S, head_dim] each. With a capacity the buffers are

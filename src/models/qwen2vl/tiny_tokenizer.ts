@@ -19,7 +19,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { TINY_SPECIAL_TOKENS, TINY_VOCAB_SIZE } from "./config.ts";
+import { TINY_SPECIAL_TOKENS, TINY_VOCAB_SIZE } from "./token_layout.ts";
 import { QWEN2VL_CHAT_TEMPLATE } from "./chat_template.ts";
 
 /** Qwen2's pre-tokenizer pattern as written in its tokenizer.json (Oniguruma syntax). */

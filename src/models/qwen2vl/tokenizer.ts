@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
-import type { TokenizerIds } from "./config.ts";
+import type { TokenizerIds } from "./token_layout.ts";
 import { type ChatMessage, type ChatTemplateOptions, applyChatTemplate, readChatTemplate } from "./chat_template.ts";
 
 export interface AddedTokenInfo {

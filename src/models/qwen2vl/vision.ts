@@ -7,35 +7,14 @@
  * Attention is per image (block-diagonal over the packed patch sequence, HF's cu_seqlens): images never attend to
  * each other. Patches arrive in the processor's HF order, where each 2×2 merge block is 4 consecutive rows.
  */
-import { Tensor, empty, linear, cat, tidy, type DType } from "../../tensor/index.ts";
+import { Tensor, empty, linear, cat, tidy } from "../../tensor/index.ts";
 import { Module, ModuleList, Linear, LayerNorm, normal_ } from "../../nn/index.ts";
+import { type BuildOptions, activation, hfLinear } from "./layers.ts";
 import { type Qwen2VLConfig, visionHeadDim, visionMlpDim, mergerDim } from "./config.ts";
 import { type GridThw, visionCosSin, applyRotary } from "./rope.ts";
 
-export interface BuildOptions {
-  dtype?: DType;
-  /** "meta" builds without allocating (weights are assigned from a checkpoint afterwards). */
-  device?: string;
-}
-
-/** HF ACT2FN for the activations Qwen2-VL configs use. */
-export function activation(name: string): (x: Tensor) => Tensor {
-  switch (name) {
-    case "quick_gelu":
-      // x · sigmoid(1.702 x): CLIP's QuickGELU (HF QuickGELUActivation)
-      return (x) => tidy(() => x.mul(x.mul(1.702).sigmoid()));
-    case "gelu":
-      return (x) => x.gelu("none");
-    case "gelu_pytorch_tanh":
-      return (x) => x.gelu("tanh");
-    case "silu":
-      return (x) => x.silu();
-    case "relu":
-      return (x) => x.relu();
-    default:
-      throw new Error(`unsupported activation '${name}'`);
-  }
-}
+// Re-exported for code that imported the shared layers from here before layers.ts existed.
+export { type BuildOptions, activation, hfLinear } from "./layers.ts";
 
 /**
  * Unmasked attention over the last two dims: softmax(q kᵀ · scale) v with the softmax in float32, cast back as
@@ -56,11 +35,6 @@ export function attendFull(q: Tensor, k: Tensor, v: Tensor, scale: number): Tens
 export function layerNormAs(norm: LayerNorm, x: Tensor): Tensor {
   if (x.dtype === norm.weight.dtype) return norm.forward(x);
   return tidy(() => norm.forward(x.to(norm.weight.dtype)));
-}
-
-/** HF-style init of a Linear: normal(0, std) weight, zero bias. */
-export function hfLinear(inF: number, outF: number, std: number, o: BuildOptions, bias = true): Linear {
-  return new Linear(inF, outF, { bias, initStd: std, dtype: o.dtype, device: o.device });
 }
 
 /** `patch_embed.proj`: only the Conv3d weight. */
