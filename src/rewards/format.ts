@@ -3,9 +3,42 @@
  */
 import { lengthCorrect } from "./accuracy.ts";
 
-const THINK_ANSWER = /^<think>[\s\S]*?<\/think>\s*<answer>[\s\S]*?<\/answer>$/;
-const CAPTION_THINK_ANSWER =
-  /^<summary>[\s\S]*?<\/summary>\s*<caption>[\s\S]*?<\/caption>\s*<think>[\s\S]*?<\/think>\s*<answer>[\s\S]*?<\/answer>$/;
+const JS_SPACE = /^\s$/;
+
+/**
+ * Whether `text` matches `^<t0>[\s\S]*?</t0>\s*<t1>[\s\S]*?</t1> … \s*<tn>[\s\S]*?</tn>$` (JS `\s`, `$` only at the very
+ * end), decided in linear time. The regex backtracks over every `</tk>` followed by `<tk+1>` and rescans the rest of
+ * the text from each, which is quadratic; taking, at each stage, the first closing tag that is followed by optional
+ * whitespace and the next opening tag leaves the most room for the later stages, so it finds a match whenever the
+ * regex does.
+ */
+export function matchesTagSequence(text: string, tags: readonly string[]): boolean {
+  const first = `<${tags[0]}>`;
+  if (!text.startsWith(first)) return false;
+  let pos = first.length;
+  for (let k = 0; k + 1 < tags.length; k++) {
+    const close = `</${tags[k]}>`;
+    const open = `<${tags[k + 1]}>`;
+    let next = -1;
+    // A closing tag cannot overlap itself or sit inside the whitespace that follows the previous one, so the
+    // whitespace runs skipped here are disjoint: the loop is linear.
+    for (let p = text.indexOf(close, pos); p >= 0; p = text.indexOf(close, p + close.length)) {
+      let q = p + close.length;
+      while (q < text.length && JS_SPACE.test(text[q]!)) q++;
+      if (text.startsWith(open, q)) {
+        next = q + open.length;
+        break;
+      }
+    }
+    if (next < 0) return false;
+    pos = next;
+  }
+  const last = `</${tags[tags.length - 1]}>`;
+  return text.endsWith(last) && text.length - last.length >= pos;
+}
+
+const THINK_ANSWER = ["think", "answer"] as const;
+const CAPTION_THINK_ANSWER = ["summary", "caption", "think", "answer"] as const;
 
 /**
  * 1 when the whole completion is `<think>…</think>`, optional whitespace, `<answer>…</answer>` (nothing before or
@@ -16,7 +49,7 @@ const CAPTION_THINK_ANSWER =
  * formatReward("<think>5-2=3</think><answer>3</answer>\n"); // 0 (trailing text)
  */
 export function formatReward(completion: string): number {
-  return typeof completion === "string" && THINK_ANSWER.test(completion) ? 1 : 0;
+  return typeof completion === "string" && matchesTagSequence(completion, THINK_ANSWER) ? 1 : 0;
 }
 
 /**
@@ -26,7 +59,7 @@ export function formatReward(completion: string): number {
  * captionFormatReward("<summary>s</summary><caption>c</caption><think>t</think><answer>a</answer>"); // 1
  */
 export function captionFormatReward(completion: string): number {
-  return typeof completion === "string" && CAPTION_THINK_ANSWER.test(completion) ? 1 : 0;
+  return typeof completion === "string" && matchesTagSequence(completion, CAPTION_THINK_ANSWER) ? 1 : 0;
 }
 
 // No multiline flag in the reference: `^` only matches at the very start of the text.

@@ -18,10 +18,35 @@ export interface FunctionCall {
 }
 
 // The reference regex `(\w+)\((\w+),\s*'?(\w+)'?\)` with Python's Unicode \w; no word boundaries, no vocabulary.
-const CALL = /([\p{L}\p{N}_]+)\(([\p{L}\p{N}_]+),\s*'?([\p{L}\p{N}_]+)'?\)/gu;
+// Run as a regex it is quadratic on a long word not followed by "(" (it retries from every letter), so the matches
+// are found by a scan from each "(" that gives the same matches in the same order.
+const WORD_AT = /[\p{L}\p{N}_]+/uy;
+const WORD_CHAR = /^[\p{L}\p{N}_]$/u;
+const SPACES_AT = /\s*/y;
+
+/** End of the word run starting exactly at `i`, or -1 when no word character is there. */
+function wordEnd(text: string, i: number): number {
+  WORD_AT.lastIndex = i;
+  return WORD_AT.test(text) ? WORD_AT.lastIndex : -1;
+}
+
+/** Length (1 or 2 code units) of the word character (code point) ending just before `i`, or 0. */
+function wordCharBefore(text: string, i: number, lo: number): number {
+  const c = text.charCodeAt(i - 1);
+  if (c < 128) return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 ? 1 : 0;
+  if (c >= 0xdc00 && c <= 0xdfff && i - 2 >= lo) {
+    const h = text.charCodeAt(i - 2);
+    if (h >= 0xd800 && h <= 0xdbff) return WORD_CHAR.test(text.slice(i - 2, i)) ? 2 : 0;
+  }
+  return WORD_CHAR.test(text[i - 1]!) ? 1 : 0;
+}
 
 /**
  * Every call found in the text, in order, duplicates included.
+ *
+ * Why the scan is the regex: `\w+` is greedy and none of "(", ",", "'", ")" or whitespace is a word character, so a
+ * match's function name is the whole word run before a "(" (from the end of the previous match on), and each later
+ * step has exactly one way to continue. Runs before different "(" are disjoint, so the scan is linear.
  *
  * @example
  * parseFunctionCalls("change_color(1, red), change_size(2, 'small')");
@@ -29,7 +54,27 @@ const CALL = /([\p{L}\p{N}_]+)\(([\p{L}\p{N}_]+),\s*'?([\p{L}\p{N}_]+)'?\)/gu;
  */
 export function parseFunctionCalls(text: string): FunctionCall[] {
   const out: FunctionCall[] = [];
-  for (const m of text.matchAll(CALL)) out.push({ func: m[1]!, object: m[2]!, value: m[3]! });
+  let from = 0; // where the regex would resume: the end of the previous match
+  for (let paren = text.indexOf("("); paren >= 0; paren = text.indexOf("(", Math.max(paren + 1, from))) {
+    let start = paren;
+    for (let w = wordCharBefore(text, start, from); start > from && w > 0; w = wordCharBefore(text, start, from))
+      start -= w;
+    if (start === paren) continue;
+    const objEnd = wordEnd(text, paren + 1);
+    if (objEnd < 0 || text[objEnd] !== ",") continue;
+    SPACES_AT.lastIndex = objEnd + 1;
+    SPACES_AT.test(text);
+    let v = SPACES_AT.lastIndex;
+    if (text[v] === "'") v++;
+    const valueEnd = wordEnd(text, v);
+    if (valueEnd < 0) continue;
+    let end: number;
+    if (text[valueEnd] === ")") end = valueEnd + 1;
+    else if (text[valueEnd] === "'" && text[valueEnd + 1] === ")") end = valueEnd + 2;
+    else continue;
+    out.push({ func: text.slice(start, paren), object: text.slice(paren + 1, objEnd), value: text.slice(v, valueEnd) });
+    from = end;
+  }
   return out;
 }
 

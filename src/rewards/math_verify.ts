@@ -9,6 +9,11 @@
  *
  * Numbers lose thousands separators, `%`/"percent" divides by 100, `^\circ` and trailing `\text{unit}` are dropped,
  * and `x = 3` compares as `3`. What is not emulated: SymPy's relations, intervals, matrices and its 3 s timeout.
+ *
+ * Size bound: math_verify gives up on a text whose parse exceeds its timeout (no value, so no match). We give up by
+ * size instead: a text longer than MAX_MATH_CHARS is not searched for candidates (parseMath returns `{}`), because
+ * the candidate patterns backtrack over long runs of digits, spaces and LaTeX delimiters (quadratic time) and every
+ * candidate may cost a compute-engine parse. Everything else in the rewards and scorers is linear in the text.
  */
 import { ComputeEngine } from "@cortex-js/compute-engine";
 
@@ -238,6 +243,12 @@ function parseUncached(text: string): ParsedMath {
   return raw === undefined ? {} : { raw };
 }
 
+/**
+ * Longest text parseMath searches for an answer (characters). Tag-less completions and `<answer>` contents longer
+ * than this never match symbolically; the worst inputs at this size parse in well under a second.
+ */
+export const MAX_MATH_CHARS = 8192;
+
 const CACHE_LIMIT = 2048;
 const cache = new Map<string, ParsedMath>();
 
@@ -249,6 +260,7 @@ const cache = new Map<string, ParsedMath>();
  * parseMath("so the final answer is \\boxed{\\frac{1}{2}}").value; // { kind: "number", value: 0.5 }
  */
 export function parseMath(text: string): ParsedMath {
+  if (text.length > MAX_MATH_CHARS) return {};
   const hit = cache.get(text);
   if (hit) return hit;
   const r = parseUncached(text);

@@ -4,23 +4,70 @@
  */
 
 // Characters Python's str.strip() removes (str.isspace), which differ slightly from String.prototype.trim.
-const PY_SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-const LEADING = new RegExp(`^[${PY_SPACE}]+`);
-const TRAILING = new RegExp(`[${PY_SPACE}]+$`);
+const PY_SPACE_CODES = new Set<number>([
+  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003,
+  0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
+]);
 
-/** Python `str.strip()` with no argument. */
-export function pyStrip(s: string): string {
-  return s.replace(LEADING, "").replace(TRAILING, "");
+function isPySpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c > 0x20 && PY_SPACE_CODES.has(c));
 }
 
-const ANSWER_DOTALL = /<answer>([\s\S]*?)<\/answer>/;
-// Python `.` without DOTALL matches anything but "\n".
-const ANSWER_NO_DOTALL = /<answer>([^\n]*?)<\/answer>/;
+/** Python `str.strip()` with no argument. One pass from each end (a regex `\s+$` rescans long inner runs). */
+export function pyStrip(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isPySpace(s.charCodeAt(a))) a++;
+  while (b > a && isPySpace(s.charCodeAt(b - 1))) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
 
-/** Content of the first `<answer>…</answer>` (non-greedy), or undefined. `dotAll: false` reproduces spec §6.2's TRANCE scorer. */
+/**
+ * Longest completion (and solution) the rewards and scorers accept, in UTF-16 code units: 16 Mi characters. Every
+ * extraction is linear, so a text of this size scores in well under a second; the bound keeps a runaway or hostile
+ * input from holding a trainer or `rft score` (the registry reports such an item as unscorable, the commands refuse
+ * it with an error naming the line or item).
+ */
+export const MAX_COMPLETION_CHARS = 16 * 1024 * 1024;
+
+/** Why a text is refused: longer than MAX_COMPLETION_CHARS. `what` names it, e.g. "line 3: field \"completion\"". */
+export function textTooLong(text: string, what: string): string | undefined {
+  return text.length > MAX_COMPLETION_CHARS
+    ? `${what} is ${text.length.toLocaleString("en")} characters, over the limit of ${MAX_COMPLETION_CHARS.toLocaleString("en")} (MAX_COMPLETION_CHARS)`
+    : undefined;
+}
+
+const OPEN = "<answer>";
+const CLOSE = "</answer>";
+
+/**
+ * Content of the first `<answer>…</answer>` block, or undefined: what the first match of the reference's lazy
+ * `<answer>(.*?)</answer>` (with DOTALL by default) captures. `dotAll: false` reproduces spec §6.2's TRANCE scorer,
+ * whose `.` does not cross a newline.
+ *
+ * Found with indexOf in one pass over the text (linear time): the regex rescans the rest of the text from every
+ * `<answer>` when no closing tag follows, which is quadratic.
+ */
 export function answerTagContent(text: string, dotAll = true): string | undefined {
-  const m = (dotAll ? ANSWER_DOTALL : ANSWER_NO_DOTALL).exec(text);
-  return m ? m[1] : undefined;
+  if (dotAll) {
+    // The leftmost opening tag is the one that matches if any does: a closing tag after a later opening tag also
+    // follows the first.
+    const i = text.indexOf(OPEN);
+    if (i < 0) return undefined;
+    const j = text.indexOf(CLOSE, i + OPEN.length);
+    return j < 0 ? undefined : text.slice(i + OPEN.length, j);
+  }
+  // Without DOTALL a match lies within one line: the first line whose first opening tag is closed on that line.
+  let close = -1;
+  for (let i = text.indexOf(OPEN); i >= 0;) {
+    const from = i + OPEN.length;
+    if (close < from) close = text.indexOf(CLOSE, from);
+    if (close < 0) return undefined; // no closing tag after this opening tag, so none after any later one
+    const nl = text.indexOf("\n", from);
+    if (nl < 0 || nl > close) return text.slice(from, close);
+    i = text.indexOf(OPEN, nl + 1); // every opening tag before the newline meets it before a closing tag
+  }
+  return undefined;
 }
 
 /**
@@ -37,7 +84,7 @@ export function extractAnswer(text: string, dotAll = true): string {
 
 /** Whether the text has a complete `<answer>…</answer>` block (DOTALL). */
 export function hasAnswerTag(text: string): boolean {
-  return ANSWER_DOTALL.test(text);
+  return answerTagContent(text) !== undefined;
 }
 
 const DIGITS = "\\d(?:_?\\d)*";
