@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "rft_native",
-      "sources": ["src/binding.cc"],
+      "sources": ["src/loader.cc", "src/tensors.cc", "src/memory.cc", "src/ops.cc", "src/autograd.cc", "src/rng.cc", "src/threads.cc"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node torch-config.cjs include)"
