@@ -13,7 +13,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, mkdirSync } from "node:fs";
 import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { Tensor, noGrad, isFloating, type DType } from "../../tensor/index.ts";
+import { Tensor, noGrad, tidy, isFloating, type DType } from "../../tensor/index.ts";
 import {
   readHeader,
   loadSafetensors,
@@ -23,13 +23,16 @@ import {
   SINGLE_FILE,
 } from "../../io/safetensors.ts";
 import { type Qwen2VLConfig, parseConfigText, configToJsonText } from "./config.ts";
-import { checkCheckpointKeys } from "./params.ts";
+import { type TrainerState, saveTrainerState } from "../../io/trainer_state.ts";
+import type { AdamW } from "../../nn/index.ts";
+import { type KeyCheck, checkCheckpointKeys } from "./params.ts";
 import {
   type PreprocessorConfig,
   defaultPreprocessorConfig,
-  readPreprocessorConfig,
+  readCheckpointPreprocessor,
   writePreprocessorConfig,
 } from "./processor_config.ts";
+import { readChatTemplate } from "./chat_template.ts";
 import { Qwen2VLForConditionalGeneration } from "./model.ts";
 import { QwenTokenizer } from "./tokenizer.ts";
 
@@ -71,6 +74,11 @@ export interface LoadOptions {
   /** Weight dtype of the model; default: the checkpoint's floating dtype. */
   dtype?: DType;
   onProgress?: (p: LoadProgress) => void;
+  /**
+   * Refuse weights holding NaN or ±Inf (default true): such a model generates garbage without any other sign.
+   * One pass over the loaded weights.
+   */
+  checkFinite?: boolean;
 }
 
 export interface LoadedCheckpoint {
@@ -96,6 +104,62 @@ function shardFiles(dir: string): string[] {
   return [single];
 }
 
+function listNames(xs: string[]): string {
+  return xs.slice(0, 12).join(", ") + (xs.length > 12 ? `, ... (${xs.length} in all)` : "");
+}
+
+/** Throws a CheckpointError listing every missing, unexpected and wrongly shaped key. */
+function assertKeysMatch(check: KeyCheck, where: string): void {
+  if (!check.missing.length && !check.unexpected.length && !check.wrongShape.length) return;
+  const parts: string[] = [];
+  if (check.missing.length) parts.push(`missing: ${listNames(check.missing)}`);
+  if (check.unexpected.length) parts.push(`unexpected: ${listNames(check.unexpected)}`);
+  if (check.wrongShape.length)
+    parts.push(
+      `wrong shape: ${listNames(check.wrongShape.map((w) => `${w.name} [${w.got}] (config needs [${w.expected}])`))}`,
+    );
+  throw new CheckpointError(`${where}: weights do not match config.json: ${parts.join("; ")}`);
+}
+
+/** Old exports may carry the rotary inv_freq buffers; they are recomputed from the config (HF ignores them too). */
+const isRotaryBuffer = (name: string) => name.endsWith("rotary_emb.inv_freq");
+
+/** Reads the shards' headers and checks every key and shape against the config before any weight is read. */
+function checkShards(config: Qwen2VLConfig, files: string[], dir: string) {
+  const infos = files.flatMap((f) => readHeader(f).tensors).filter((t) => !isRotaryBuffer(t.name));
+  const check = checkCheckpointKeys(
+    config,
+    infos.map((t) => [t.name, t.shape] as [string, number[]]),
+  );
+  assertKeysMatch(check, dir);
+  return { infos, check };
+}
+
+/**
+ * Names (and counts) of parameters holding NaN or ±Inf, for a clear error instead of a model that silently
+ * generates garbage. One reduction per parameter.
+ */
+export function nonFiniteParameters(model: { namedParameters(): Iterable<[string, Tensor]> }): string[] {
+  const bad: string[] = [];
+  noGrad(() => {
+    for (const [name, p] of model.namedParameters()) {
+      if (!isFloating(p.dtype)) continue;
+      const n = tidy(() => p.isfinite().logicalNot().sum().item());
+      if (n > 0) bad.push(`${name} (${n} of ${p.numel} values)`);
+    }
+  });
+  return bad;
+}
+
+function assertFiniteWeights(model: { namedParameters(): Iterable<[string, Tensor]> }, where: string): void {
+  const bad = nonFiniteParameters(model);
+  if (bad.length)
+    throw new CheckpointError(
+      `${where}: the weights hold NaN or Inf values, so the model cannot produce meaningful output: ${listNames(bad)}` +
+        " (a diverged or corrupted checkpoint; pass checkFinite: false to load it anyway)",
+    );
+}
+
 async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
   try {
     return JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
@@ -118,24 +182,7 @@ export async function readModelConfig(
 export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promise<LoadedCheckpoint> {
   const { config, warnings } = await readModelConfig(dir);
   const files = shardFiles(dir);
-  const headers = files.map((f) => readHeader(f));
-  // Old exports may carry the rotary inv_freq buffers; they are recomputed from the config (HF ignores them too).
-  const infos = headers.flatMap((h) => h.tensors).filter((t) => !t.name.endsWith("rotary_emb.inv_freq"));
-  const check = checkCheckpointKeys(
-    config,
-    infos.map((t) => [t.name, t.shape] as [string, number[]]),
-  );
-  if (check.missing.length || check.unexpected.length || check.wrongShape.length) {
-    const parts: string[] = [];
-    const list = (xs: string[]) => xs.slice(0, 12).join(", ") + (xs.length > 12 ? `, ... (${xs.length} in all)` : "");
-    if (check.missing.length) parts.push(`missing: ${list(check.missing)}`);
-    if (check.unexpected.length) parts.push(`unexpected: ${list(check.unexpected)}`);
-    if (check.wrongShape.length)
-      parts.push(
-        `wrong shape: ${list(check.wrongShape.map((w) => `${w.name} [${w.got}] (config needs [${w.expected}])`))}`,
-      );
-    throw new CheckpointError(`${dir}: weights do not match config.json: ${parts.join("; ")}`);
-  }
+  const { infos, check } = checkShards(config, files, dir);
   const ckptDtype = infos.find((t) => isFloating(t.dtype))?.dtype ?? "float32";
   const dtype = opts.dtype ?? ckptDtype;
   const model = new Qwen2VLForConditionalGeneration(config, { dtype, device: "meta" });
@@ -158,17 +205,87 @@ export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promi
     }
     for (const [name, p] of params)
       if (p.device === "meta") throw new CheckpointError(`${dir}: parameter ${name} was not loaded`);
+    if (opts.checkFinite ?? true) assertFiniteWeights(model, dir);
   } catch (e) {
     model.dispose();
     throw e;
   }
   model.eval();
-  const pre = join(dir, "preprocessor_config.json");
-  const preprocessor = existsSync(pre) ? await readPreprocessorConfig(pre) : defaultPreprocessorConfig();
+  const pp = await readCheckpointPreprocessor(dir);
+  const preprocessor = pp.config;
+  if (pp.warning) warnings.push({ field: "preprocessor_config.json", message: pp.warning });
   const generationConfig = ((await readJson(join(dir, "generation_config.json"))) ??
     defaultGenerationConfig(config)) as GenerationConfig;
   const tokenizer = existsSync(join(dir, "tokenizer.json")) ? await QwenTokenizer.fromDir(dir) : null;
   return { model, config, preprocessor, generationConfig, tokenizer, warnings };
+}
+
+/** What loadWeightsInto needs from a model: its config and its parameters by classic HF name. */
+export interface WeightTarget {
+  readonly config: Qwen2VLConfig;
+  namedParameters(): Iterable<[string, Tensor]>;
+}
+
+export interface LoadIntoOptions {
+  /** Refuse NaN/Inf in the loaded weights (default true; checked after copying, the model is then left as is). */
+  checkFinite?: boolean;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+/**
+ * Loads weights into an existing model (reference-model refresh, a rank receiving rank 0's weights): from a
+ * checkpoint directory, or from a state dict (classic or newer HF names, e.g. another model's `stateDict()`).
+ * Every key and shape is checked against the model's config before anything is copied, as loadCheckpoint does.
+ * Parameters keep their identity, dtype, device and requires_grad (values are cast and copied in place), so
+ * optimizers and modules holding them see the new values. Returns the number of tensors copied.
+ */
+export function loadWeightsInto(
+  model: WeightTarget,
+  source: string | ReadonlyMap<string, Tensor> | Record<string, Tensor>,
+  opts: LoadIntoOptions = {},
+): number {
+  const params = new Map(model.namedParameters());
+  const copyInto = (name: string, t: Tensor) => {
+    const p = params.get(name)!;
+    noGrad(() => p.copy_(t)); // copy_ casts dtype and moves across devices
+  };
+  let done = 0;
+  if (typeof source === "string") {
+    const files = shardFiles(source);
+    const { check } = checkShards(model.config, files, source);
+    const total = check.mapping.size;
+    for (const f of files) {
+      const { tensors } = loadSafetensors(f, (k) => check.mapping.has(k));
+      try {
+        for (const [key, t] of tensors) {
+          const name = check.mapping.get(key)!;
+          copyInto(name, t);
+          done++;
+          opts.onProgress?.({ done, total, name });
+        }
+      } finally {
+        for (const t of tensors.values()) t.dispose();
+      }
+    }
+  } else {
+    const entries = (source instanceof Map ? [...source] : Object.entries(source)).filter(
+      ([k]) => !isRotaryBuffer(k) && !k.startsWith("rotary_"),
+    );
+    const check = checkCheckpointKeys(
+      model.config,
+      entries.map(([k, t]) => [k, t.shape] as [string, number[]]),
+    );
+    assertKeysMatch(check, "state dict");
+    for (const [key, t] of entries) {
+      const name = check.mapping.get(key);
+      if (name === undefined) continue; // a tied lm_head.weight
+      copyInto(name, t);
+      done++;
+      opts.onProgress?.({ done, total: check.mapping.size, name });
+    }
+  }
+  if (opts.checkFinite ?? true) assertFiniteWeights(model, typeof source === "string" ? source : "state dict");
+  return done;
 }
 
 /** generation_config.json for a model: stop on <|im_end|> and <|endoftext|>, pad with <|endoftext|>, greedy. */
@@ -208,14 +325,29 @@ export interface SaveOptions {
   generationConfig?: GenerationConfig;
   /** Shard above this many bytes (default 5 GB as transformers). */
   maxShardBytes?: number;
+  /**
+   * Trainer state (and optimizer) written beside the weights (io/trainer_state.ts), inside the same temporary
+   * directory, so a checkpoint and its resume state appear together or not at all.
+   */
+  trainerState?: { state: TrainerState; optimizer?: AdamW };
 }
 
-/** Writes `model` as a HF checkpoint directory at `dir` (atomically replaced). Returns the files written. */
-export async function saveCheckpoint(
-  model: Qwen2VLForConditionalGeneration,
-  dir: string,
-  opts: SaveOptions = {},
-): Promise<string[]> {
+/**
+ * What saveCheckpoint needs from a model: its config, its parameters by classic HF name, and its weight dtype.
+ * Qwen2VLForConditionalGeneration satisfies it; so does a wrapper (a DDP replica, a model with adapters merged).
+ */
+export interface SaveableModel {
+  readonly config: Qwen2VLConfig;
+  readonly dtype: DType;
+  namedParameters(): Iterable<[string, Tensor]>;
+}
+
+/**
+ * Writes `model` as a HF checkpoint directory at `dir` (atomically replaced). Returns the files written.
+ * When the tokenizer files carry a chat template, it is also written as `chat_template.jinja`, where
+ * transformers' processors look for it (processor.apply_chat_template).
+ */
+export async function saveCheckpoint(model: SaveableModel, dir: string, opts: SaveOptions = {}): Promise<string[]> {
   const target = resolve(dir);
   mkdirSync(dirname(target), { recursive: true });
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
@@ -259,6 +391,14 @@ export async function saveCheckpoint(
     for (const [name, value] of Object.entries(opts.extraFiles ?? {})) {
       await writeFile(join(tmp, name), typeof value === "string" ? value : JSON.stringify(value, null, 2) + "\n");
       files.push(name);
+    }
+    if (opts.trainerState) files.push(...saveTrainerState(tmp, opts.trainerState.state, opts.trainerState.optimizer));
+    if (!files.includes("chat_template.jinja")) {
+      const template = await readChatTemplate(tmp);
+      if (template !== undefined) {
+        await writeFile(join(tmp, "chat_template.jinja"), template);
+        files.push("chat_template.jinja");
+      }
     }
     // Swap into place: old directory aside, new one in, old one removed.
     const old = `${tmp}.old`;

@@ -131,7 +131,54 @@ export function toPreprocessorJson(c: PreprocessorConfig): Record<string, unknow
 }
 
 export async function readPreprocessorConfig(path: string): Promise<PreprocessorConfig> {
-  return parsePreprocessorConfig(JSON.parse(await readFile(path, "utf8")), path);
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, "utf8"));
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  // transformers 5.x's processor_config.json nests the image processor's fields under `image_processor`.
+  const nested = (json as { image_processor?: unknown } | null)?.image_processor;
+  if (nested !== undefined) {
+    if (typeof nested !== "object" || nested === null) throw new Error(`${path}: image_processor: expected an object`);
+    const outer = json as Record<string, unknown>;
+    return parsePreprocessorConfig(
+      { processor_class: outer.processor_class, ...(nested as Record<string, unknown>) },
+      `${path} (image_processor)`,
+    );
+  }
+  return parsePreprocessorConfig(json, path);
+}
+
+/** File names holding a checkpoint's image-processor settings, in the order they are looked up. */
+export const PROCESSOR_CONFIG_FILES = ["preprocessor_config.json", "processor_config.json"] as const;
+
+export interface CheckpointPreprocessor {
+  config: PreprocessorConfig;
+  /** The file read, or null when the checkpoint has none (defaults used). */
+  source: string | null;
+  /** Set when the defaults were used: say so to the user. */
+  warning?: string;
+}
+
+/**
+ * A checkpoint directory's processor settings: `preprocessor_config.json` (transformers 4.x, ours), else
+ * `processor_config.json` (transformers 5.x: nested `image_processor`), else Qwen2-VL-Instruct's defaults with a
+ * warning (a silent fallback would give other image grids than the model was trained with).
+ */
+export async function readCheckpointPreprocessor(dir: string): Promise<CheckpointPreprocessor> {
+  for (const name of PROCESSOR_CONFIG_FILES) {
+    const path = join(dir, name);
+    if (existsSync(path)) return { config: await readPreprocessorConfig(path), source: path };
+  }
+  const config = defaultPreprocessorConfig();
+  return {
+    config,
+    source: null,
+    warning:
+      `${dir} has no ${PROCESSOR_CONFIG_FILES.join(" or ")}: using Qwen2-VL-Instruct's image processor defaults ` +
+      `(min_pixels ${config.min_pixels}, max_pixels ${config.max_pixels}); image grids may differ from the ones the model was trained with`,
+  };
 }
 
 export async function writePreprocessorConfig(path: string, c: PreprocessorConfig): Promise<void> {

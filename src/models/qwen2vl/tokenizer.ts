@@ -91,7 +91,9 @@ export class QwenTokenizer {
     return this.tok.encode(text, { add_special_tokens: false }).tokens;
   }
 
+  /** Text of `ids`; "" for no ids (an empty completion: the first generated token was a stop token). */
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return ""; // @huggingface/tokenizers throws on an empty list
     return this.tok.decode([...ids], {
       skip_special_tokens: opts.skipSpecialTokens ?? false,
       clean_up_tokenization_spaces: false,
