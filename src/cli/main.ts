@@ -19,6 +19,7 @@ const COMMANDS: Record<string, Loader> = {
   "model info": async () => (await import("./commands/model_info.ts")).command,
   generate: async () => (await import("./commands/generate.ts")).command,
   processor: async () => (await import("./commands/processor.ts")).command,
+  eval: async () => (await import("./commands/eval.ts")).command,
 };
 
 export function commandNames(): string[] {
