@@ -10,7 +10,7 @@
  * - ood-steps:    9–12 objects (more than any training scene) and 3–4 steps; answers kept in 0–10, so the model
  *                 never has to produce an output it has not seen, only to perceive and compose more.
  */
-import { Rng } from "./rng.ts";
+import { Rng } from "../../data/rng.ts";
 import {
   COLORS,
   COUNT_MATERIALS,
@@ -251,7 +251,7 @@ const ID_PREFIX: Record<CountingSplit, string> = {
 
 /** Makes item `index` of a split (attempt counts retries after constraint or train/test-side rejections). */
 export function makeCountingItem(seed: number, split: CountingSplit, index: number, attempt: number): SynthItem | null {
-  const rng = new Rng(seed, "counting", split, index, attempt);
+  const rng = Rng.stream(seed, "counting", split, index, attempt);
   const scene = drawCountingScene(rng, split);
   if (!scene) return null;
   const c = COUNT_CANVAS;

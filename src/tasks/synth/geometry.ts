@@ -12,7 +12,7 @@
  *   strokes, light fills, figures rotated to arbitrary angles.
  */
 import type { SKRSContext2D } from "@napi-rs/canvas";
-import { Rng } from "./rng.ts";
+import { Rng } from "../../data/rng.ts";
 import { newCanvas, css, type RGB } from "./render.ts";
 import { GLYPH_HEIGHT, drawTextCentered, textWidth } from "./font.ts";
 import { fmtNum, pad, thinkAnswer, type MetaRecord, type SynthItem } from "./types.ts";
@@ -923,8 +923,8 @@ const ID_PREFIX: Record<GeometrySplit, string> = {
 export function makeGeometryItem(seed: number, split: GeometrySplit, index: number, attempt: number): SynthItem | null {
   // The family depends on the item only, not on the attempt, so rejections cannot tilt the family mix
   // towards the families with more parameter values.
-  const family = new Rng(seed, "geometry-family", split, index).pick(split === "ood" ? OOD_FAMILIES : ID_FAMILIES);
-  const rng = new Rng(seed, "geometry", split, index, attempt);
+  const family = Rng.stream(seed, "geometry-family", split, index).pick(split === "ood" ? OOD_FAMILIES : ID_FAMILIES);
+  const rng = Rng.stream(seed, "geometry", split, index, attempt);
   const { fig, scene: partial, value } = drawGeometry(rng, split, family);
   // The labels are only known after drawing; drawing is cheap next to PNG encoding, so draw once here.
   const { canvas, labels } = renderGeometry(fig, partial.style);

@@ -11,7 +11,7 @@
  * TRANCE-style single images from the centre camera, and the in-domain geometry families in the in-domain
  * style. Nothing here shows the OOD object kinds, views, figure families or drawing styles.
  */
-import { Rng } from "./rng.ts";
+import { Rng } from "../../data/rng.ts";
 import {
   COLORS,
   COUNT_MATERIALS,
@@ -311,7 +311,7 @@ export function makeInstructItems(
   index: number,
   attempt: number,
 ): SynthItem<InstructRecord[]> | null {
-  const rng = new Rng(seed, "instruct", style, index, attempt);
+  const rng = Rng.stream(seed, "instruct", style, index, attempt);
   const path = `train_images/instruct/${style}_${pad(index)}.png`;
   if (style === "geometry") {
     const { fig, scene: partial } = drawGeometry(rng, "train");

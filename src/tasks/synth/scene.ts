@@ -7,7 +7,7 @@
  * elevation: screen u = W/2 + x', v = groundV + z'·K − height·KH. No perspective shrinking, so an object's
  * size class is readable from its pixel size anywhere in the image.
  */
-import type { Rng } from "./rng.ts";
+import type { Rng } from "../../data/rng.ts";
 
 export const COLORS = ["gray", "red", "blue", "green", "brown", "purple", "cyan", "yellow"] as const;
 export const SHAPES = ["cube", "sphere", "cylinder"] as const;

@@ -11,7 +11,7 @@
  * pairwise different attribute tuples; each (object, function) pair occurs at most once and always changes the
  * value; at most one object moves; no two objects overlap in any of the three views, before or after.
  */
-import { Rng } from "./rng.ts";
+import { Rng } from "../../data/rng.ts";
 import {
   COLORS,
   MATERIALS,
@@ -229,7 +229,7 @@ export function makeTransformItem(
   index: number,
   attempt: number,
 ): SynthItem | null {
-  const rng = new Rng(seed, "transformation", split, index, attempt);
+  const rng = Rng.stream(seed, "transformation", split, index, attempt);
   const scene = drawTransformScene(rng, split);
   if (!scene) return null;
   const c = TRANSFORM_CANVAS;

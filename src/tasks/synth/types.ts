@@ -7,7 +7,7 @@
  */
 import type { Canvas } from "@napi-rs/canvas";
 import type { MetaRecord as DataMetaRecord } from "../../data/meta.ts";
-import { hash32 } from "./rng.ts";
+import { hash32 } from "../../data/rng.ts";
 
 /** A generated meta-JSON record: the dataset's record (src/data/meta.ts) plus the generator's own fields. */
 export interface MetaRecord extends DataMetaRecord {
