@@ -20,6 +20,7 @@ const COMMANDS: Record<string, Loader> = {
   generate: async () => (await import("./commands/generate.ts")).command,
   processor: async () => (await import("./commands/processor.ts")).command,
   eval: async () => (await import("./commands/eval.ts")).command,
+  "data distill": async () => (await import("./commands/data_distill.ts")).command,
 };
 
 export function commandNames(): string[] {

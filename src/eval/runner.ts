@@ -18,7 +18,7 @@ import { BENCHMARKS, type Benchmark, type TaskFamily, taskFamily } from "../task
 import { writeFileAtomic, writeJsonAtomic } from "./files.ts";
 import { FatalEndpointError } from "./retry.ts";
 import { type EvalSet, type EvalSetSpec, type Split, checkSetNames, loadSet } from "./sets.ts";
-import { PredictionStore, journalPath, predictionPath } from "./store.ts";
+import { PredictionStore, predictionPath } from "./store.ts";
 
 /** One prompt to answer. */
 export interface EvalItem {
@@ -373,7 +373,7 @@ export async function runEval(opts: RunEvalOptions, backend: EvalBackend, hooks:
       hooks.onSetDone?.(summary);
     }
   } catch (e) {
-    for (const st of stores) if (existsSync(journalPath(opts.out, st.set))) st.snapshot();
+    for (const st of stores) if (existsSync(st.journal)) st.snapshot();
     if (e instanceof FatalEndpointError) hooks.onLog?.(`stopped: ${e.message}`);
     throw e;
   } finally {

@@ -1,7 +1,7 @@
 /**
  * The predictions of one test set on disk, resumable by item id.
  *
- * - `OUT/<set>.partial.jsonl`: one `{"id", "pred"}` line appended the moment an item finishes, so a killed run
+ * - `OUT/<set>.partial.jsonl`: one `{"id", "value"}` line appended the moment an item finishes, so a killed run
  *   loses nothing it was told and never asks again for a finished item.
  * - `OUT/<set>.json`: the reference's prediction format (the test items plus `pred`, in test-file order), rewritten
  *   atomically at most every `snapshotMs` and when the set ends; the journal is removed once it is complete.
@@ -21,75 +21,93 @@ export function journalPath(out: string, set: string): string {
   return join(out, `${set}.partial.jsonl`);
 }
 
-/** Finished predictions of a set found on disk (prediction file and journal), by id. */
-export function readFinished(out: string, set: string): Map<string, string> {
+/** Finished items found on disk (the output file and its journal): id → value of `field`. */
+export function readFinishedFile(file: string, journal: string, field = "pred"): Map<string, string> {
   const done = new Map<string, string>();
-  const file = predictionPath(out, set);
   if (existsSync(file)) {
     const data = readJsonFile(file);
-    if (!Array.isArray(data)) throw new Error(`${file}: expected a JSON array of prediction items`);
-    for (const it of data as { id?: unknown; pred?: unknown }[]) {
-      if (it && typeof it.pred === "string" && (typeof it.id === "string" || typeof it.id === "number"))
-        done.set(String(it.id), it.pred);
+    if (!Array.isArray(data)) throw new Error(`${file}: expected a JSON array of items`);
+    for (const it of data as Record<string, unknown>[]) {
+      const v = it?.[field];
+      if (typeof v === "string" && (typeof it.id === "string" || typeof it.id === "number")) done.set(String(it.id), v);
     }
   }
-  for (const v of readJsonLines(journalPath(out, set)).values) {
-    const it = v as { id?: unknown; pred?: unknown };
-    if (it && typeof it.pred === "string" && typeof it.id === "string") done.set(it.id, it.pred);
+  for (const line of readJsonLines(journal).values) {
+    const it = line as { id?: unknown; value?: unknown };
+    if (it && typeof it.value === "string" && typeof it.id === "string") done.set(it.id, it.value);
   }
   return done;
 }
 
-export class PredictionStore {
-  private readonly preds = new Map<string, string>();
+/** Finished predictions of a set in an eval output directory, by id. */
+export function readFinished(out: string, set: string): Map<string, string> {
+  return readFinishedFile(predictionPath(out, set), journalPath(out, set));
+}
+
+/** Items of a file finished one by one: `field` is added to each item (eval: `pred`; distill: `cot`). */
+export class ItemStore {
+  private readonly values = new Map<string, string>();
   private lastSnapshot = 0;
   private dirty = false;
 
   constructor(
-    readonly out: string,
-    readonly set: string,
-    /** The selected test items, in file order (each with a string `id`). */
+    readonly file: string,
+    readonly journal: string,
+    /** The selected items, in file order (each with a string `id`). */
     private readonly items: readonly Record<string, unknown>[],
+    readonly field = "pred",
     private readonly snapshotMs = 2000,
   ) {
     const wanted = new Set(items.map((it) => String(it.id)));
-    for (const [id, pred] of readFinished(out, set)) if (wanted.has(id)) this.preds.set(id, pred);
+    for (const [id, v] of readFinishedFile(file, journal, field)) if (wanted.has(id)) this.values.set(id, v);
   }
 
   has(id: string): boolean {
-    return this.preds.has(id);
+    return this.values.has(id);
   }
 
   get size(): number {
-    return this.preds.size;
+    return this.values.size;
   }
 
   /** Records a finished item: journal line now, snapshot when due. */
-  record(id: string, pred: string): void {
-    if (this.preds.has(id)) throw new Error(`${this.set}: item ${JSON.stringify(id)} finished twice`);
-    appendJsonLine(journalPath(this.out, this.set), { id, pred });
-    this.preds.set(id, pred);
+  record(id: string, value: string): void {
+    if (this.values.has(id)) throw new Error(`${this.file}: item ${JSON.stringify(id)} finished twice`);
+    appendJsonLine(this.journal, { id, value });
+    this.values.set(id, value);
     this.dirty = true;
     if (Date.now() - this.lastSnapshot >= this.snapshotMs) this.snapshot();
   }
 
-  /** The finished items in file order (the test item plus `pred`). */
+  /** The finished items in file order (each item plus `field`). */
   finishedItems(): Record<string, unknown>[] {
     return this.items
-      .filter((it) => this.preds.has(String(it.id)))
-      .map((it) => ({ ...it, pred: this.preds.get(String(it.id)) }));
+      .filter((it) => this.values.has(String(it.id)))
+      .map((it) => ({ ...it, [this.field]: this.values.get(String(it.id)) }));
   }
 
-  /** Rewrites OUT/<set>.json atomically. */
+  /** Rewrites the output file atomically. */
   snapshot(): void {
-    writeJsonAtomic(predictionPath(this.out, this.set), this.finishedItems());
+    writeJsonAtomic(this.file, this.finishedItems());
     this.lastSnapshot = Date.now();
     this.dirty = false;
   }
 
-  /** Final write; the journal goes once the prediction file holds everything it held. */
+  /** Final write; the journal goes once the output file holds everything it held. */
   close(): void {
-    if (this.dirty || !existsSync(predictionPath(this.out, this.set))) this.snapshot();
-    rmSync(journalPath(this.out, this.set), { force: true });
+    if (this.dirty || !existsSync(this.file)) this.snapshot();
+    rmSync(this.journal, { force: true });
+  }
+}
+
+/** The prediction store of one eval test set: OUT/<set>.json and OUT/<set>.partial.jsonl. */
+export class PredictionStore extends ItemStore {
+  constructor(
+    out: string,
+    readonly set: string,
+    items: readonly Record<string, unknown>[],
+    snapshotMs = 2000,
+  ) {
+    super(predictionPath(out, set), journalPath(out, set), items, "pred", snapshotMs);
   }
 }
