@@ -64,8 +64,12 @@ inline std::unordered_map<const void*, StorageCount> g_storages;
 inline int64_t g_pending_external = 0;
 constexpr int64_t kExternalBatch = 1 << 20;
 
-inline void adjust_external(node_api_basic_env env, int64_t delta) {
+// `in_gc`: called from a GC finalizer. V8 must not be told about external memory from inside a collection (it can
+// start another GC step re-entrantly and abort with "Check failed: marking_done_"), so the change is only recorded
+// and reported by the next call made outside the GC.
+inline void adjust_external(node_api_basic_env env, int64_t delta, bool in_gc = false) {
   g_pending_external += delta;
+  if (in_gc) return;
   if (g_pending_external >= kExternalBatch || g_pending_external <= -kExternalBatch) {
     int64_t adjusted;
     napi_adjust_external_memory(env, g_pending_external, &adjusted);
@@ -90,7 +94,7 @@ inline void account_add(Napi::Env env, Handle* h) {
   if (bytes > 0) adjust_external(env, bytes);
 }
 
-inline void release_basic(node_api_basic_env env, Handle* h) {
+inline void release_basic(node_api_basic_env env, Handle* h, bool in_gc = false) {
   if (h->disposed) return;
   h->disposed = true;
   g_live_handles--;
@@ -98,7 +102,7 @@ inline void release_basic(node_api_basic_env env, Handle* h) {
     auto it = g_storages.find(h->storage);
     if (it != g_storages.end() && --it->second.refs == 0) {
       g_cpu_bytes -= it->second.bytes;
-      if (it->second.bytes > 0) adjust_external(env, -it->second.bytes);
+      if (it->second.bytes > 0) adjust_external(env, -it->second.bytes, in_gc);
       g_storages.erase(it);
     }
     h->storage = nullptr;

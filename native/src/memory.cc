@@ -10,7 +10,7 @@ void finalize_handle(node_api_basic_env env, void* data, void*) {
   auto* h = static_cast<Handle*>(data);
   if (!h->disposed) {
     g_finalized++;
-    release_basic(env, h);
+    release_basic(env, h, /*in_gc=*/true);
   }
   delete h;
 }
