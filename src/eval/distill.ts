@@ -142,6 +142,8 @@ export async function runDistill(
     .slice(0, n)
     .map((r, i) => (typeof r.answer === "string" ? r : { ...r, answer: records[i]!.answer }));
   const { journal, errors } = distillPaths(opts.out);
+  if (resolve(opts.out) === resolve(opts.meta))
+    throw new Error(`--out ${opts.out} is the input --meta; give another file`);
   if (existsSync(opts.out) && !opts.force) {
     const prev = readJsonFile(opts.out);
     const ids = new Set(meta.records.map((r) => r.id));

@@ -134,6 +134,9 @@ test("rft data distill: failures retried on rerun by id, output accepted by rft 
     const r3 = await runRft(args.map((a) => (a === meta ? other : a)));
     assert.equal(r3.status, 1);
     assert.match(r3.stderr, /holds 10 record\(s\) not in/);
+    const r4 = await runRft(args.map((a) => (a === out ? meta : a)));
+    assert.equal(r4.status, 1);
+    assert.match(r4.stderr, /is the input --meta/);
   } finally {
     await server.close();
   }

@@ -269,3 +269,31 @@ test("rft eval refuses bad flag combinations and a foreign --out", async () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, /not empty and was not written by rft eval/);
 });
+
+test("a wrong key stops the run at once (401 is fatal), keeping what finished", async () => {
+  const bench = await miniCountingBench(6, 2);
+  const server = await startFakeEndpoint({
+    idOf: idFromText,
+    schedule: (id) => (id === "id-00" ? { kind: "ok" } : { kind: "status", status: 401 }),
+    answer: (id) => reply(id, bench.answers),
+  });
+  try {
+    const out = join(bench.dir, "out");
+    const r = await runRft(
+      ["eval", "--task", "clevr-math", "--endpoint", server.url, "--model-name", "fake"].concat([
+        "--bench",
+        bench.dir,
+        "--out",
+        out,
+        "--concurrency",
+        "1",
+      ]),
+    );
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /HTTP 401.*--api-key-env/);
+    assert.equal(server.requests.length, 2, "no retries, no further items after a 401");
+    assert.deepEqual([...readFinished(out, "clevr-math").keys()], ["id-00"]);
+  } finally {
+    await server.close();
+  }
+});
