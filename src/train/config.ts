@@ -70,7 +70,12 @@ const f = {
   num: (s: z.ZodNumber, d: number, o: FieldOrigin, doc: string) => field("number", s, d, o, doc),
   int: (s: z.ZodNumber, d: number, o: FieldOrigin, doc: string) => field("integer", s, d, o, doc),
   bool: (d: boolean, o: FieldOrigin, doc: string) => field("boolean", z.boolean(), d, o, doc),
-  path: (o: FieldOrigin, doc: string) => field("string", z.string().min(1).nullable(), null as string | null, o, doc),
+  /** An optional string (a path, a name): null by default. */
+  optStr: (o: FieldOrigin, doc: string) => field("string", z.string().min(1).nullable(), null as string | null, o, doc),
+  /** An optional number/integer: null by default. */
+  optNum: (s: z.ZodNumber, o: FieldOrigin, doc: string) => field("number", s.nullable(), null as number | null, o, doc),
+  optInt: (s: z.ZodNumber, o: FieldOrigin, doc: string) =>
+    field("integer", s.nullable(), null as number | null, o, doc),
   oneOf: <T extends string>(values: readonly [T, ...T[]], d: T, o: FieldOrigin, doc: string) =>
     field("enum", z.enum(values as [T, ...T[]]), d, o, doc, values),
 };
@@ -110,17 +115,11 @@ const lossType = z.preprocess(
 // =====================================================================================================================
 export const SFT_FIELDS = {
   // -- run (the CLI flags --model, --data, --image-root, --task, --out set these) --
-  model_name_or_path: f.path("TRL-script", "checkpoint directory to start from (Hugging Face layout) [--model]"),
-  dataset_name: f.path("TRL-script", "training file written by `rft data build` (sharegpt records) [--data]"),
-  image_root: f.path("ours", "directory the records' image paths are relative to [--image-root]"),
-  task_name: field(
-    "string",
-    z.string().min(1).nullable(),
-    null as string | null,
-    "reference",
-    "task of the data [--task]",
-  ),
-  output_dir: f.path("HF", "run directory: checkpoints, metrics.jsonl, config [--out]"),
+  model_name_or_path: f.optStr("TRL-script", "checkpoint directory to start from (Hugging Face layout) [--model]"),
+  dataset_name: f.optStr("TRL-script", "training file written by `rft data build` (sharegpt records) [--data]"),
+  image_root: f.optStr("ours", "directory the records' image paths are relative to [--image-root]"),
+  task_name: f.optStr("reference", "task of the data (a name `rft data build --task` accepts) [--task]"),
+  output_dir: f.optStr("HF", "run directory: checkpoints, metrics.jsonl, config [--out]"),
   // -- batch and length --
   per_device_train_batch_size: f.int(posInt, 1, "HF", "samples per micro-batch"),
   gradient_accumulation_steps: f.int(posInt, 16, "HF", "micro-batches per optimizer step (token mean each, averaged)"),
@@ -141,24 +140,14 @@ export const SFT_FIELDS = {
   adam_epsilon: f.num(posNum, 1e-8, "HF", "AdamW ε"),
   max_grad_norm: f.num(nonNeg, 1.0, "HF", "clip the global gradient norm to this; 0 = no clipping"),
   // -- model --
-  freeze_vision_tower: f.bool(
-    true,
-    "LLaMA-Factory",
-    "do not train the vision tower (visual.patch_embed, visual.blocks)",
-  ),
+  freeze_vision_tower: f.bool(true, "LLaMA-Factory", "do not train visual.patch_embed and visual.blocks"),
   freeze_multi_modal_projector: f.bool(true, "LLaMA-Factory", "do not train the patch merger (visual.merger)"),
   bf16: f.bool(false, "HF", "bfloat16 autocast for forward/backward (weights and optimizer stay fp32)"),
   // -- bookkeeping --
   seed: f.int(nonNegInt, 42, "HF", "seed of data order, init and sampling"),
   logging_steps: f.int(posInt, 5, "HF", "write metrics every this many optimizer steps"),
   save_steps: f.int(posInt, 200, "HF", "write OUT/checkpoint-<step>/ every this many optimizer steps"),
-  save_total_limit: field(
-    "integer",
-    posInt.nullable(),
-    null as number | null,
-    "HF",
-    "keep at most this many checkpoints; null = all",
-  ),
+  save_total_limit: f.optInt(posInt, "HF", "keep at most this many checkpoints; null = all"),
 } satisfies Fields;
 
 // =====================================================================================================================
@@ -168,12 +157,12 @@ export const SFT_FIELDS = {
 // =====================================================================================================================
 export const GRPO_FIELDS = {
   // -- run --
-  model_name_or_path: f.path(
+  model_name_or_path: f.optStr(
     "TRL-script",
-    "checkpoint to start from; also the frozen reference model when beta > 0 [--model]",
+    "checkpoint to start from, also the reference model if beta > 0 [--model]",
   ),
-  dataset_name: f.path("TRL-script", "RL file written by `rft data build` (id, image, problem, solution) [--data]"),
-  image_root: f.path("ours", "directory the records' image paths are relative to [--image-root]"),
+  dataset_name: f.optStr("TRL-script", "RL file written by `rft data build` (id, image, problem, solution) [--data]"),
+  image_root: f.optStr("ours", "directory the records' image paths are relative to [--image-root]"),
   task_name: field(
     "enum",
     z.enum(REWARD_TASKS).nullable(),
@@ -182,7 +171,7 @@ export const GRPO_FIELDS = {
     "reward task: picks the question template and the rewards [--task]",
     REWARD_TASKS,
   ),
-  output_dir: f.path("HF", "run directory: checkpoints, metrics.jsonl, config [--out]"),
+  output_dir: f.optStr("HF", "run directory: checkpoints, metrics.jsonl, config [--out]"),
   // -- batch --
   per_device_train_batch_size: f.int(posInt, 8, "HF", "completions per micro-batch (log-prob and update forwards)"),
   gradient_accumulation_steps: f.int(posInt, 14, "HF", "micro-batches per optimizer step; one generation per step"),
@@ -198,7 +187,7 @@ export const GRPO_FIELDS = {
   max_pixels: f.int(posInt, 480000, "reference", "image pixel cap (smart_resize) for rollouts and log-probs"),
   min_pixels: f.int(posInt, 3136, "reference", "image pixel floor (smart_resize)"),
   use_system_prompt: f.bool(false, "reference", "put the task's system prompt first (the reference's scripts: false)"),
-  prompt_templates: f.path("ours", "JSON file of prompt templates replacing ours (src/tasks/prompts.ts keys)"),
+  prompt_templates: f.optStr("ours", "JSON file of prompt templates replacing ours (src/tasks/prompts.ts keys)"),
   // -- rewards --
   reward_funcs: field(
     "string[]",
@@ -214,7 +203,7 @@ export const GRPO_FIELDS = {
     "TRL",
     "one weight per reward_funcs entry; null = all 1",
   ),
-  reward_module: f.path("ours", "TypeScript/JavaScript module exporting extra reward functions (sync or async)"),
+  reward_module: f.optStr("ours", "TypeScript/JavaScript module exporting extra reward functions (sync or async)"),
   reward_timeout: f.num(posNum, 30, "ours", "seconds a plug-in reward may take for one batch"),
   reward_on_error: f.oneOf(REWARD_ON_ERROR, "raise", "ours", "a throwing plug-in reward: stop naming it, or score 0"),
   // -- objective --
@@ -232,13 +221,7 @@ export const GRPO_FIELDS = {
   ),
   num_iterations: f.int(posInt, 1, "TRL", "μ: policy epochs (optimizer steps) per generated batch"),
   epsilon: f.num(nonNeg, 0.2, "TRL", "ε_low: lower clip of the ratio at 1 − epsilon"),
-  epsilon_high: field(
-    "number",
-    nonNeg.nullable(),
-    null as number | null,
-    "TRL",
-    "ε_high: upper clip at 1 + epsilon_high; null = epsilon",
-  ),
+  epsilon_high: f.optNum(nonNeg, "TRL", "ε_high: upper clip of the ratio at 1 + epsilon_high; null = epsilon"),
   dynamic_sampling: f.bool(false, "ours", "drop zero-variance groups and sample more prompts to refill (DAPO)"),
   dynamic_sampling_max_rounds: f.int(posInt, 4, "ours", "generation rounds per step at most when dynamic_sampling"),
   // -- optimizer and schedule --
@@ -252,23 +235,13 @@ export const GRPO_FIELDS = {
   adam_epsilon: f.num(posNum, 1e-8, "HF", "AdamW ε"),
   max_grad_norm: f.num(nonNeg, 1.0, "HF", "clip the global gradient norm to this; 0 = no clipping"),
   // -- model --
-  freeze_vision_tower: f.bool(
-    false,
-    "LLaMA-Factory",
-    "do not train the vision tower (the reference trains everything in RL)",
-  ),
+  freeze_vision_tower: f.bool(false, "LLaMA-Factory", "do not train the vision tower (RL trains everything, §4.3)"),
   bf16: f.bool(false, "HF", "bfloat16 autocast for forward/backward (weights and optimizer stay fp32)"),
   // -- bookkeeping --
   seed: f.int(nonNegInt, 42, "HF", "seed of data order, init and sampling"),
   logging_steps: f.int(posInt, 1, "HF", "write metrics every this many optimizer steps"),
   save_steps: f.int(posInt, 100, "HF", "write OUT/checkpoint-<step>/ every this many optimizer steps"),
-  save_total_limit: field(
-    "integer",
-    posInt.nullable(),
-    null as number | null,
-    "HF",
-    "keep at most this many checkpoints; null = all",
-  ),
+  save_total_limit: f.optInt(posInt, "HF", "keep at most this many checkpoints; null = all"),
 } satisfies Fields;
 
 export type SFTConfig = ConfigOf<typeof SFT_FIELDS>;
