@@ -297,3 +297,34 @@ test("a wrong key stops the run at once (401 is fatal), keeping what finished", 
     await server.close();
   }
 });
+
+test("Ctrl-C (SIGINT) stops an eval between items with what finished saved", async () => {
+  const bench = await miniCountingBench(8, 1);
+  const server = await startFakeEndpoint({
+    idOf: idFromText,
+    schedule: () => ({ kind: "ok", delayMs: 100 }),
+    answer: (id) => reply(id, bench.answers),
+  });
+  try {
+    const out = join(bench.dir, "out");
+    const { child, done } = startRft(
+      ["eval", "--task", "clevr-math", "--endpoint", server.url, "--model-name", "fake", "--bench", bench.dir].concat([
+        "--out",
+        out,
+        "--concurrency",
+        "1",
+      ]),
+    );
+    const t0 = Date.now();
+    while (server.totalOk() < 2 && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 10));
+    child.kill("SIGINT");
+    const r = await done;
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /interrupted; rerun the same command to continue/);
+    const saved = readJson(join(out, "clevr-math.json")).map((p: { id: string }) => p.id);
+    assert.ok(saved.length >= 2 && saved.length < 8, `saved ${saved.length}`);
+    assert.deepEqual(saved, bench.ids.id.slice(0, saved.length));
+  } finally {
+    await server.close();
+  }
+});

@@ -79,6 +79,10 @@ export const command: CommandSpec = {
     });
     const printer = progressPrinter(process.stderr, "[distill]");
     const log = (m: string) => printer.log(`[distill] ${m}`);
+    // Ctrl-C stops between items with everything finished saved (a second Ctrl-C kills at once).
+    const interrupt = new AbortController();
+    const onSigint = () => interrupt.abort(new Error("interrupted; rerun the same command to continue"));
+    process.once("SIGINT", onSigint);
     let summary;
     try {
       summary = await runDistill(
@@ -93,6 +97,7 @@ export const command: CommandSpec = {
           template: opts.prompt ? readDistillTemplate(String(opts.prompt)) : undefined,
           templates: opts.prompts ? loadPromptTemplates(String(opts.prompts)) : {},
           force: Boolean(opts.force),
+          signal: interrupt.signal,
         },
         client,
         {
@@ -113,6 +118,7 @@ export const command: CommandSpec = {
         },
       );
     } finally {
+      process.removeListener("SIGINT", onSigint);
       printer.end();
     }
     if (opts.json) {

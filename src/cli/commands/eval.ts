@@ -178,6 +178,10 @@ export const command: CommandSpec = {
       });
     }
     log(`${family}, ${strategy}, ${sets.map((s) => `${s.name} (${s.split})`).join(", ")} → ${String(opts.out)}`);
+    // Ctrl-C stops between items with everything finished saved (a second Ctrl-C kills at once).
+    const interrupt = new AbortController();
+    const onSigint = () => interrupt.abort(new Error("interrupted; rerun the same command to continue"));
+    process.once("SIGINT", onSigint);
     let summary;
     try {
       summary = await runEval(
@@ -191,6 +195,7 @@ export const command: CommandSpec = {
           seed: seed ?? 0,
           templates,
           force: Boolean(opts.force),
+          signal: interrupt.signal,
         },
         backend,
         {
@@ -217,6 +222,7 @@ export const command: CommandSpec = {
         },
       );
     } finally {
+      process.removeListener("SIGINT", onSigint);
       printer.end();
       await backend.close?.();
     }
