@@ -209,3 +209,41 @@ test("helpers: length mask, entropy, and no tensor leaks", () => {
     assert.ok(Number.isFinite(r));
   });
 });
+
+test("accumulation: 4 micro-batches of 1 give the gradient of one batch of 4 (grpo, dapo, dr_grpo)", () => {
+  const init = [
+    [-1, -2, -0.5],
+    [-0.3, -1.5, -2.5],
+    [-2, -0.1, -0.7],
+    [-1.1, -0.9, -0.4],
+  ];
+  const ref = t.tensor([
+    [-1.2, -1.8, -0.5],
+    [-0.4, -1.0, -2.0],
+    [-1.5, -0.3, -0.9],
+    [-1.0, -1.0, -1.0],
+  ]);
+  const adv = t.tensor([1.5, -0.5, 0.25, -1.25]);
+  const mask = t.tensor([
+    [1, 1, 1],
+    [1, 0, 0],
+    [1, 1, 0],
+    [1, 1, 1],
+  ]);
+  const totalTokens = 9;
+  for (const lossType of ["grpo", "dapo", "dr_grpo"] as const) {
+    const opts = { beta: 0.04, epsilon: 0.2, lossType, maxCompletionLength: 5 };
+    const whole = t.tensor(init).requiresGrad_(true);
+    grpoLoss({ logp: whole, refLogp: ref, advantages: adv, mask }, opts).loss.backward();
+    const parts = t.tensor(init).requiresGrad_(true);
+    for (let b = 0; b < 4; b++) {
+      const row = (x: t.Tensor) => x.slice(0, b, b + 1);
+      grpoLoss(
+        { logp: row(parts), refLogp: row(ref), advantages: adv.slice(0, b, b + 1), mask: row(mask) },
+        { ...opts, gradientAccumulationSteps: 4, totalTokens: lossType === "dapo" ? totalTokens : undefined },
+      ).loss.backward();
+    }
+    assertClose(parts.grad!.toFloat32(), whole.grad!.toFloat32(), 1e-6, lossType);
+    assert.ok(whole.grad!.abs().sum().item() > 0);
+  }
+});
