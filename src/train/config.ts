@@ -671,7 +671,8 @@ export function configToYaml(kind: TrainerKind, c: SFTConfig | GRPOConfig, heade
   const lines = header.map((h) => `# ${h}`);
   for (const [k, spec] of Object.entries(fieldsOf(kind))) {
     const v = (c as Record<string, unknown>)[k];
-    const value = YAML.stringify(v, { flowCollectionPadding: false, collectionStyle: "flow" }).trim();
+    // Plain scalars where YAML reads them back unchanged; JSON (valid YAML flow) for strings and lists.
+    const value = typeof v === "string" && /^[\w./-]+$/.test(v) && YAML.parse(v) === v ? v : JSON.stringify(v);
     lines.push(`${k}: ${value}  # ${spec.doc}`);
   }
   return lines.join("\n") + "\n";

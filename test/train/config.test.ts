@@ -328,3 +328,18 @@ test("docs/training.md carries the generated field reference of both trainers", 
       `docs/training.md: the ${kind} field table is stale; paste configReferenceMarkdown("${kind}")`,
     );
 });
+
+test("config.yaml round-trips awkward strings", () => {
+  const dir = tmp();
+  const r = resolveTrainConfig({
+    recipe: "cot-sft",
+    flags: { output_dir: "runs/a: b # c", dataset_name: "true", image_root: "multi\nline", model_name_or_path: "1e-5" },
+  });
+  writeRunConfig(dir, r.trainer, r.config);
+  const back = readConfigFile(join(dir, "config.yaml"));
+  assert.equal(back.output_dir, "runs/a: b # c");
+  assert.equal(back.dataset_name, "true");
+  assert.equal(back.image_root, "multi\nline");
+  assert.equal(back.model_name_or_path, "1e-5");
+  assert.deepEqual(back, JSON.parse(readFileSync(join(dir, "config.json"), "utf8")));
+});
