@@ -49,6 +49,14 @@ export interface ChatRequest {
 
 export type ChatResult = RetryResult<{ text: string; finishReason: string | null }>;
 
+/** Raised when one attempt (headers and body) takes longer than the timeout; retried. */
+export class AttemptTimeoutError extends Error {
+  override name = "AttemptTimeoutError";
+  constructor() {
+    super("timeout");
+  }
+}
+
 /** Raised for a reply that parsed but is not a chat completion with text; retried like a 5xx. */
 export class MalformedReplyError extends Error {
   override name = "MalformedReplyError";
@@ -96,7 +104,8 @@ export async function imageDataUrl(path: string): Promise<string> {
 /** Turns an error of one attempt into a retry decision (see the module comment). */
 export function classifyEndpointError(e: unknown): Failure {
   if (e instanceof APIUserAbortError) return { kind: "fatal", message: "aborted" };
-  if (e instanceof APIConnectionTimeoutError) return { kind: "retry", message: "timeout" };
+  if (e instanceof APIConnectionTimeoutError || e instanceof AttemptTimeoutError)
+    return { kind: "retry", message: "timeout" };
   if (e instanceof APIConnectionError) {
     const cause = (e as { cause?: Error }).cause;
     return { kind: "retry", message: `connection error: ${cause?.message ?? e.message}` };
@@ -141,6 +150,7 @@ export class EndpointClient {
   readonly baseURL: string;
   readonly model: string;
   readonly retry: RetryPolicy;
+  readonly timeoutMs: number;
   private readonly client: OpenAI;
   private readonly extraBody: Record<string, unknown>;
 
@@ -149,10 +159,11 @@ export class EndpointClient {
     this.model = opts.model;
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.extraBody = opts.extraBody ?? {};
+    this.timeoutMs = opts.timeoutMs ?? 120_000;
     this.client = new OpenAI({
       baseURL: this.baseURL,
       apiKey: opts.apiKey ?? "EMPTY",
-      timeout: opts.timeoutMs ?? 120_000,
+      timeout: this.timeoutMs,
       maxRetries: 0,
     });
   }
@@ -200,11 +211,27 @@ export class EndpointClient {
     try {
       return await withRetries(
         async () => {
-          const reply = await this.client.chat.completions.create(
-            body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
-            { signal: local.signal },
-          );
-          return replyText(reply);
+          // The client's timeout ends when the headers arrive; this one also bounds a body that stalls.
+          const attempt = new AbortController();
+          const onAbort = () => attempt.abort(local.signal.reason);
+          local.signal.addEventListener("abort", onAbort, { once: true });
+          let timedOut = false;
+          const timer = setTimeout(() => {
+            timedOut = true;
+            attempt.abort(new AttemptTimeoutError());
+          }, this.timeoutMs);
+          try {
+            const reply = await this.client.chat.completions.create(
+              body as unknown as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming,
+              { signal: attempt.signal },
+            );
+            return replyText(reply);
+          } catch (e) {
+            throw timedOut ? new AttemptTimeoutError() : e;
+          } finally {
+            clearTimeout(timer);
+            local.signal.removeEventListener("abort", onAbort);
+          }
         },
         classifyEndpointError,
         this.retry,

@@ -73,6 +73,7 @@ test("flaky endpoint: every item ends scored or listed as failed, none repeated,
     if (attempt === 1 && k % 6 === 3) return { kind: "hang", ms: 3000 };
     if (attempt === 1 && k % 6 === 4) return { kind: "truncated" };
     if (attempt === 1 && k % 6 === 5) return { kind: "no-choices" };
+    if (attempt === 1 && k % 6 === 0) return { kind: "stall", ms: 3000 }; // ood-00: the body stops half-way
     return { kind: "ok", delayMs: k % 3 === 0 ? 150 : 0 };
   };
   const server = await startFakeEndpoint({ idOf: idFromText, schedule, answer: (id) => reply(id, bench.answers) });
@@ -172,7 +173,7 @@ test("flaky endpoint: every item ends scored or listed as failed, none repeated,
     assert.equal(t.length, 2);
     assert.ok(t[1]! - t[0]! >= 950, `Retry-After honoured (${t[1]! - t[0]!} ms)`);
     // Every failure kind was retried to success.
-    for (const id of ["id-02", "id-03", "id-04", "id-05", "id-07"]) assert.ok(server.count(id) >= 2, id);
+    for (const id of ["id-02", "id-03", "id-04", "id-05", "id-07", "ood-00"]) assert.ok(server.count(id) >= 2, id);
     assert.match(r.stdout, /"avg"/);
 
     // A rerun asks only for the two failed items (and they fail again).

@@ -11,6 +11,8 @@ export type Action =
   | { kind: "status"; status: number; retryAfter?: string; retryAfterMs?: number }
   | { kind: "hang"; ms: number }
   | { kind: "truncated" }
+  /** Headers and half the body, then nothing until `ms` (the connection stays open). */
+  | { kind: "stall"; ms: number }
   | { kind: "no-choices" };
 
 export interface FakeRequest {
@@ -109,6 +111,13 @@ export async function startFakeEndpoint(opts: FakeEndpointOptions): Promise<Fake
         const s = JSON.stringify(completion(opts.answer(id, text)));
         res.writeHead(200, { "content-type": "application/json" });
         res.end(s.slice(0, Math.floor(s.length / 2)));
+        return;
+      }
+      case "stall": {
+        const s = JSON.stringify(completion(opts.answer(id, text)));
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write(s.slice(0, 20));
+        setTimeout(() => res.destroyed || res.end(s.slice(20)), action.ms);
         return;
       }
       case "no-choices":
