@@ -244,6 +244,15 @@ export const GRPO_FIELDS = {
   save_total_limit: f.optInt(posInt, "HF", "keep at most this many checkpoints; null = all"),
 } satisfies Fields;
 
+/** The `rft train` flags that set config fields (the `[--flag]` in the docs): flag name → field, same in both trainers. */
+export const TRAIN_FLAG_FIELDS = {
+  model: "model_name_or_path",
+  data: "dataset_name",
+  "image-root": "image_root",
+  task: "task_name",
+  out: "output_dir",
+} as const satisfies Record<string, keyof typeof SFT_FIELDS & keyof typeof GRPO_FIELDS>;
+
 export type SFTConfig = ConfigOf<typeof SFT_FIELDS>;
 export type GRPOConfig = ConfigOf<typeof GRPO_FIELDS>;
 export type TrainerKind = "sft" | "grpo";

@@ -11,6 +11,7 @@ import {
   ConfigError,
   GRPO_FIELDS,
   SFT_FIELDS,
+  TRAIN_FLAG_FIELDS,
   buildConfig,
   checkSequenceBudget,
   configHelp,
@@ -164,6 +165,11 @@ test("precedence: defaults < recipe profile < file < command-line flags < --set"
   assert.equal(all.config.output_dir, "from-set");
   assert.equal(all.config.model_name_or_path, "ckpt");
   assert.equal(all.sources.model_name_or_path, "command line");
+  // Every field a flag sets says so in its doc.
+  for (const [flag, field] of Object.entries(TRAIN_FLAG_FIELDS)) {
+    assert.ok(SFT_FIELDS[field].doc.endsWith(`[--${flag}]`), field);
+    assert.ok(GRPO_FIELDS[field].doc.endsWith(`[--${flag}]`), field);
+  }
 });
 
 test("cross-field rules name every field involved", () => {
