@@ -1,14 +1,12 @@
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, statSync } from "node:fs";
 import { type CommandSpec, UsageError } from "../args.ts";
 import {
   type PreprocessorConfig,
   defaultPreprocessorConfig,
-  imageGeometry,
-  loadImage,
-  processImage,
-  readPreprocessorConfig,
-} from "../../models/qwen2vl/processor.ts";
+  readCheckpointPreprocessor,
+} from "../../models/qwen2vl/processor_config.ts";
+import { imageGeometry, processImage } from "../../models/qwen2vl/image_math.ts";
+import { loadImage } from "../../models/qwen2vl/image_io.ts";
 
 export const command: CommandSpec = {
   name: "processor",
@@ -17,7 +15,9 @@ export const command: CommandSpec = {
     image: { type: "strings", help: "image file (PNG/JPEG/WebP); repeat for several images", required: true },
     model: {
       type: "string",
-      help: "checkpoint directory whose preprocessor_config.json to use (default: Qwen2-VL-Instruct's)",
+      help:
+        "checkpoint directory whose preprocessor_config.json (or transformers 5.x processor_config.json) to use " +
+        "(default: Qwen2-VL-Instruct's)",
     },
     "min-pixels": { type: "number", help: "min_pixels for smart_resize (default: from the preprocessor config, 3136)" },
     "max-pixels": {
@@ -37,9 +37,11 @@ export const command: CommandSpec = {
     const images = opts.image as string[];
     let cfg: PreprocessorConfig = defaultPreprocessorConfig();
     if (opts.model !== undefined) {
-      const p = join(String(opts.model), "preprocessor_config.json");
-      if (!existsSync(p)) throw new UsageError(`--model: ${p} does not exist`);
-      cfg = await readPreprocessorConfig(p);
+      const dir = String(opts.model);
+      if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--model: ${dir} is not a directory`);
+      const r = await readCheckpointPreprocessor(dir);
+      cfg = r.config;
+      if (r.warning) process.stderr.write(`[processor] warning: ${r.warning}\n`);
     }
     const minPixels = opts["min-pixels"] as number | undefined;
     const maxPixels = opts["max-pixels"] as number | undefined;

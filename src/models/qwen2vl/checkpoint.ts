@@ -214,8 +214,13 @@ export async function loadCheckpoint(dir: string, opts: LoadOptions = {}): Promi
   const pp = await readCheckpointPreprocessor(dir);
   const preprocessor = pp.config;
   if (pp.warning) warnings.push({ field: "preprocessor_config.json", message: pp.warning });
-  const generationConfig = ((await readJson(join(dir, "generation_config.json"))) ??
-    defaultGenerationConfig(config)) as GenerationConfig;
+  const genPath = join(dir, "generation_config.json");
+  const generationConfig = ((await readJson(genPath)) ?? defaultGenerationConfig(config)) as GenerationConfig;
+  const genIssues = validateGenerationConfig(generationConfig, config);
+  if (genIssues.length) {
+    model.dispose();
+    throw new CheckpointError(`${genPath}: ` + genIssues.map((i) => `${i.field}: ${i.message}`).join("; "));
+  }
   const tokenizer = existsSync(join(dir, "tokenizer.json")) ? await QwenTokenizer.fromDir(dir) : null;
   return { model, config, preprocessor, generationConfig, tokenizer, warnings };
 }
@@ -286,6 +291,48 @@ export function loadWeightsInto(
   }
   if (opts.checkFinite ?? true) assertFiniteWeights(model, typeof source === "string" ? source : "state dict");
   return done;
+}
+
+/**
+ * Checks the fields of a generation config that generation uses: sampling settings in range, token ids inside the
+ * vocabulary. Returns one issue per bad field (empty when usable).
+ */
+export function validateGenerationConfig(
+  gen: GenerationConfig,
+  c: Qwen2VLConfig,
+): { field: string; message: string }[] {
+  const out: { field: string; message: string }[] = [];
+  const num = (k: string) => gen[k] !== undefined && gen[k] !== null;
+  if (typeof gen !== "object" || gen === null || Array.isArray(gen))
+    return [{ field: "(root)", message: "expected an object" }];
+  if (
+    num("temperature") &&
+    !(typeof gen.temperature === "number" && gen.temperature >= 0 && Number.isFinite(gen.temperature))
+  )
+    out.push({
+      field: "temperature",
+      message: `${JSON.stringify(gen.temperature)} must be a number >= 0 (0 = greedy)`,
+    });
+  if (num("top_p") && !(typeof gen.top_p === "number" && gen.top_p > 0 && gen.top_p <= 1))
+    out.push({ field: "top_p", message: `${JSON.stringify(gen.top_p)} must be in (0, 1]` });
+  if (num("top_k") && !(Number.isInteger(gen.top_k) && (gen.top_k as number) >= 0))
+    out.push({ field: "top_k", message: `${JSON.stringify(gen.top_k)} must be an integer >= 0` });
+  if (num("do_sample") && typeof gen.do_sample !== "boolean")
+    out.push({ field: "do_sample", message: `${JSON.stringify(gen.do_sample)} must be true or false` });
+  const checkId = (field: string, id: unknown) => {
+    if (!(Number.isInteger(id) && (id as number) >= 0 && (id as number) < c.vocab_size))
+      out.push({
+        field,
+        message: `${JSON.stringify(id)} is not a token id of the vocabulary (0..${c.vocab_size - 1})`,
+      });
+  };
+  for (const k of ["bos_token_id", "pad_token_id"] as const) if (num(k)) checkId(k, gen[k]);
+  if (num("eos_token_id")) {
+    const e = gen.eos_token_id;
+    if (Array.isArray(e)) e.forEach((x, i) => checkId(`eos_token_id[${i}]`, x));
+    else checkId("eos_token_id", e);
+  }
+  return out;
 }
 
 /** generation_config.json for a model: stop on <|im_end|> and <|endoftext|>, pad with <|endoftext|>, greedy. */

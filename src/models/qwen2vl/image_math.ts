@@ -6,6 +6,7 @@
  * Decoding files and buffers (sharp/libvips) is in image_io.ts.
  */
 import type { PreprocessorConfig } from "./processor_config.ts";
+import { checkImagePixels } from "./limits.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // smart_resize
@@ -246,10 +247,84 @@ export interface ProcessedImage {
 export interface ProcessOptions {
   minPixels?: number;
   maxPixels?: number;
+  /**
+   * The SFT-time pre-resize of spec §1.9 (LLaMA-Factory's `image_max_pixels`, default 262,144 = 512²): images
+   * above this many pixels are first shrunk with Pillow NEAREST (see preResize). Off (undefined) for rollouts and
+   * evaluation, which the reference does not pre-resize.
+   */
+  imageMaxPixels?: number;
+}
+
+/** LLaMA-Factory's default `image_max_pixels` (`image_resolution` 512·512), applied before the HF processor in SFT. */
+export const SFT_IMAGE_MAX_PIXELS = 262_144;
+
+/**
+ * Pillow's Image.resize(size, NEAREST) (ImagingScaleAffine): source column of output x is int(xo) with
+ * xo = scale/2 + x·scale accumulated in doubles, scale = in/out; the same for rows.
+ */
+export function resizeNearest(img: RgbImage, outW: number, outH: number): RgbImage {
+  const { width: inW, height: inH, data } = img;
+  const xs = new Int32Array(outW);
+  const sx = inW / outW;
+  let xo = sx * 0.5;
+  for (let x = 0; x < outW; x++) {
+    xs[x] = Math.min(inW - 1, Math.trunc(xo));
+    xo += sx;
+  }
+  const out = new Uint8Array(outW * outH * 3);
+  const sy = inH / outH;
+  let yo = sy * 0.5;
+  for (let y = 0; y < outH; y++) {
+    const row = Math.min(inH - 1, Math.trunc(yo)) * inW * 3;
+    for (let x = 0; x < outW; x++) {
+      const s = row + xs[x]! * 3;
+      const d = (y * outW + x) * 3;
+      out[d] = data[s]!;
+      out[d + 1] = data[s + 1]!;
+      out[d + 2] = data[s + 2]!;
+    }
+    yo += sy;
+  }
+  return { width: outW, height: outH, data: out };
+}
+
+/** The size preResize gives an image of this size (no pixels touched). */
+export function preResizeSize(height: number, width: number, maxPixels = SFT_IMAGE_MAX_PIXELS) {
+  let h = height;
+  let w = width;
+  if (w * h > maxPixels) {
+    const f = Math.sqrt(maxPixels / (w * h));
+    [w, h] = [Math.max(1, Math.trunc(w * f)), Math.max(1, Math.trunc(h * f))];
+  }
+  if (Math.min(w, h) < 28) [w, h] = [Math.max(w, 28), Math.max(h, 28)];
+  if (w / h > 200) w = h * 180;
+  if (h / w > 200) h = w * 180;
+  return { height: h, width: w };
+}
+
+/**
+ * LLaMA-Factory's image preparation before the Qwen2-VL processor (spec §1.9, SFT): when w·h > maxPixels the image
+ * is resized by sqrt(maxPixels / (w·h)) with both sides truncated to integers, NEAREST; then a side shorter than
+ * 28 is stretched to 28, and an aspect ratio above 200 is squashed to 180:1 (those two with Pillow's default
+ * resize filter, BICUBIC). Returns the image unchanged when nothing applies.
+ */
+export function preResize(img: RgbImage, maxPixels = SFT_IMAGE_MAX_PIXELS): RgbImage {
+  let out = img;
+  if (out.width * out.height > maxPixels) {
+    const f = Math.sqrt(maxPixels / (out.width * out.height));
+    const w = Math.max(1, Math.trunc(out.width * f));
+    const h = Math.max(1, Math.trunc(out.height * f));
+    out = resizeNearest(out, w, h);
+  }
+  if (Math.min(out.width, out.height) < 28) out = resizeBicubic(out, Math.max(out.width, 28), Math.max(out.height, 28));
+  if (out.width / out.height > 200) out = resizeBicubic(out, out.height * 180, out.height);
+  if (out.height / out.width > 200) out = resizeBicubic(out, out.width, out.width * 180);
+  return out;
 }
 
 /** Resized size, grid and token count of an image of the given size, without touching pixels. */
 export function imageGeometry(height: number, width: number, cfg: PreprocessorConfig, opts: ProcessOptions = {}) {
+  if (opts.imageMaxPixels !== undefined) ({ height, width } = preResizeSize(height, width, opts.imageMaxPixels));
   const factor = cfg.patch_size * cfg.merge_size;
   const r = cfg.do_resize
     ? smartResize(height, width, {
@@ -268,10 +343,18 @@ export function imageGeometry(height: number, width: number, cfg: PreprocessorCo
 }
 
 /** Processes one decoded RGB image (a still image: one frame duplicated temporal_patch_size times). */
-export function processImage(img: RgbImage, cfg: PreprocessorConfig, opts: ProcessOptions = {}): ProcessedImage {
-  const g = imageGeometry(img.height, img.width, cfg, opts);
+export function processImage(original: RgbImage, cfg: PreprocessorConfig, opts: ProcessOptions = {}): ProcessedImage {
+  const img = opts.imageMaxPixels !== undefined ? preResize(original, opts.imageMaxPixels) : original;
+  const g = imageGeometry(img.height, img.width, cfg, { ...opts, imageMaxPixels: undefined });
   const H = g.resizedHeight;
   const W = g.resizedWidth;
+  checkImagePixels(
+    H,
+    W,
+    3 * cfg.temporal_patch_size * cfg.patch_size ** 2,
+    cfg.patch_size,
+    `image ${img.width}x${img.height}`,
+  );
   const resized = H === img.height && W === img.width ? img : resizeBicubic(img, W, H);
   // Rescale and normalise in float32 in the order numpy does: (x·scale) then (x − mean) / std.
   const frame = new Float32Array(3 * H * W);
@@ -299,8 +382,8 @@ export function processImage(img: RgbImage, cfg: PreprocessorConfig, opts: Proce
     pixelValues: p.data,
     shape: [p.rows, p.cols],
     gridThw: p.gridThw,
-    originalHeight: img.height,
-    originalWidth: img.width,
+    originalHeight: original.height,
+    originalWidth: original.width,
     resizedHeight: H,
     resizedWidth: W,
     numImageTokens: g.numImageTokens,

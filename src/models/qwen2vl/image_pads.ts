@@ -72,3 +72,13 @@ export function checkImagePadCounts(samples: readonly PadCheckSample[], imagePad
     }
   }
 }
+
+/**
+ * transformers' `mm_token_type_ids` for token ids: 0 text, 1 image (`<|image_pad|>`), 2 video (`<|video_pad|>`).
+ * Newer transformers processors return it and some forwards read it to find the multimodal positions; our model
+ * finds them from the ids themselves (the pad id is reserved), so it never needs this array. It is provided for
+ * batches handed to transformers-based code.
+ */
+export function mmTokenTypeIds(ids: readonly number[], imagePadId: number, videoPadId: number): number[] {
+  return ids.map((id) => (id === imagePadId ? 1 : id === videoPadId ? 2 : 0));
+}
