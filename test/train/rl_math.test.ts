@@ -96,6 +96,12 @@ test("on-policy (old = logp.detach()) the loss is the reference's âˆ’exp(logp âˆ
   assert.deepEqual(out.regionClipped.toNumbers(), [0, 0, 0]);
   out.loss.sum().backward();
   assertClose(logp.grad!.toFloat32(), [-0.7, -0.7, -0.7], 1e-6);
+  // Even with a zero-width clip range the on-policy gradient flows (the clamp's bounds are inclusive).
+  const p0 = t.tensor([[-0.3, -2.0]]).requiresGrad_(true);
+  clippedPolicyLoss(p0, p0.detach(), t.tensor([0.7]), { epsilon: 0 })
+    .loss.sum()
+    .backward();
+  assertClose(p0.grad!.toFloat32(), [-0.7, -0.7], 1e-6);
 });
 
 test("loss aggregations: grpo (sequence-mean), bnpo, dapo (token-mean), dr_grpo (constant-norm)", () => {
