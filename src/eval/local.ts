@@ -6,7 +6,8 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadCheckpoint, padTokenId, stopTokenIds } from "../models/qwen2vl/checkpoint.ts";
+import { type LoadedCheckpoint, loadCheckpoint, padTokenId, stopTokenIds } from "../models/qwen2vl/checkpoint.ts";
+import type { QwenTokenizer } from "../models/qwen2vl/tokenizer.ts";
 import type { ContentPart } from "../models/qwen2vl/chat_template.ts";
 import {
   type GenerateOptions,
@@ -59,19 +60,38 @@ export async function createLocalBackend(opts: LocalBackendOptions): Promise<Eva
     throw new Error(`--batch-size must be a positive integer, got ${opts.batchSize}`);
   const t0 = Date.now();
   const ck = await loadCheckpoint(dir, { dtype: opts.dtype });
-  const tok = ck.tokenizer;
-  if (!tok) {
+  if (!ck.tokenizer) {
     ck.model.dispose();
     throw new Error(`--model: ${dir} has no tokenizer`);
   }
   opts.onLog?.(`loaded ${dir} (${ck.model.dtype}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const backend = localBackend({ ...ck, tokenizer: ck.tokenizer }, { ...opts, model: dir });
+  return { ...backend, close: () => ck.model.dispose() };
+}
+
+/** What localBackend needs of a loaded checkpoint (LoadedCheckpoint has it all). */
+export type LoadedModel = Pick<LoadedCheckpoint, "model" | "config" | "preprocessor" | "generationConfig"> & {
+  tokenizer: QwenTokenizer;
+};
+
+/**
+ * A backend over a model already in memory (e.g. the one a trainer just trained). The caller keeps ownership of
+ * the model: the backend has no `close`. `model` names it in the summary.
+ */
+export function localBackend(
+  ck: LoadedModel,
+  opts: Omit<LocalBackendOptions, "modelDir" | "dtype"> & { model: string },
+): EvalBackend {
+  if (!(Number.isInteger(opts.batchSize) && opts.batchSize >= 1))
+    throw new Error(`--batch-size must be a positive integer, got ${opts.batchSize}`);
+  const tok = ck.tokenizer;
   const gen = opts.generateFn ?? generate;
   const stops = stopTokenIds(ck.generationConfig, ck.config);
   const pad = padTokenId(ck.generationConfig, ck.config);
   const s = opts.sampling;
   return {
     kind: "local",
-    model: dir,
+    model: opts.model,
     batchSize: opts.batchSize,
     concurrency: 1,
     settings: {
@@ -124,9 +144,6 @@ export async function createLocalBackend(opts: LocalBackendOptions): Promise<Eva
         });
       }
       return outcomes as EvalOutcome[];
-    },
-    close() {
-      ck.model.dispose();
     },
   };
 }
