@@ -9,6 +9,18 @@
  *   B = completions in a micro-batch, C = completion width (padded), so log-probs and masks are [B, C];
  *   mask[b, t] = 1 for the completion's tokens (its stop token included), 0 for padding after it.
  *
+ * One GRPO step uses them like this (config fields in snake_case):
+ *   const adv = groupAdvantages(tensor(totalRewards), num_generations, scale_rewards); // once per generation batch
+ *   // then per micro-batch of rows [i, i + B); oldLogp only when num_iterations > 1, refLogp only when beta > 0,
+ *   // totalTokens (completion tokens of the whole step) only for loss_type "dapo":
+ *   const out = grpoLoss(
+ *     { logp, oldLogp, refLogp, advantages: adv.advantages.slice(0, i, i + B), mask },
+ *     { beta, klEstimator: kl_estimator, epsilon, epsilonHigh: epsilon_high, lossType: loss_type,
+ *       maxCompletionLength: max_completion_length, gradientAccumulationSteps: gradient_accumulation_steps,
+ *       totalTokens },
+ *   );
+ *   out.loss.backward();
+ *
  * Option values are TRL's (GRPOConfig `scale_rewards`, `loss_type`) so settings carry over; docs/training.md has the
  * formulas and the mapping to the names of issue 9 (sequence-mean = "grpo", token-mean = "dapo", constant-norm =
  * "dr_grpo").
@@ -127,8 +139,8 @@ export function perTokenKl(logp: Tensor, refLogp: Tensor, estimator: KlEstimator
 export interface ClipOptions {
   /** ε_low: the ratio is clipped below at 1 − epsilon (TRL `epsilon`, default 0.2). */
   epsilon: number;
-  /** ε_high: clipped above at 1 + epsilonHigh (TRL `epsilon_high`; DAPO's clip-higher uses 0.28). Default epsilon. */
-  epsilonHigh?: number;
+  /** ε_high: clipped above at 1 + epsilonHigh (TRL `epsilon_high`; DAPO's clip-higher uses 0.28); null = epsilon. */
+  epsilonHigh?: number | null;
 }
 
 export interface PolicyLoss {
