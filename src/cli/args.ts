@@ -15,6 +15,11 @@ export interface OptionSpec {
   required?: boolean;
   /** Allowed values for a string option. */
   choices?: readonly string[];
+  /** A number option that must be a (safe) integer; parseCommand refuses 1.5, 1e99, ... naming the flag. */
+  integer?: boolean;
+  /** Inclusive bounds of a number option. */
+  min?: number;
+  max?: number;
   short?: string;
 }
 
@@ -54,6 +59,44 @@ export function helpText(cmd: CommandSpec): string {
   return lines.join("\n");
 }
 
+/**
+ * Checks an integer flag value: a safe integer (so `1e99`, whose float is "integral", is refused too) within
+ * [min, max]. Throws a UsageError naming the flag.
+ *
+ * @example
+ * checkInteger("seed", 1.5, { min: 0 }); // throws "--seed must be a non-negative integer, got 1.5"
+ */
+export function checkInteger(name: string, value: number, range: { min?: number; max?: number } = {}): number {
+  const min = range.min ?? -Number.MAX_SAFE_INTEGER;
+  const max = range.max ?? Number.MAX_SAFE_INTEGER;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const lo = range.min !== undefined;
+    const hi = range.max !== undefined;
+    const want =
+      lo && hi
+        ? `an integer from ${min} to ${max}`
+        : min === 0
+          ? "a non-negative integer"
+          : min === 1
+            ? "a positive integer"
+            : lo
+              ? `an integer ≥ ${min}`
+              : hi
+                ? `an integer ≤ ${max}`
+                : "an integer";
+    const extra = Number.isFinite(value) && Math.abs(value) > Number.MAX_SAFE_INTEGER ? " (too large)" : "";
+    throw new UsageError(`--${name} must be ${want}, got ${String(value)}${extra}`);
+  }
+  return value;
+}
+
+/** Reads an integer option of parsed options (see checkInteger); undefined stays undefined. */
+export function integerOption(opts: ParsedOptions, name: string, range: { min?: number; max?: number } = {}): number {
+  const v = opts[name];
+  if (typeof v !== "number") throw new UsageError(`--${name} expects an integer, got '${String(v)}'`);
+  return checkInteger(name, v, range);
+}
+
 /** Parses argv for one command; throws UsageError naming the offending flag. */
 export function parseCommand(
   cmd: CommandSpec,
@@ -88,6 +131,10 @@ export function parseCommand(
     if (o.type === "number") {
       const n = Number(raw);
       if (raw === "" || !Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got '${String(raw)}'`);
+      if (o.integer) checkInteger(name, n, { min: o.min, max: o.max });
+      else if ((o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
+        throw new UsageError(`--${name} must be within [${o.min ?? "-∞"}, ${o.max ?? "∞"}], got ${String(raw)}`);
+      }
       opts[name] = n;
     } else if (o.type === "string" && o.choices && !o.choices.includes(raw as string)) {
       throw new UsageError(`--${name} must be one of ${o.choices.join(", ")}, got '${String(raw)}'`);

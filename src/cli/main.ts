@@ -23,6 +23,29 @@ const COMMANDS: Record<string, Loader> = {
   "data distill": async () => (await import("./commands/data_distill.ts")).command,
 };
 
+/**
+ * One line per command for `rft --help`, kept here so the list needs no command module (and no libtorch) loaded.
+ * Every command needs an entry (test/cli/help.test.ts checks it).
+ */
+const SUMMARIES: Record<string, string> = {
+  selfcheck: "check the engine and train a tiny random Qwen2-VL for a few steps (no download)",
+  "data synth": "generate the mini benchmark (counting, geometry, transformation, instruct) as a dataset",
+  "data build": "convert a Reason-RFT meta-JSON file into the SFT, Stage-1, RL and Stage-2 training files",
+  "data distill": "distill chain-of-thought labels through an OpenAI-compatible vision endpoint",
+  reward: "score JSONL completions with the GRPO reward functions of a task",
+  score: "score a prediction file with the rule-based scorer of a benchmark",
+  "model init": "write a randomly initialised Qwen2-VL checkpoint (HF layout) for a preset",
+  "model info": "config summary and parameter counts of a checkpoint or preset",
+  generate: "generate a reply of a checkpoint to a prompt with images",
+  processor: "run the Qwen2-VL image processor on images (sizes, grids, token counts)",
+  eval: "evaluate a checkpoint or an OpenAI-compatible endpoint on ID and OOD test sets",
+};
+
+/** The one-line description of a command in `rft --help` ("" when it has none). */
+export function commandSummary(name: string): string {
+  return SUMMARIES[name] ?? "";
+}
+
 export function commandNames(): string[] {
   return Object.keys(COMMANDS);
 }
@@ -36,6 +59,21 @@ function findCommand(argv: string[]): { name: string; rest: string[] } | undefin
   return undefined;
 }
 
+/** Command groups: first words shared by several commands ("data", "model"). */
+function groups(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const name of Object.keys(COMMANDS)) {
+    const words = name.split(" ");
+    if (words.length > 1) out.set(words[0]!, [...(out.get(words[0]!) ?? []), name]);
+  }
+  return out;
+}
+
+function commandLines(names: readonly string[]): string[] {
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  return names.map((c) => `  ${c.padEnd(width)}${commandSummary(c)}`.trimEnd());
+}
+
 function topHelp(): string {
   return [
     "rft — Reason-RFT for Qwen2-VL on libtorch",
@@ -43,17 +81,46 @@ function topHelp(): string {
     "Usage: rft <command> [options]     (rft <command> --help for its options)",
     "",
     "Commands:",
-    ...Object.keys(COMMANDS).map((c) => `  ${c}`),
+    ...commandLines(Object.keys(COMMANDS)),
+  ].join("\n");
+}
+
+function groupHelp(group: string, names: readonly string[]): string {
+  return [
+    `rft ${group} — ${group} commands`,
+    "",
+    `Usage: rft ${group} <command> [options]     (rft ${group} <command> --help for its options)`,
+    "",
+    "Commands:",
+    ...commandLines(names),
   ].join("\n");
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
+  if (argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
     console.log(topHelp());
     return 0;
   }
+  if (argv.length === 0) {
+    console.error(`rft: no command given\n\n${topHelp()}`);
+    return 2;
+  }
   const found = findCommand(argv);
   if (!found) {
+    const group = groups().get(argv[0]!);
+    if (group) {
+      const rest = argv.slice(1);
+      if (rest.length > 0 && rest.every((a) => a === "--help" || a === "-h")) {
+        console.log(groupHelp(argv[0]!, group));
+        return 0;
+      }
+      const what =
+        rest.length === 0
+          ? "no command given"
+          : `unknown command '${argv.filter((a) => !a.startsWith("-")).join(" ")}'`;
+      console.error(`rft ${argv[0]}: ${what}\n\n${groupHelp(argv[0]!, group)}`);
+      return 2;
+    }
     console.error(`rft: unknown command '${argv.filter((a) => !a.startsWith("-")).join(" ")}'\n\n${topHelp()}`);
     return 2;
   }

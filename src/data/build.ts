@@ -3,17 +3,16 @@
  * caption-CoT SFT (TRANCE, when the cots carry captions), the RL set (Reason-RFT-Zero) and the Stage-2 RL set, plus
  * the LLaMA-Factory `dataset_info.json` registry (spec §1.3–1.6, §1.10).
  */
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import {
+  OutputError,
+  StagedFiles,
+  assertNotInput,
+  outputMarkerFile,
+  readOutputMarker,
+  writeFileAtomic,
+} from "../io/output.ts";
 import {
   type RlRecord,
   type ShareGptRecord,
@@ -157,32 +156,27 @@ function recordIndex(meta: MetaFile, rec: MetaRecord): number {
   return i;
 }
 
-function writeJsonAtomic(path: string, data: unknown, indent: number): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(data, null, indent) + "\n");
-  renameSync(tmp, path);
+/** Kind recorded in the output marker of a data build directory. */
+export const OUTPUT_KIND = "dataset";
+
+/** Writes an array as `JSON.stringify(records, null, 2)` would, one record at a time (see writeJsonArray). */
+function jsonArrayWriter(records: readonly unknown[]): (put: (chunk: string) => void) => void {
+  return (put) => {
+    if (records.length === 0) return put("[]\n");
+    put("[\n");
+    records.forEach((r, i) => {
+      const body = "  " + JSON.stringify(r, null, 2).replace(/\n/g, "\n  ");
+      put(i + 1 < records.length ? body + ",\n" : body + "\n]\n");
+    });
+  };
 }
 
 /**
  * Writes an array as `JSON.stringify(records, null, 2)` would, one record at a time, so that a 60k-record file
- * never exists as one giant string. Atomic (temporary file, then rename).
+ * never exists as one giant string. Atomic (temporary file, fsync, rename).
  */
 export function writeJsonArrayAtomic(path: string, records: readonly unknown[]): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
-  try {
-    if (records.length === 0) writeSync(fd, "[]\n");
-    else {
-      writeSync(fd, "[\n");
-      records.forEach((r, i) => {
-        const body = "  " + JSON.stringify(r, null, 2).replace(/\n/g, "\n  ");
-        writeSync(fd, i + 1 < records.length ? body + ",\n" : body + "\n]\n");
-      });
-    }
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(path, jsonArrayWriter(records));
 }
 
 export interface WriteSummary {
@@ -190,10 +184,34 @@ export interface WriteSummary {
   written: { path: string; kind: BuiltKind | "registry" | "report"; count: number }[];
 }
 
+export interface WriteBuildOptions {
+  /** Files the build read (meta file, prompt file): no output may be one of them. */
+  inputs?: readonly (string | undefined)[];
+  /** Overwrite files of ours that exist in a directory with no sign of an earlier build (the command's --force). */
+  force?: boolean;
+}
+
+/** Reads the registry to merge into; throws (before anything is written) when it is not a JSON object. */
+function readRegistry(regPath: string): Record<string, unknown> {
+  if (!existsSync(regPath)) return {};
+  try {
+    const old = JSON.parse(readFileSync(regPath, "utf8")) as unknown;
+    if (old && typeof old === "object" && !Array.isArray(old)) return old as Record<string, unknown>;
+    throw new Error("not a JSON object");
+  } catch (e) {
+    throw new Error(`${regPath}: cannot merge into the existing registry: ${(e as Error).message}`);
+  }
+}
+
 /**
  * Writes a build into `outDir`: each file, the merged `dataset_info.json` (entries of other tasks already there are
- * kept) and `<prefix>_build_report.json` (counts, seed, Stage-1 ids, skipped records). `onWrite` hears about each
- * file as soon as it is written.
+ * kept), `<prefix>_build_report.json` (counts, seed, Stage-1 ids, skipped records) and the `.rft-output` marker.
+ *
+ * Safety (issue 8): everything is checked before anything is written — the existing registry must parse, no output
+ * may be an input, and a file we would replace must belong to an earlier build (the directory has our marker or this
+ * task's build report) unless `force`. The directory may hold other files (a LLaMA-Factory data directory): they are
+ * left alone. Every file is staged as a temporary file and all are renamed into place together at the end, so a
+ * failure part-way leaves the directory as it was. `onWrite` hears about each file once it is in place.
  */
 export function writeBuild(
   outDir: string,
@@ -201,34 +219,47 @@ export function writeBuild(
   result: BuildResult,
   report: Record<string, unknown>,
   onWrite?: (w: WriteSummary["written"][number]) => void,
+  opts: WriteBuildOptions = {},
 ): WriteSummary {
-  mkdirSync(outDir, { recursive: true });
-  const written: WriteSummary["written"] = [];
-  const done = (w: WriteSummary["written"][number]) => {
-    written.push(w);
-    onWrite?.(w);
-  };
-  for (const f of result.files) {
-    const path = join(outDir, f.name);
-    writeJsonArrayAtomic(path, f.build());
-    done({ path, kind: f.kind, count: f.count });
-  }
+  if (existsSync(outDir) && !statSync(outDir).isDirectory())
+    throw new OutputError(`--out ${outDir} exists and is not a directory; refusing to replace it`);
   const regPath = join(outDir, "dataset_info.json");
-  let registry: Record<string, unknown> = {};
-  if (existsSync(regPath)) {
-    try {
-      const old = JSON.parse(readFileSync(regPath, "utf8")) as unknown;
-      if (old && typeof old === "object" && !Array.isArray(old)) registry = old as Record<string, unknown>;
-      else throw new Error("not a JSON object");
-    } catch (e) {
-      throw new Error(`${regPath}: cannot merge into the existing registry: ${(e as Error).message}`);
+  const reportPath = join(outDir, `${prefix}_build_report.json`);
+  const targets = [...result.files.map((f) => join(outDir, f.name)), regPath, reportPath];
+  for (const t of targets) assertNotInput(t, opts.inputs ?? [], { flag: "--out" });
+  const marker = readOutputMarker(outDir);
+  const ours = (marker && marker.kind === OUTPUT_KIND) || existsSync(reportPath);
+  if (!ours && !opts.force) {
+    const clash = result.files.map((f) => join(outDir, f.name)).filter((t) => existsSync(t));
+    if (clash.length) {
+      throw new OutputError(
+        `--out ${outDir} already holds ${clash.slice(0, 3).join(", ")}${clash.length > 3 ? ", ..." : ""}, which no earlier rft data build wrote; refusing to overwrite (use --force to replace them)`,
+      );
     }
   }
+  const registry = readRegistry(regPath);
   for (const f of result.files) for (const k of f.registryKeys) registry[k] = registryEntry(f.name);
-  writeJsonAtomic(regPath, registry, 2);
-  done({ path: regPath, kind: "registry", count: Object.keys(registry).length });
-  const reportPath = join(outDir, `${prefix}_build_report.json`);
-  writeJsonAtomic(reportPath, { ...report, stage1_ids: result.stage1Ids }, 2);
-  done({ path: reportPath, kind: "report", count: result.stage1Ids.length });
+
+  mkdirSync(outDir, { recursive: true });
+  const staged = new StagedFiles();
+  const written: WriteSummary["written"] = [];
+  try {
+    for (const f of result.files) {
+      const path = join(outDir, f.name);
+      staged.write(path, jsonArrayWriter(f.build()));
+      written.push({ path, kind: f.kind, count: f.count });
+    }
+    staged.write(regPath, JSON.stringify(registry, null, 2) + "\n");
+    written.push({ path: regPath, kind: "registry", count: Object.keys(registry).length });
+    staged.write(reportPath, JSON.stringify({ ...report, stage1_ids: result.stage1Ids }, null, 2) + "\n");
+    written.push({ path: reportPath, kind: "report", count: result.stage1Ids.length });
+    for (const [name, text] of Object.entries(outputMarkerFile(OUTPUT_KIND, "rft data build")))
+      staged.write(join(outDir, name), text);
+    staged.commit();
+  } catch (e) {
+    staged.abort();
+    throw e;
+  }
+  for (const w of written) onWrite?.(w);
   return { written };
 }

@@ -4,7 +4,7 @@
  * The reference joins paths without any check (spec §1.8); we refuse absolute paths, `..` escapes and symlinks that
  * lead out of the root, so a dataset file cannot make the trainer read arbitrary files.
  */
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 
 /** Why a path was refused; `resolveImagePath` throws it. */
@@ -43,7 +43,8 @@ export interface ResolveOptions {
 
 /**
  * Resolves `path` against `root` and returns the absolute path, refusing anything outside the root, including
- * through symbolic links. With `mustExist` (the default) a missing file is an error.
+ * through symbolic links, and anything that exists but is not a regular file (a directory, a device). With
+ * `mustExist` (the default) a missing file is an error.
  *
  * @example
  * resolveImagePath("/data/images", "train_images/0001.png"); // "/data/images/train_images/0001.png"
@@ -61,5 +62,6 @@ export function resolveImagePath(root: string, path: string, opts: ResolveOption
   if (!inside(realRoot, real)) {
     throw new ImagePathError(`image path ${JSON.stringify(path)} resolves outside the image root (${real})`);
   }
+  if (!statSync(real).isFile()) throw new ImagePathError(`image path ${JSON.stringify(path)} is not a file (${real})`);
   return abs;
 }

@@ -19,10 +19,10 @@ import {
   rmSync,
   writeSync,
   existsSync,
-  readFileSync,
 } from "node:fs";
 import { join, basename, dirname } from "node:path";
 import { Tensor, fromFile, DTYPE_BYTES, type DType } from "../tensor/index.ts";
+import { INDEX_FILE, ShardIndexError, readShardIndex } from "./shard_index.ts";
 
 /** safetensors dtype names ↔ ours. */
 const ST_TO_DTYPE: Record<string, DType> = {
@@ -219,7 +219,7 @@ export function saveSafetensors(
   renameSync(tmp, path);
 }
 
-export const INDEX_FILE = "model.safetensors.index.json";
+export { INDEX_FILE };
 export const SINGLE_FILE = "model.safetensors";
 
 /**
@@ -266,22 +266,20 @@ export function saveCheckpointTensors(
 
 /** Loads every tensor of a checkpoint directory (single file or sharded index). The caller owns the tensors. */
 export function loadCheckpointTensors(dir: string, filter?: (name: string) => boolean): Map<string, Tensor> {
-  const index = join(dir, INDEX_FILE);
-  if (existsSync(index)) {
-    let parsed: { weight_map?: Record<string, string> };
-    try {
-      parsed = JSON.parse(readFileSync(index, "utf8"));
-    } catch (e) {
-      throw new SafetensorsError(`${index}: not valid JSON (${(e as Error).message})`);
-    }
-    if (!parsed.weight_map || typeof parsed.weight_map !== "object")
-      throw new SafetensorsError(`${index}: no weight_map`);
-    const files = [...new Set(Object.values(parsed.weight_map))];
+  let shardIndex;
+  try {
+    shardIndex = readShardIndex(dir);
+  } catch (e) {
+    if (e instanceof ShardIndexError) throw new SafetensorsError(e.message);
+    throw e;
+  }
+  if (shardIndex) {
+    const { index, weightMap } = shardIndex;
+    const parsed = { weight_map: weightMap };
+    const files = shardIndex.shards;
     const out = new Map<string, Tensor>();
     try {
       for (const f of files) {
-        if (f.includes("/") || f.includes(".."))
-          throw new SafetensorsError(`${index}: shard name '${f}' is not a plain file name`);
         const { tensors } = loadSafetensors(join(dir, f), filter);
         for (const [k, t] of tensors) {
           if (parsed.weight_map[k] !== f) {

@@ -85,25 +85,47 @@ export const LENGTH_REWARD_START_STEP = 800;
 export const LENGTH_REWARD_SCALE = 0.05;
 
 /**
- * Kimi-1.5 length reward over one call's completions (spec §3.8), lengths in characters. With
- * λ = 0.5 − (len − min)/(max − min): a correct completion gets λ, a wrong one min(0, λ); all equal lengths give 0;
- * before step 800 everything is 0, afterwards the value is scaled by 0.05. Range [−0.025, 0.025].
+ * Kimi-1.5 length reward (spec §3.8), lengths in characters. **Group-relative**: min and max are taken over each group
+ * of `groupSize` consecutive completions (GRPO's completions of one prompt), so an item's value depends on its group
+ * and nothing else. With λ = 0.5 − (len − min)/(max − min): a correct completion gets λ, a wrong one min(0, λ); a
+ * group of equal lengths gives 0; before step 800 everything is 0, afterwards the value is scaled by 0.05.
+ * Range [−0.025, 0.025].
  *
- * The reference computes min/max over every completion its reward call receives (the whole per-device batch);
- * pass one group (or whatever set should share min/max).
+ * The reference computes min/max over whatever its reward call receives (the whole per-device batch, spec §3.8), so
+ * its value changed with the batch composition; `groupSize` makes the set explicit. Without it the whole call is one
+ * group (the reference's behaviour). The length of the call must be a multiple of `groupSize`.
  *
  * @example
  * lengthReward(["<answer>3</answer>", "<think>long…</think><answer>3</answer>"], ["3", "3"], 900); // [0.025, -0.025]
+ * lengthReward(["<answer>3</answer>", "<think>l</think><answer>3</answer>", "<answer>4</answer>", "x"], ["3", "3", "3", "3"], 900, 2); // [0.025, -0.025, -0.025, 0] (pairs)
  */
-export function lengthReward(completions: readonly string[], solutions: readonly string[], step: number): number[] {
-  const lens = completions.map((c) => (typeof c === "string" ? c.length : 0));
-  const min = Math.min(...lens);
-  const max = Math.max(...lens);
+export function lengthReward(
+  completions: readonly string[],
+  solutions: readonly string[],
+  step: number,
+  groupSize = completions.length,
+): number[] {
   if (completions.length === 0) return [];
-  if (max === min || step < LENGTH_REWARD_START_STEP) return completions.map(() => 0);
-  return completions.map((c, i) => {
-    const lambda = 0.5 - (lens[i]! - min) / (max - min);
-    const ok = typeof c === "string" && typeof solutions[i] === "string" && lengthCorrect(c, solutions[i]!);
-    return LENGTH_REWARD_SCALE * (ok ? lambda : Math.min(0, lambda));
-  });
+  if (!Number.isInteger(groupSize) || groupSize < 1 || completions.length % groupSize !== 0) {
+    throw new Error(`lengthReward: ${completions.length} completions do not split into groups of ${groupSize}`);
+  }
+  const out: number[] = [];
+  for (let g = 0; g < completions.length; g += groupSize) {
+    const group = completions.slice(g, g + groupSize);
+    const lens = group.map((c) => (typeof c === "string" ? c.length : 0));
+    let min = Infinity;
+    let max = -Infinity;
+    for (const l of lens) {
+      if (l < min) min = l;
+      if (l > max) max = l;
+    }
+    group.forEach((c, i) => {
+      if (max === min || step < LENGTH_REWARD_START_STEP) return out.push(0);
+      const lambda = 0.5 - (lens[i]! - min) / (max - min);
+      const sol = solutions[g + i];
+      const ok = typeof c === "string" && typeof sol === "string" && lengthCorrect(c, sol);
+      out.push(LENGTH_REWARD_SCALE * (ok ? lambda : Math.min(0, lambda)));
+    });
+  }
+  return out;
 }

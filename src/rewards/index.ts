@@ -16,7 +16,8 @@ export {
   type FunctionCall,
 } from "./functions.ts";
 export { parseMath, verifyMath, mathEqual } from "./math_verify.ts";
-export { extractAnswer, hasAnswerTag, pyStrip, pyFloat } from "./text.ts";
+export { extractAnswer, hasAnswerTag, pyStrip, pyFloat, MAX_COMPLETION_CHARS } from "./text.ts";
+export { MAX_MATH_CHARS } from "./math_verify.ts";
 export {
   rewardSet,
   scoreBatch,
@@ -24,6 +25,10 @@ export {
   REWARD_NAMES,
   DEFAULT_REWARDS,
   type RewardSpec,
+  type RewardValue,
+  type RewardContext,
+  type ScoreBatchOptions,
+  type OnNull,
   type RewardTask,
   type ScoredBatch,
 } from "./registry.ts";

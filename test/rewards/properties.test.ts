@@ -84,10 +84,11 @@ test("length reward stays within ±0.025 for random groups and steps", () => {
 test("every registry task scores random batches without throwing; totals are weighted sums", () => {
   for (const task of REWARD_TASKS) {
     const set = rewardSet(task, { funcs: ["accuracy", "format", "reasoning"], weights: { format: 0.5 } });
-    const { rewards, total } = scoreBatch(set, completions.slice(0, 64), solutions.slice(0, 64), 1000);
+    const { rewards, total } = scoreBatch(set, completions.slice(0, 64), solutions.slice(0, 64), { step: 1000 });
     total.forEach((t, i) => {
-      const expect = rewards.accuracy![i]! + 0.5 * rewards.format![i]! + rewards.reasoning![i]!;
-      assert.ok(Math.abs(t - expect) < 1e-12, `${task} item ${i}`);
+      // onNull "zero" (the default): an unjudgeable item counts 0.
+      const expect = (rewards.accuracy![i] ?? 0) + 0.5 * rewards.format![i]! + rewards.reasoning![i]!;
+      assert.ok(Math.abs(t! - expect) < 1e-12, `${task} item ${i}`);
     });
   }
 });

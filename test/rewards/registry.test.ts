@@ -48,7 +48,10 @@ test("opt-in rewards: reasoning for all, length and math-accuracy only for clevr
   const set = rewardSet("geomath", { funcs: ["math-accuracy"] });
   assert.ok(Math.abs(scoreBatch(set, ["<answer>11.25</answer>"], ["10"]).total[0]! - 0.5) < 1e-12);
   const len = rewardSet("clevr-math", { funcs: ["length"] });
-  const r = scoreBatch(len, ["<answer>3</answer>", "<think>long reasoning</think><answer>3</answer>"], ["3", "3"], 900);
+  const r = scoreBatch(len, ["<answer>3</answer>", "<think>long reasoning</think><answer>3</answer>"], ["3", "3"], {
+    step: 900,
+    groupSize: 2,
+  });
   assert.deepEqual(r.rewards.length, [0.025, -0.025]);
 });
 
@@ -71,4 +74,45 @@ test("bad registry requests name the problem", () => {
   assert.throws(() => rewardSet("trance", { funcs: [] }), /at least one/);
   assert.throws(() => rewardSet("trance", { weights: { format: NaN } }), /finite/);
   assert.throws(() => scoreBatch(rewardSet("trance"), ["a"], []), /1 completions but 0 solutions/);
+});
+
+test("a reward may return null (cannot judge): reported per reward and item, and onNull decides the total", () => {
+  const set = rewardSet("clevr-math");
+  const completions = ["<think>a</think><answer>3</answer>", "<think>a</think><answer>3</answer>", "3"];
+  const solutions = ["3", "  ", "3"]; // an empty ground truth cannot be judged
+  const zero = scoreBatch(set, completions, solutions, { onNull: "zero" });
+  assert.deepEqual(zero.rewards.accuracy, [1, null, 1]);
+  assert.deepEqual(zero.rewards.format, [1, 1, 0]);
+  assert.deepEqual(zero.nulls, { accuracy: [1] });
+  assert.deepEqual(zero.total, [2, 1, 1], "zero: the null counts 0");
+  assert.deepEqual(zero.skipped, []);
+  const skip = scoreBatch(set, completions, solutions, { onNull: "skip" });
+  assert.deepEqual(skip.total, [2, null, 1], "skip: the item drops out");
+  assert.deepEqual(skip.skipped, [1]);
+  assert.deepEqual(scoreBatch(set, completions, solutions).total, zero.total, "zero is the default");
+  assert.throws(() => scoreBatch(set, completions, solutions, { onNull: "drop" as "skip" }), /onNull/);
+
+  // TRANCE: a solution without any call; any reward: a non-string or over-long text.
+  const t = scoreBatch(
+    rewardSet("trance"),
+    ["<think>a</think><answer>f(1, x)</answer>", "x"],
+    ["no calls here", "f(1, x)"],
+  );
+  assert.deepEqual(t.rewards.accuracy, [null, 0]);
+  const bad = scoreBatch(rewardSet("geomath"), [3 as unknown as string, "x".repeat(16 * 1024 * 1024 + 1)], ["3", "3"]);
+  assert.deepEqual(bad.nulls, { accuracy: [0, 1], format: [0, 1] });
+});
+
+test("the length reward is group-relative: an item's value depends only on its own group", () => {
+  const len = rewardSet("clevr-math", { funcs: ["length"] });
+  const groupA = ["<answer>3</answer>", "<think>a bit longer</think><answer>3</answer>"];
+  const groupB = ["<answer>4</answer>", "<think>a much, much longer chain of thought</think><answer>3</answer>"];
+  const alone = scoreBatch(len, groupA, ["3", "3"], { step: 900, groupSize: 2 }).rewards.length;
+  const together = scoreBatch(len, [...groupA, ...groupB], ["3", "3", "3", "3"], { step: 900, groupSize: 2 });
+  assert.deepEqual(together.rewards.length!.slice(0, 2), alone, "group A does not see group B's lengths");
+  // One group over the whole batch (the reference's per-call min/max) gives group A other values.
+  const whole = scoreBatch(len, [...groupA, ...groupB], ["3", "3", "3", "3"], { step: 900, groupSize: 4 });
+  assert.notDeepEqual(whole.rewards.length!.slice(0, 2), alone);
+  assert.throws(() => scoreBatch(len, groupA, ["3", "3"], { step: 900 }), /group-relative: pass groupSize/);
+  assert.throws(() => scoreBatch(len, groupA, ["3", "3"], { step: 900, groupSize: 3 }), /groups of 3/);
 });

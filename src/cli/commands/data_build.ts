@@ -4,7 +4,7 @@ import { readMetaFile } from "../../data/meta.ts";
 import { loadPromptTemplates } from "../../tasks/prompts.ts";
 import { taskBuildSpec } from "../../tasks/build_spec.ts";
 import { TASK_NAMES, imagesPerSample, taskFamily } from "../../tasks/tasks.ts";
-import { type CommandSpec, UsageError } from "../args.ts";
+import { type CommandSpec, UsageError, integerOption } from "../args.ts";
 
 export const command: CommandSpec = {
   name: "data build",
@@ -13,8 +13,15 @@ export const command: CommandSpec = {
     task: { type: "string", help: `task family or benchmark name (${TASK_NAMES.join(", ")})`, required: true },
     meta: { type: "string", help: "meta-JSON file (records with id, image, problem, cot, answer)", required: true },
     out: { type: "string", help: "output directory (dataset_info.json there is merged, not replaced)", required: true },
-    "stage1-size": { type: "number", help: "number of Stage-1 (CoT-SFT) records", default: 1600 },
-    seed: { type: "number", help: "seed of the Stage-1 sample", default: 0 },
+    "stage1-size": {
+      type: "number",
+      help: "number of Stage-1 (CoT-SFT) records",
+      default: 1600,
+      integer: true,
+      min: 0,
+    },
+    seed: { type: "number", help: "seed of the Stage-1 sample", default: 0, integer: true, min: 0 },
+    force: { type: "boolean", help: "overwrite files of these names that no earlier rft data build wrote" },
     "image-root": {
       type: "string",
       help: "image root: every image must exist inside it (without it, paths are only checked not to escape)",
@@ -32,6 +39,11 @@ export const command: CommandSpec = {
     "Stage 1; all records for structure perception), dataset_info.json and <prefix>_build_report.json.",
     "Prefixes: clevr_math, geo_math, trance.",
     "",
+    "Everything is checked before anything is written (records, images, the existing dataset_info.json), and all",
+    "files are renamed into place together at the end. Other files in --out are left alone; files of the names above",
+    "are replaced only when they come from an earlier build (the .rft-output marker or the task's build report)",
+    "or with --force. No output may be the --meta or --prompts file.",
+    "",
     "Example:",
     "  rft data build --task clevr-math --meta train_jsons/A3-Visual-Counting-train-35k-cot.json \\",
     "    --image-root images --out data/visual_counting --stage1-size 1600 --seed 0",
@@ -39,11 +51,8 @@ export const command: CommandSpec = {
   run(opts) {
     const family = taskFamily(opts.task as string);
     if (!family) throw new UsageError(`unknown --task '${String(opts.task)}' (one of: ${TASK_NAMES.join(", ")})`);
-    const stage1Size = opts["stage1-size"] as number;
-    if (!Number.isInteger(stage1Size) || stage1Size < 0)
-      throw new UsageError(`--stage1-size must be a non-negative integer, got ${stage1Size}`);
-    const seed = opts.seed as number;
-    if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got ${seed}`);
+    const stage1Size = integerOption(opts, "stage1-size", { min: 0 });
+    const seed = integerOption(opts, "seed", { min: 0 });
     const skipInvalid = Boolean(opts["skip-invalid"]);
     const imageRoot = opts["image-root"] as string | undefined;
     const templates = opts.prompts ? loadPromptTemplates(opts.prompts as string) : {};
@@ -72,7 +81,10 @@ export const command: CommandSpec = {
     }
     const line = (w: { path: string; kind: string; count: number }) =>
       console.log(`  ${String(w.count).padStart(7)}  ${w.kind.padEnd(15)} ${w.path}`);
-    const { written } = writeBuild(opts.out as string, spec.prefix, result, report, json ? undefined : line);
+    const { written } = writeBuild(opts.out as string, spec.prefix, result, report, json ? undefined : line, {
+      inputs: [metaPath, opts.prompts as string | undefined],
+      force: Boolean(opts.force),
+    });
 
     const stage1 = result.files.find((f) => f.kind === "stage1-cot-sft")!.count;
     const warnings: string[] = [];

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import type { CommandSpec } from "../args.ts";
-import { UsageError } from "../args.ts";
+import { UsageError, integerOption } from "../args.ts";
 import { synthesize, TASKS, TASK_ALIASES, type SynthSize, type SynthTask } from "../../tasks/synth/generate.ts";
 
 export function parseTasks(list: string): SynthTask[] {
@@ -22,16 +22,23 @@ export const command: CommandSpec = {
   options: {
     out: {
       type: "string",
-      help: "output directory (created; an earlier synth output there is replaced)",
+      help: "output directory: new, empty, or an earlier synth output (replaced); anything else is refused",
       required: true,
     },
+    force: { type: "boolean", help: "replace --out even when it is a non-empty directory that synth did not write" },
     size: {
       type: "string",
       help: "small: tens of items per split, for tests; full: the main job's data",
       choices: ["small", "full"],
       default: "full",
     },
-    seed: { type: "number", help: "random seed; the same seed gives byte-identical files", default: 0 },
+    seed: {
+      type: "number",
+      help: "random seed; the same seed gives byte-identical files",
+      default: 0,
+      integer: true,
+      min: 0,
+    },
     tasks: { type: "string", help: "comma-separated tasks", default: TASKS.join(",") },
     workers: {
       type: "number",
@@ -43,12 +50,15 @@ export const command: CommandSpec = {
     "Writes DIR/images/{train_images,test_images}/..., DIR/train_jsons/*.json (meta-JSON with cot),",
     "DIR/test_jsons/*.json (ID and OOD test sets) and DIR/manifest.json. See docs/benchmark.md.",
     "",
+    "Refuses a non-empty --out that is not an earlier 'rft data synth' output (or a file) unless --force is given.",
+    "The output is built in a temporary sibling directory and swapped in when complete: an interrupted run leaves",
+    "the old directory untouched.",
+    "",
     "Example:",
     "  rft data synth --out data/mini --size full --seed 0",
   ].join("\n"),
   async run(opts) {
-    const seed = opts.seed as number;
-    if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
+    const seed = integerOption(opts, "seed", { min: 0 });
     const tasks = parseTasks(opts.tasks as string);
     const workers = opts.workers as number;
     if (!Number.isInteger(workers) || workers < 1)
@@ -60,6 +70,7 @@ export const command: CommandSpec = {
       seed,
       tasks,
       workers,
+      force: Boolean(opts.force),
       log: (line) => console.error(`synth: ${line}`),
     });
     let records = 0;

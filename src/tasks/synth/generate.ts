@@ -9,11 +9,14 @@
  *               A3-Visual-Counting-train-35k-cot.json (the real file names, whatever the size), A0-Instruct-train.json
  *   test_jsons/<the real test file names>, plus Visual-Counting-ood-steps-test-1k.json
  *   manifest.json
+ *   .rft-output          (marker: an rft data synth output, which a later run may replace)
  * Image paths in the records are relative to DIR/images.
  */
 import { writeFile as writeFileCb } from "node:fs";
 import { promisify } from "node:util";
-import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { prepareOutputDir, replaceDirAtomic, writeOutputMarker } from "../../io/output.ts";
 import { dirname, join } from "node:path";
 import { makeCountingItem, type CountingSplit } from "./counting.ts";
 import { makeGeometryItem, type GeometrySplit } from "./geometry.ts";
@@ -247,30 +250,14 @@ function jsonLines(records: readonly unknown[]): string {
   return "[\n" + records.map((r) => JSON.stringify(r)).join(",\n") + "\n]\n";
 }
 
-async function prepareOut(out: string): Promise<void> {
-  let entries: string[] = [];
+/** An earlier synth output: its manifest names this generator (outputs written before the marker existed). */
+function isSynthOutput(dir: string): boolean {
   try {
-    entries = await readdir(out);
+    const m = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { generator?: string };
+    return m.generator === GENERATOR;
   } catch {
-    await mkdir(out, { recursive: true });
-    return;
+    return false;
   }
-  if (entries.length === 0) return;
-  // Only an earlier synth output (possibly an interrupted one, without its manifest) is replaced.
-  const ours = new Set(["images", "train_jsons", "test_jsons", "manifest.json"]);
-  const foreign = entries.filter((e) => !ours.has(e));
-  if (foreign.length) {
-    throw new Error(
-      `${out} is not empty and is not an earlier 'rft data synth' output (it holds ${foreign.slice(0, 3).join(", ")}); refusing to write into it`,
-    );
-  }
-  if (entries.includes("manifest.json")) {
-    const m = JSON.parse(await readFile(join(out, "manifest.json"), "utf8")) as { generator?: string };
-    if (m.generator !== GENERATOR)
-      throw new Error(`${out}/manifest.json was not written by ${GENERATOR}; refusing to overwrite`);
-  }
-  for (const d of ["images", "train_jsons", "test_jsons", "manifest.json"])
-    await rm(join(out, d), { recursive: true, force: true });
 }
 
 /** A piece of the job that depends only on (seed, size, unit): units can run in any order, in any process. */
@@ -445,13 +432,31 @@ async function runUnitsInWorkers(
   return results;
 }
 
-export async function synthesize(opts: SynthOptions & { workers?: number }): Promise<Manifest> {
+/**
+ * Generates the benchmark into `opts.out`. The directory must be missing, empty or an earlier synth output (else
+ * refused unless `force`); the output is built in a temporary sibling and swapped into place when complete, so an
+ * interrupted run leaves the old directory as it was.
+ */
+export async function synthesize(opts: SynthOptions & { workers?: number; force?: boolean }): Promise<Manifest> {
+  prepareOutputDir(opts.out, {
+    kind: OUTPUT_KIND,
+    command: "rft data synth",
+    flag: "--out",
+    force: opts.force,
+    recognize: isSynthOutput,
+  });
+  return replaceDirAtomic(opts.out, (tmp) => synthesizeInto(tmp, opts));
+}
+
+/** Kind recorded in the output marker. */
+export const OUTPUT_KIND = "benchmark";
+
+async function synthesizeInto(out: string, opts: SynthOptions & { workers?: number }): Promise<Manifest> {
   const log = opts.log ?? (() => {});
-  await prepareOut(opts.out);
-  await mkdir(join(opts.out, "images"), { recursive: true });
-  await mkdir(join(opts.out, "train_jsons"), { recursive: true });
-  await mkdir(join(opts.out, "test_jsons"), { recursive: true });
-  const unitOpts: UnitOptions = { out: opts.out, size: opts.size, seed: opts.seed };
+  await mkdir(join(out, "images"), { recursive: true });
+  await mkdir(join(out, "train_jsons"), { recursive: true });
+  await mkdir(join(out, "test_jsons"), { recursive: true });
+  const unitOpts: UnitOptions = { out, size: opts.size, seed: opts.seed };
   const units = UNITS.filter((u) => opts.tasks.includes(u.task)).map((u) => u.name);
   const workers = opts.workers ?? 1;
   let results: Map<UnitName, UnitResult>;
@@ -486,6 +491,7 @@ export async function synthesize(opts: SynthOptions & { workers?: number }): Pro
       if (r.repeatedTestKeys[task] !== undefined) manifest.repeatedTestKeys[task] = r.repeatedTestKeys[task]!;
     }
   }
-  await writeFile(join(opts.out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  await writeFile(join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  writeOutputMarker(out, OUTPUT_KIND, "rft data synth");
   return manifest;
 }
