@@ -5,4 +5,11 @@
 import { register } from "tsx/esm/api";
 register();
 const { main } = await import("../src/cli/main.ts");
-process.exitCode = await main(process.argv.slice(2));
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  // A bad engine setting in the environment (e.g. RFT_NUM_THREADS=abc) is refused when a command loads the engine.
+  if (e?.code !== "RFT_CONFIG") throw e;
+  console.error(`rft: ${e.message}`);
+  process.exitCode = 2;
+}

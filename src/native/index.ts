@@ -31,6 +31,15 @@ export interface NativeOpInfo {
   mutable: boolean;
 }
 
+/** A native at::Generator (rng.cc). */
+export interface NativeGenerator {
+  manualSeed(seed: number): void;
+  initialSeed(): number;
+  getState(): Buffer;
+  setState(state: Buffer): void;
+  device(): string;
+}
+
 export interface RawBinding {
   opHandle(name: string, overload: string): number;
   call(id: number, ...args: unknown[]): NativeValue;
@@ -75,11 +84,18 @@ export interface RawBinding {
   inferenceExit(depth: number): void;
   isInferenceMode(): boolean;
   setAutocastCpu(enabled: boolean, dtype?: number): boolean;
+  /** An independent libtorch generator (CPU, or CUDA on a CUDA build); ops with `Generator? generator` take it. */
+  Generator: new (seed?: number | null, device?: string) => NativeGenerator;
+  /** Seeds every default generator (CPU and CUDA). */
   manualSeed(seed: number): void;
-  getRngState(): Buffer;
-  setRngState(state: Buffer): void;
+  /** The default generator of a device ("cpu" when omitted): its full state. */
+  getRngState(device?: string): Buffer;
+  setRngState(state: Buffer, device?: string): void;
+  /** Throws unless 1 <= n <= maxThreads(). */
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  /** The largest thread count setNumThreads accepts: min(1024, 4 x cores). */
+  maxThreads(): number;
   memory(): NativeMemory;
   buildInfo(): { torchVersion: string; config: string; parallel: string; hasCuda: boolean; hasMkldnn: boolean };
 }
@@ -145,14 +161,65 @@ function load(): RawBinding {
   try {
     return require(addonPath) as RawBinding;
   } catch (e) {
-    throw new Error(`cannot load ${addonPath}: ${(e as Error).message} (rebuild with \`npm run setup\`)`);
+    const msg = (e as Error).message;
+    // The addon refuses a second JS thread (native/src/loader.cc): that is not a build problem.
+    if (msg.includes("one JS thread")) throw new Error(msg);
+    throw new Error(`cannot load ${addonPath}: ${msg} (rebuild with \`npm run setup\`)`);
   }
 }
 
 export const native: RawBinding = load();
 
-/** Intra-op threads: RFT_NUM_THREADS, else OMP_NUM_THREADS, else every available core (OpenMP may default to 1). */
-{
-  const n = Number(process.env.RFT_NUM_THREADS || process.env.OMP_NUM_THREADS || availableParallelism());
-  if (Number.isInteger(n) && n > 0) native.setNumThreads(n);
+/** The largest intra-op thread count accepted: min(1024, 4 x cores), as the native setter enforces. */
+export function maxThreads(): number {
+  return Math.min(1024, 4 * Math.max(1, availableParallelism()));
 }
+
+/**
+ * Checks a thread count given by a user (a flag, an environment variable, a config key) and returns it as a number.
+ * `name` is what the error message names (e.g. "--threads", "RFT_NUM_THREADS"). Accepts integers from 1 to
+ * maxThreads(): more threads than that only oversubscribe the cores (and 99999 makes OpenMP start thousands of
+ * threads and hang).
+ */
+/** A setting from the environment or a flag that the engine refuses; `rft` prints its message without a stack. */
+export class EngineConfigError extends Error {
+  override name = "EngineConfigError";
+  readonly code = "RFT_CONFIG";
+}
+
+export function parseThreadCount(value: unknown, name: string): number {
+  const text = typeof value === "string" ? value.trim() : value;
+  const n = typeof text === "number" ? text : typeof text === "string" && /^[+]?\d+$/.test(text) ? Number(text) : NaN;
+  const hi = maxThreads();
+  if (!Number.isInteger(n) || n < 1 || n > hi)
+    throw new EngineConfigError(
+      `${name}: the thread count must be an integer from 1 to ${hi} (4 x ${availableParallelism()} cores, at most 1024), got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`,
+    );
+  return n;
+}
+
+/**
+ * The default intra-op thread count, from the environment:
+ * - RFT_NUM_THREADS when set (validated: `abc`, `0`, `-3` are refused with an error naming it);
+ * - else OMP_NUM_THREADS when set (its first entry; OpenMP allows a nested list such as "4,2");
+ * - else the available cores divided by LOCAL_WORLD_SIZE when that is set (torchrun's contract: that many worker
+ *   processes share this machine), at least 1;
+ * - else every available core (libgomp here would default to 1).
+ */
+export function defaultThreadCount(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): number {
+  if (env.RFT_NUM_THREADS !== undefined && env.RFT_NUM_THREADS !== "")
+    return parseThreadCount(env.RFT_NUM_THREADS, "RFT_NUM_THREADS");
+  if (env.OMP_NUM_THREADS !== undefined && env.OMP_NUM_THREADS !== "")
+    return parseThreadCount(env.OMP_NUM_THREADS.split(",")[0], "OMP_NUM_THREADS");
+  if (env.LOCAL_WORLD_SIZE !== undefined && env.LOCAL_WORLD_SIZE !== "") {
+    const w = Number(env.LOCAL_WORLD_SIZE.trim());
+    if (!/^\d+$/.test(env.LOCAL_WORLD_SIZE.trim()) || w < 1)
+      throw new EngineConfigError(
+        `LOCAL_WORLD_SIZE: expected a positive integer (processes on this machine), got "${env.LOCAL_WORLD_SIZE}"`,
+      );
+    return Math.max(1, Math.floor(cores / w));
+  }
+  return Math.max(1, cores);
+}
+
+native.setNumThreads(Math.min(defaultThreadCount(), maxThreads()));

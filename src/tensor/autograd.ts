@@ -5,7 +5,7 @@
  */
 import { native } from "../native/index.ts";
 import { DTYPE_CODE, type DType } from "./dtype.ts";
-import { Tensor } from "./tensor.ts";
+import { Tensor, handleOf } from "./tensor.ts";
 
 function syncOnly(r: unknown, what: string): void {
   if (r instanceof Promise) throw new Error(`${what}(): the function returned a Promise; modes are synchronous`);
@@ -64,8 +64,8 @@ export function autocast<T>(fn: () => T, opts: { dtype?: DType; enabled?: boolea
 /** Backpropagates from several outputs at once (torch.autograd.backward). */
 export function backward(outputs: Tensor[], grads?: (Tensor | null)[], opts: { retainGraph?: boolean } = {}): void {
   native.backward(
-    outputs.map((t) => t.handle),
-    grads ? grads.map((g) => g?.handle ?? null) : null,
+    outputs.map(handleOf),
+    grads ? grads.map((g) => (g ? handleOf(g) : null)) : null,
     !!opts.retainGraph,
     false,
   );
@@ -78,9 +78,9 @@ export function grad(
   opts: { gradOutputs?: (Tensor | null)[]; retainGraph?: boolean; createGraph?: boolean; allowUnused?: boolean } = {},
 ): (Tensor | null)[] {
   const r = native.grad(
-    outputs.map((t) => t.handle),
-    inputs.map((t) => t.handle),
-    opts.gradOutputs ? opts.gradOutputs.map((g) => g?.handle ?? null) : null,
+    outputs.map(handleOf),
+    inputs.map(handleOf),
+    opts.gradOutputs ? opts.gradOutputs.map((g) => (g ? handleOf(g) : null)) : null,
     !!opts.retainGraph,
     !!opts.createGraph,
     !!opts.allowUnused,

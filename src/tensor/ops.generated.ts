@@ -5,6 +5,7 @@
 import { generatedOp as g } from "./generated_support.ts";
 import type { Tensor } from "./tensor.ts";
 import type { DType } from "./dtype.ts";
+import type { Generator } from "./generator.ts";
 
 /** aten::__and__.Scalar(Tensor self, Scalar other) -> Tensor */
 export const __and___Scalar: (self: Tensor, other: number | boolean) => Tensor = g("aten::__and__.Scalar", "Tx");
@@ -47,11 +48,11 @@ export const __xor___Scalar: (self: Tensor, other: number | boolean) => Tensor =
 /** aten::__xor__.Tensor(Tensor self, Tensor other) -> Tensor */
 export const __xor___Tensor: (self: Tensor, other: Tensor) => Tensor = g("aten::__xor__.Tensor", "TT");
 /** aten::_adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor */
-export const _adaptive_avg_pool2d: (self: Tensor, output_size: number[]) => Tensor = g("aten::_adaptive_avg_pool2d", "Tx");
+export const _adaptive_avg_pool2d: (self: Tensor, output_size: number[] | number) => Tensor = g("aten::_adaptive_avg_pool2d", "Tx");
 /** aten::_adaptive_avg_pool2d_backward(Tensor grad_output, Tensor self) -> Tensor */
 export const _adaptive_avg_pool2d_backward: (grad_output: Tensor, self: Tensor) => Tensor = g("aten::_adaptive_avg_pool2d_backward", "TT");
 /** aten::_adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor */
-export const _adaptive_avg_pool3d: (self: Tensor, output_size: number[]) => Tensor = g("aten::_adaptive_avg_pool3d", "Tx");
+export const _adaptive_avg_pool3d: (self: Tensor, output_size: number[] | number) => Tensor = g("aten::_adaptive_avg_pool3d", "Tx");
 /** aten::_adaptive_avg_pool3d_backward(Tensor grad_output, Tensor self) -> Tensor */
 export const _adaptive_avg_pool3d_backward: (grad_output: Tensor, self: Tensor) => Tensor = g("aten::_adaptive_avg_pool3d_backward", "TT");
 /** aten::_add_batch_dim(Tensor self, int batch_dim, int level) -> Tensor */
@@ -77,7 +78,7 @@ export const _amp_update_scale: (self: Tensor, growth_tracker: Tensor, found_inf
 /** aten::_assert_async(Tensor self) -> () */
 export const _assert_async: (self: Tensor) => void = g("aten::_assert_async", "T");
 /** aten::_assert_tensor_metadata(Tensor a, int[]? size=None, int[]? stride=None, ScalarType? dtype=None) -> () */
-export const _assert_tensor_metadata: (a: Tensor, size?: number[] | null, stride?: number[] | null, dtype?: DType | null) => void = g("aten::_assert_tensor_metadata", "Txxd");
+export const _assert_tensor_metadata: (a: Tensor, size?: number[] | number | null, stride?: number[] | number | null, dtype?: DType | null) => void = g("aten::_assert_tensor_metadata", "Txxd");
 /** aten::_autocast_to_full_precision(Tensor(a) self, bool cuda_enabled, bool cpu_enabled) -> Tensor(a) */
 export const _autocast_to_full_precision: (self: Tensor, cuda_enabled: boolean, cpu_enabled: boolean) => Tensor = g("aten::_autocast_to_full_precision", "Txx");
 /** aten::_autocast_to_reduced_precision(Tensor(a) self, bool cuda_enabled, bool cpu_enabled, ScalarType cuda_dtype, ScalarType cpu_dtype) -> Tensor(a) */
@@ -127,41 +128,41 @@ export const _conj_copy: (self: Tensor) => Tensor = g("aten::_conj_copy", "T");
 /** aten::_conj_physical(Tensor self) -> Tensor */
 export const _conj_physical: (self: Tensor) => Tensor = g("aten::_conj_physical", "T");
 /** aten::_conv_depthwise2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias, int[2] stride, int[2] padding, int[2] dilation) -> Tensor */
-export const _conv_depthwise2d: (self: Tensor, weight: Tensor, kernel_size: number[], bias: Tensor | null, stride: number[], padding: number[], dilation: number[]) => Tensor = g("aten::_conv_depthwise2d", "TTxtxxx");
+export const _conv_depthwise2d: (self: Tensor, weight: Tensor, kernel_size: number[] | number, bias: Tensor | null, stride: number[] | number, padding: number[] | number, dilation: number[] | number) => Tensor = g("aten::_conv_depthwise2d", "TTxtxxx");
 /** aten::_convert_indices_from_coo_to_csr(Tensor self, int size, *, bool out_int32=False) -> Tensor */
 export const _convert_indices_from_coo_to_csr: (self: Tensor, size: number, out_int32?: boolean) => Tensor = g("aten::_convert_indices_from_coo_to_csr", "Txx");
 /** aten::_convert_indices_from_csr_to_coo(Tensor crow_indices, Tensor col_indices, *, bool out_int32=False, bool transpose=False) -> Tensor */
 export const _convert_indices_from_csr_to_coo: (crow_indices: Tensor, col_indices: Tensor, out_int32?: boolean, transpose?: boolean) => Tensor = g("aten::_convert_indices_from_csr_to_coo", "TTxx");
 /** aten::_convolution(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool benchmark, bool deterministic, bool cudnn_enabled, bool allow_tf32) -> Tensor */
-export const _convolution: (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], transposed: boolean, output_padding: number[], groups: number, benchmark: boolean, deterministic: boolean, cudnn_enabled: boolean, allow_tf32: boolean) => Tensor = g("aten::_convolution", "TTtxxxxxxxxxx");
+export const _convolution: (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[] | number, padding: number[] | number, dilation: number[] | number, transposed: boolean, output_padding: number[] | number, groups: number, benchmark: boolean, deterministic: boolean, cudnn_enabled: boolean, allow_tf32: boolean) => Tensor = g("aten::_convolution", "TTtxxxxxxxxxx");
 /** aten::_convolution.deprecated(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool benchmark, bool deterministic, bool cudnn_enabled) -> Tensor */
-export const _convolution_deprecated: (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], transposed: boolean, output_padding: number[], groups: number, benchmark: boolean, deterministic: boolean, cudnn_enabled: boolean) => Tensor = g("aten::_convolution.deprecated", "TTtxxxxxxxxx");
+export const _convolution_deprecated: (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[] | number, padding: number[] | number, dilation: number[] | number, transposed: boolean, output_padding: number[] | number, groups: number, benchmark: boolean, deterministic: boolean, cudnn_enabled: boolean) => Tensor = g("aten::_convolution.deprecated", "TTtxxxxxxxxx");
 /** aten::_convolution_double_backward(Tensor? ggI, Tensor? ggW, Tensor? ggb, Tensor gO, Tensor weight, Tensor self, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
-export const _convolution_double_backward: (ggI: Tensor | null, ggW: Tensor | null, ggb: Tensor | null, gO: Tensor, weight: Tensor, self: Tensor, stride: number[], padding: number[], dilation: number[], transposed: boolean, output_padding: number[], groups: number, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::_convolution_double_backward", "tttTTTxxxxxxx");
+export const _convolution_double_backward: (ggI: Tensor | null, ggW: Tensor | null, ggb: Tensor | null, gO: Tensor, weight: Tensor, self: Tensor, stride: number[] | number, padding: number[] | number, dilation: number[] | number, transposed: boolean, output_padding: number[] | number, groups: number, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::_convolution_double_backward", "tttTTTxxxxxxx");
 /** aten::_convolution_mode(Tensor input, Tensor weight, Tensor? bias, int[] stride, str padding, int[] dilation, int groups) -> Tensor */
-export const _convolution_mode: (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: string, dilation: number[], groups: number) => Tensor = g("aten::_convolution_mode", "TTtxxxx");
+export const _convolution_mode: (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[] | number, padding: string, dilation: number[] | number, groups: number) => Tensor = g("aten::_convolution_mode", "TTtxxxx");
 /** aten::_copy_from(Tensor self, Tensor dst, bool non_blocking=False) -> Tensor */
 export const _copy_from: (self: Tensor, dst: Tensor, non_blocking?: boolean) => Tensor = g("aten::_copy_from", "TTx");
 /** aten::_copy_from_and_resize(Tensor self, Tensor dst) -> Tensor */
 export const _copy_from_and_resize: (self: Tensor, dst: Tensor) => Tensor = g("aten::_copy_from_and_resize", "TT");
 /** aten::_ctc_loss(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, bool zero_infinity=False) -> (Tensor, Tensor) */
-export const _ctc_loss: (log_probs: Tensor, targets: Tensor, input_lengths: number[], target_lengths: number[], blank?: number, zero_infinity?: boolean) => [Tensor, Tensor] = g("aten::_ctc_loss", "TTxxxx");
+export const _ctc_loss: (log_probs: Tensor, targets: Tensor, input_lengths: number[] | number, target_lengths: number[] | number, blank?: number, zero_infinity?: boolean) => [Tensor, Tensor] = g("aten::_ctc_loss", "TTxxxx");
 /** aten::_ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, bool zero_infinity=False) -> (Tensor, Tensor) */
 export const _ctc_loss_Tensor: (log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank?: number, zero_infinity?: boolean) => [Tensor, Tensor] = g("aten::_ctc_loss.Tensor", "TTTTxx");
 /** aten::_ctc_loss_backward(Tensor grad, Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, Tensor neg_log_likelihood, Tensor log_alpha, int blank, bool zero_infinity=False) -> Tensor */
-export const _ctc_loss_backward: (grad: Tensor, log_probs: Tensor, targets: Tensor, input_lengths: number[], target_lengths: number[], neg_log_likelihood: Tensor, log_alpha: Tensor, blank: number, zero_infinity?: boolean) => Tensor = g("aten::_ctc_loss_backward", "TTTxxTTxx");
+export const _ctc_loss_backward: (grad: Tensor, log_probs: Tensor, targets: Tensor, input_lengths: number[] | number, target_lengths: number[] | number, neg_log_likelihood: Tensor, log_alpha: Tensor, blank: number, zero_infinity?: boolean) => Tensor = g("aten::_ctc_loss_backward", "TTTxxTTxx");
 /** aten::_ctc_loss_backward.Tensor(Tensor grad, Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, Tensor neg_log_likelihood, Tensor log_alpha, int blank, bool zero_infinity=False) -> Tensor */
 export const _ctc_loss_backward_Tensor: (grad: Tensor, log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, neg_log_likelihood: Tensor, log_alpha: Tensor, blank: number, zero_infinity?: boolean) => Tensor = g("aten::_ctc_loss_backward.Tensor", "TTTTTTTxx");
 /** aten::_cudnn_ctc_loss(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank, bool deterministic, bool zero_infinity) -> (Tensor, Tensor) */
-export const _cudnn_ctc_loss: (log_probs: Tensor, targets: Tensor, input_lengths: number[], target_lengths: number[], blank: number, deterministic: boolean, zero_infinity: boolean) => [Tensor, Tensor] = g("aten::_cudnn_ctc_loss", "TTxxxxx");
+export const _cudnn_ctc_loss: (log_probs: Tensor, targets: Tensor, input_lengths: number[] | number, target_lengths: number[] | number, blank: number, deterministic: boolean, zero_infinity: boolean) => [Tensor, Tensor] = g("aten::_cudnn_ctc_loss", "TTxxxxx");
 /** aten::_cudnn_ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank, bool deterministic, bool zero_infinity) -> (Tensor, Tensor) */
 export const _cudnn_ctc_loss_Tensor: (log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank: number, deterministic: boolean, zero_infinity: boolean) => [Tensor, Tensor] = g("aten::_cudnn_ctc_loss.Tensor", "TTTTxxx");
 /** aten::_cudnn_init_dropout_state(float dropout, bool train, int dropout_seed, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
 export const _cudnn_init_dropout_state: (dropout: number, train: boolean, dropout_seed: number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_cudnn_init_dropout_state", "xxxdxxx");
 /** aten::_cudnn_rnn(Tensor input, Tensor[] weight, int weight_stride0, Tensor? weight_buf, Tensor hx, Tensor? cx, int mode, SymInt hidden_size, SymInt proj_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, SymInt[] batch_sizes, Tensor? dropout_state) -> (Tensor, Tensor, Tensor, Tensor, Tensor) */
-export const _cudnn_rnn: (input: Tensor, weight: Tensor[], weight_stride0: number, weight_buf: Tensor | null, hx: Tensor, cx: Tensor | null, mode: number, hidden_size: number, proj_size: number, num_layers: number, batch_first: boolean, dropout: number, train: boolean, bidirectional: boolean, batch_sizes: number[], dropout_state?: Tensor | null) => [Tensor, Tensor, Tensor, Tensor, Tensor] = g("aten::_cudnn_rnn", "TLxtTtxxxxxxxxxt");
+export const _cudnn_rnn: (input: Tensor, weight: Tensor[], weight_stride0: number, weight_buf: Tensor | null, hx: Tensor, cx: Tensor | null, mode: number, hidden_size: number, proj_size: number, num_layers: number, batch_first: boolean, dropout: number, train: boolean, bidirectional: boolean, batch_sizes: number[] | number, dropout_state?: Tensor | null) => [Tensor, Tensor, Tensor, Tensor, Tensor] = g("aten::_cudnn_rnn", "TLxtTtxxxxxxxxxt");
 /** aten::_cudnn_rnn_backward(Tensor input, Tensor[] weight, int weight_stride0, Tensor weight_buf, Tensor hx, Tensor? cx, Tensor output, Tensor? grad_output, Tensor? grad_hy, Tensor? grad_cy, int mode, SymInt hidden_size, SymInt proj_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, SymInt[] batch_sizes, Tensor? dropout_state, Tensor reserve, bool[4] output_mask) -> (Tensor, Tensor, Tensor, Tensor[]) */
-export const _cudnn_rnn_backward: (input: Tensor, weight: Tensor[], weight_stride0: number, weight_buf: Tensor, hx: Tensor, cx: Tensor | null, output: Tensor, grad_output: Tensor | null, grad_hy: Tensor | null, grad_cy: Tensor | null, mode: number, hidden_size: number, proj_size: number, num_layers: number, batch_first: boolean, dropout: number, train: boolean, bidirectional: boolean, batch_sizes: number[], dropout_state: Tensor | null, reserve: Tensor, output_mask: boolean[]) => [Tensor, Tensor, Tensor, Tensor[]] = g("aten::_cudnn_rnn_backward", "TLxTTtTtttxxxxxxxxxtTx");
+export const _cudnn_rnn_backward: (input: Tensor, weight: Tensor[], weight_stride0: number, weight_buf: Tensor, hx: Tensor, cx: Tensor | null, output: Tensor, grad_output: Tensor | null, grad_hy: Tensor | null, grad_cy: Tensor | null, mode: number, hidden_size: number, proj_size: number, num_layers: number, batch_first: boolean, dropout: number, train: boolean, bidirectional: boolean, batch_sizes: number[] | number, dropout_state: Tensor | null, reserve: Tensor, output_mask: boolean[]) => [Tensor, Tensor, Tensor, Tensor[]] = g("aten::_cudnn_rnn_backward", "TLxTTtTtttxxxxxxxxxtTx");
 /** aten::_cudnn_rnn_flatten_weight(Tensor[] weight_arr, int weight_stride0, SymInt input_size, int mode, SymInt hidden_size, SymInt proj_size, int num_layers, bool batch_first, bool bidirectional) -> Tensor */
 export const _cudnn_rnn_flatten_weight: (weight_arr: Tensor[], weight_stride0: number, input_size: number, mode: number, hidden_size: number, proj_size: number, num_layers: number, batch_first: boolean, bidirectional: boolean) => Tensor = g("aten::_cudnn_rnn_flatten_weight", "Lxxxxxxxx");
 /** aten::_cufft_clear_plan_cache(int device_index) -> () */
@@ -183,7 +184,7 @@ export const _dim_arange: (like: Tensor, dim: number) => Tensor = g("aten::_dim_
 /** aten::_dirichlet_grad(Tensor x, Tensor alpha, Tensor total) -> Tensor */
 export const _dirichlet_grad: (x: Tensor, alpha: Tensor, total: Tensor) => Tensor = g("aten::_dirichlet_grad", "TTT");
 /** aten::_efficientzerotensor(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const _efficientzerotensor: (size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_efficientzerotensor", "xdxxx");
+export const _efficientzerotensor: (size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_efficientzerotensor", "xdxxx");
 /** aten::_embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False, int padding_idx=-1) -> (Tensor, Tensor, Tensor, Tensor) */
 export const _embedding_bag: (weight: Tensor, indices: Tensor, offsets: Tensor, scale_grad_by_freq?: boolean, mode?: number, sparse?: boolean, per_sample_weights?: Tensor | null, include_last_offset?: boolean, padding_idx?: number) => [Tensor, Tensor, Tensor, Tensor] = g("aten::_embedding_bag", "TTTxxxtxx");
 /** aten::_embedding_bag_backward(Tensor grad, Tensor indices, Tensor offsets, Tensor offset2bag, Tensor bag_size, Tensor maximum_indices, int num_weights, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, int padding_idx=-1) -> Tensor */
@@ -197,9 +198,9 @@ export const _embedding_bag_per_sample_weights_backward: (grad: Tensor, weight: 
 /** aten::_embedding_bag_sparse_backward(Tensor grad, Tensor indices, Tensor offsets, Tensor offset2bag, Tensor bag_size, int num_weights, bool scale_grad_by_freq, int mode, Tensor? per_sample_weights, int padding_idx=-1) -> Tensor */
 export const _embedding_bag_sparse_backward: (grad: Tensor, indices: Tensor, offsets: Tensor, offset2bag: Tensor, bag_size: Tensor, num_weights: number, scale_grad_by_freq: boolean, mode: number, per_sample_weights?: Tensor | null, padding_idx?: number) => Tensor = g("aten::_embedding_bag_sparse_backward", "TTTTTxxxtx");
 /** aten::_empty_affine_quantized(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, float scale=1., int zero_point=0, MemoryFormat? memory_format=0) -> Tensor */
-export const _empty_affine_quantized: (size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, scale?: number, zero_point?: number, memory_format?: number | null) => Tensor = g("aten::_empty_affine_quantized", "xdxxxxxx");
+export const _empty_affine_quantized: (size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, scale?: number, zero_point?: number, memory_format?: number | null) => Tensor = g("aten::_empty_affine_quantized", "xdxxxxxx");
 /** aten::_empty_per_channel_affine_quantized(int[] size, *, Tensor scales, Tensor zero_points, int axis, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=0) -> Tensor */
-export const _empty_per_channel_affine_quantized: (size: number[], scales: Tensor, zero_points: Tensor, axis: number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::_empty_per_channel_affine_quantized", "xTTxdxxxx");
+export const _empty_per_channel_affine_quantized: (size: number[] | number, scales: Tensor, zero_points: Tensor, axis: number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::_empty_per_channel_affine_quantized", "xTTxdxxxx");
 /** aten::_euclidean_dist(Tensor x1, Tensor x2) -> Tensor */
 export const _euclidean_dist: (x1: Tensor, x2: Tensor) => Tensor = g("aten::_euclidean_dist", "TT");
 /** aten::_fake_quantize_learnable_per_channel_affine(Tensor self, Tensor scale, Tensor zero_point, int axis, int quant_min, int quant_max, float grad_factor=1.) -> Tensor */
@@ -213,11 +214,11 @@ export const _fake_quantize_learnable_per_tensor_affine_backward: (grad: Tensor,
 /** aten::_fake_quantize_per_tensor_affine_cachemask_tensor_qparams(Tensor self, Tensor scale, Tensor zero_point, Tensor fake_quant_enabled, int quant_min, int quant_max) -> (Tensor output, Tensor mask) */
 export const _fake_quantize_per_tensor_affine_cachemask_tensor_qparams: (self: Tensor, scale: Tensor, zero_point: Tensor, fake_quant_enabled: Tensor, quant_min: number, quant_max: number) => [Tensor, Tensor] = g("aten::_fake_quantize_per_tensor_affine_cachemask_tensor_qparams", "TTTTxx");
 /** aten::_fft_c2c(Tensor self, int[] dim, int normalization, bool forward) -> Tensor */
-export const _fft_c2c: (self: Tensor, dim: number[], normalization: number, forward: boolean) => Tensor = g("aten::_fft_c2c", "Txxx");
+export const _fft_c2c: (self: Tensor, dim: number[] | number, normalization: number, forward: boolean) => Tensor = g("aten::_fft_c2c", "Txxx");
 /** aten::_fft_c2r(Tensor self, int[] dim, int normalization, int last_dim_size) -> Tensor */
-export const _fft_c2r: (self: Tensor, dim: number[], normalization: number, last_dim_size: number) => Tensor = g("aten::_fft_c2r", "Txxx");
+export const _fft_c2r: (self: Tensor, dim: number[] | number, normalization: number, last_dim_size: number) => Tensor = g("aten::_fft_c2r", "Txxx");
 /** aten::_fft_r2c(Tensor self, int[] dim, int normalization, bool onesided) -> Tensor */
-export const _fft_r2c: (self: Tensor, dim: number[], normalization: number, onesided: boolean) => Tensor = g("aten::_fft_r2c", "Txxx");
+export const _fft_r2c: (self: Tensor, dim: number[] | number, normalization: number, onesided: boolean) => Tensor = g("aten::_fft_r2c", "Txxx");
 /** aten::_flash_scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor cum_seq_q, Tensor cum_seq_k, int max_q, int max_k, float dropout_p, bool is_causal) -> Tensor */
 export const _flash_scaled_dot_product_attention: (query: Tensor, key: Tensor, value: Tensor, cum_seq_q: Tensor, cum_seq_k: Tensor, max_q: number, max_k: number, dropout_p: number, is_causal: boolean) => Tensor = g("aten::_flash_scaled_dot_product_attention", "TTTTTxxxx");
 /** aten::_foobar(Tensor self, bool arg1=True, bool arg2=True, *, bool arg3=True) -> Tensor */
@@ -391,7 +392,7 @@ export const _foreach_zero_: (self: Tensor[]) => void = g("aten::_foreach_zero_"
 /** aten::_fused_adam(Tensor[] self, Tensor[] grads, Tensor[] exp_avgs, Tensor[] exp_avg_sqs, Tensor[] max_exp_avg_sqs, Tensor[] state_steps, *, float lr, float beta1, float beta2, float weight_decay, float eps, bool amsgrad, bool maximize, Tensor? grad_scale=None, Tensor? found_inf=None) -> (Tensor[] self_out, Tensor[] grads_out, Tensor[] exp_avgs_out, Tensor[] exp_avg_sqs_out, Tensor[] max_exp_avg_sqs_out) */
 export const _fused_adam: (self: Tensor[], grads: Tensor[], exp_avgs: Tensor[], exp_avg_sqs: Tensor[], max_exp_avg_sqs: Tensor[], state_steps: Tensor[], lr: number, beta1: number, beta2: number, weight_decay: number, eps: number, amsgrad: boolean, maximize: boolean, grad_scale?: Tensor | null, found_inf?: Tensor | null) => [Tensor[], Tensor[], Tensor[], Tensor[], Tensor[]] = g("aten::_fused_adam", "LLLLLLxxxxxxxtt");
 /** aten::_fused_dropout(Tensor self, float p, Generator? generator=None) -> (Tensor, Tensor) */
-export const _fused_dropout: (self: Tensor, p: number, generator?: null) => [Tensor, Tensor] = g("aten::_fused_dropout", "Txx");
+export const _fused_dropout: (self: Tensor, p: number, generator?: Generator | null) => [Tensor, Tensor] = g("aten::_fused_dropout", "TxG");
 /** aten::_fused_moving_avg_obs_fq_helper_functional(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor running_min, Tensor running_max, Tensor scale, Tensor zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> (Tensor output, Tensor mask, Tensor running_min_out, Tensor running_max_out, Tensor scale_out, Tensor zero_point_out) */
 export const _fused_moving_avg_obs_fq_helper_functional: (self: Tensor, observer_on: Tensor, fake_quant_on: Tensor, running_min: Tensor, running_max: Tensor, scale: Tensor, zero_point: Tensor, averaging_const: number, quant_min: number, quant_max: number, ch_axis: number, per_row_fake_quant?: boolean, symmetric_quant?: boolean) => [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor] = g("aten::_fused_moving_avg_obs_fq_helper_functional", "TTTTTTTxxxxxx");
 /** aten::_fw_primal(Tensor(a) self, int level) -> Tensor(a) */
@@ -409,9 +410,9 @@ export const _has_compatible_shallow_copy_type: (self: Tensor, from: Tensor) => 
 /** aten::_has_same_storage_numel(Tensor self, Tensor other) -> bool */
 export const _has_same_storage_numel: (self: Tensor, other: Tensor) => boolean = g("aten::_has_same_storage_numel", "TT");
 /** aten::_histogramdd_bin_edges(Tensor self, int[] bins, *, float[]? range=None, Tensor? weight=None, bool density=False) -> Tensor[] */
-export const _histogramdd_bin_edges: (self: Tensor, bins: number[], range?: number[] | null, weight?: Tensor | null, density?: boolean) => Tensor[] = g("aten::_histogramdd_bin_edges", "Txxtx");
+export const _histogramdd_bin_edges: (self: Tensor, bins: number[] | number, range?: number[] | null, weight?: Tensor | null, density?: boolean) => Tensor[] = g("aten::_histogramdd_bin_edges", "Txxtx");
 /** aten::_histogramdd_from_bin_cts(Tensor self, int[] bins, *, float[]? range=None, Tensor? weight=None, bool density=False) -> Tensor */
-export const _histogramdd_from_bin_cts: (self: Tensor, bins: number[], range?: number[] | null, weight?: Tensor | null, density?: boolean) => Tensor = g("aten::_histogramdd_from_bin_cts", "Txxtx");
+export const _histogramdd_from_bin_cts: (self: Tensor, bins: number[] | number, range?: number[] | null, weight?: Tensor | null, density?: boolean) => Tensor = g("aten::_histogramdd_from_bin_cts", "Txxtx");
 /** aten::_histogramdd_from_bin_tensors(Tensor self, Tensor[] bins, *, Tensor? weight=None, bool density=False) -> Tensor */
 export const _histogramdd_from_bin_tensors: (self: Tensor, bins: Tensor[], weight?: Tensor | null, density?: boolean) => Tensor = g("aten::_histogramdd_from_bin_tensors", "TLtx");
 /** aten::_index_put_impl(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False, bool unsafe=False) -> Tensor */
@@ -463,17 +464,17 @@ export const _masked_softmax: (self: Tensor, mask: Tensor, dim?: number | null, 
 /** aten::_masked_softmax_backward(Tensor grad_output, Tensor output, Tensor mask, int? dim=None) -> Tensor */
 export const _masked_softmax_backward: (grad_output: Tensor, output: Tensor, mask: Tensor, dim?: number | null) => Tensor = g("aten::_masked_softmax_backward", "TTTx");
 /** aten::_mkldnn_reshape(Tensor self, int[] shape) -> Tensor */
-export const _mkldnn_reshape: (self: Tensor, shape: number[]) => Tensor = g("aten::_mkldnn_reshape", "Tx");
+export const _mkldnn_reshape: (self: Tensor, shape: number[] | number) => Tensor = g("aten::_mkldnn_reshape", "Tx");
 /** aten::_mkldnn_transpose(Tensor self, int dim0, int dim1) -> Tensor */
 export const _mkldnn_transpose: (self: Tensor, dim0: number, dim1: number) => Tensor = g("aten::_mkldnn_transpose", "Txx");
 /** aten::_mkldnn_transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!) */
 export const _mkldnn_transpose_: (self: Tensor, dim0: number, dim1: number) => Tensor = g("aten::_mkldnn_transpose_", "Txx");
 /** aten::_mps_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups) -> Tensor */
-export const _mps_convolution: (self: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], stride: number[], dilation: number[], groups: number) => Tensor = g("aten::_mps_convolution", "TTtxxxx");
+export const _mps_convolution: (self: Tensor, weight: Tensor, bias: Tensor | null, padding: number[] | number, stride: number[] | number, dilation: number[] | number, groups: number) => Tensor = g("aten::_mps_convolution", "TTtxxxx");
 /** aten::_mps_convolution_transpose(Tensor self, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups) -> Tensor */
-export const _mps_convolution_transpose: (self: Tensor, weight: Tensor, padding: number[], output_padding: number[], stride: number[], dilation: number[], groups: number) => Tensor = g("aten::_mps_convolution_transpose", "TTxxxxx");
+export const _mps_convolution_transpose: (self: Tensor, weight: Tensor, padding: number[] | number, output_padding: number[] | number, stride: number[] | number, dilation: number[] | number, groups: number) => Tensor = g("aten::_mps_convolution_transpose", "TTxxxxx");
 /** aten::_mps_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
-export const _mps_max_pool2d: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => Tensor = g("aten::_mps_max_pool2d", "Txxxxx");
+export const _mps_max_pool2d: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => Tensor = g("aten::_mps_max_pool2d", "Txxxxx");
 /** aten::_native_decoder_only_multi_head_attention(Tensor query, Tensor key, Tensor value, int embed_dim, int num_head, Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, Tensor? mask=None, Tensor? incr_key=None, Tensor? incr_value=None, bool need_weights=True, bool average_attn_weights=True) -> (Tensor, Tensor, Tensor, Tensor) */
 export const _native_decoder_only_multi_head_attention: (query: Tensor, key: Tensor, value: Tensor, embed_dim: number, num_head: number, qkv_weight: Tensor, qkv_bias: Tensor, proj_weight: Tensor, proj_bias: Tensor, mask?: Tensor | null, incr_key?: Tensor | null, incr_value?: Tensor | null, need_weights?: boolean, average_attn_weights?: boolean) => [Tensor, Tensor, Tensor, Tensor] = g("aten::_native_decoder_only_multi_head_attention", "TTTxxTTTTtttxx");
 /** aten::_native_multi_head_attention(Tensor query, Tensor key, Tensor value, int embed_dim, int num_head, Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, Tensor? mask=None, bool need_weights=True, bool average_attn_weights=True, int? mask_type=None) -> (Tensor, Tensor) */
@@ -489,7 +490,7 @@ export const _nested_from_padded_and_nested_example: (padded: Tensor, nt_example
 /** aten::_nested_select_backward(Tensor grad_output, Tensor self, int dim, int index) -> Tensor */
 export const _nested_select_backward: (grad_output: Tensor, self: Tensor, dim: number, index: number) => Tensor = g("aten::_nested_select_backward", "TTxx");
 /** aten::_nested_sum_backward(Tensor grad, Tensor self, int[1]? dim, bool keepdim=False) -> Tensor */
-export const _nested_sum_backward: (grad: Tensor, self: Tensor, dim?: number[] | null, keepdim?: boolean) => Tensor = g("aten::_nested_sum_backward", "TTxx");
+export const _nested_sum_backward: (grad: Tensor, self: Tensor, dim?: number[] | number | null, keepdim?: boolean) => Tensor = g("aten::_nested_sum_backward", "TTxx");
 /** aten::_nested_tensor_from_mask(Tensor t, Tensor mask, bool mask_check=True) -> Tensor */
 export const _nested_tensor_from_mask: (t: Tensor, mask: Tensor, mask_check?: boolean) => Tensor = g("aten::_nested_tensor_from_mask", "TTx");
 /** aten::_nested_tensor_from_mask_left_aligned(Tensor t, Tensor mask) -> bool */
@@ -505,25 +506,25 @@ export const _nested_tensor_softmax_with_shape: (self: Tensor, query: Tensor) =>
 /** aten::_nested_tensor_strides(Tensor self) -> Tensor */
 export const _nested_tensor_strides: (self: Tensor) => Tensor = g("aten::_nested_tensor_strides", "T");
 /** aten::_nested_view_from_buffer(Tensor(a) self, Tensor nested_size, Tensor nested_strides, int[] offsets) -> Tensor(a) */
-export const _nested_view_from_buffer: (self: Tensor, nested_size: Tensor, nested_strides: Tensor, offsets: number[]) => Tensor = g("aten::_nested_view_from_buffer", "TTTx");
+export const _nested_view_from_buffer: (self: Tensor, nested_size: Tensor, nested_strides: Tensor, offsets: number[] | number) => Tensor = g("aten::_nested_view_from_buffer", "TTTx");
 /** aten::_nested_view_from_buffer_copy(Tensor self, Tensor nested_size, Tensor nested_strides, int[] offsets) -> Tensor */
-export const _nested_view_from_buffer_copy: (self: Tensor, nested_size: Tensor, nested_strides: Tensor, offsets: number[]) => Tensor = g("aten::_nested_view_from_buffer_copy", "TTTx");
+export const _nested_view_from_buffer_copy: (self: Tensor, nested_size: Tensor, nested_strides: Tensor, offsets: number[] | number) => Tensor = g("aten::_nested_view_from_buffer_copy", "TTTx");
 /** aten::_new_zeros_with_same_feature_meta(Tensor self, Tensor other, *, int self_num_batch_dims=0) -> Tensor */
 export const _new_zeros_with_same_feature_meta: (self: Tensor, other: Tensor, self_num_batch_dims?: number) => Tensor = g("aten::_new_zeros_with_same_feature_meta", "TTx");
 /** aten::_nnpack_available() -> bool */
 export const _nnpack_available: () => boolean = g("aten::_nnpack_available", "");
 /** aten::_nnpack_spatial_convolution(Tensor input, Tensor weight, Tensor? bias, int[2] padding, int[2] stride=1) -> Tensor */
-export const _nnpack_spatial_convolution: (input: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], stride?: number[]) => Tensor = g("aten::_nnpack_spatial_convolution", "TTtxx");
+export const _nnpack_spatial_convolution: (input: Tensor, weight: Tensor, bias: Tensor | null, padding: number[] | number, stride?: number[] | number) => Tensor = g("aten::_nnpack_spatial_convolution", "TTtxx");
 /** aten::_nnz(Tensor self) -> int */
 export const _nnz: (self: Tensor) => number = g("aten::_nnz", "T");
 /** aten::_pack_padded_sequence(Tensor input, Tensor lengths, bool batch_first) -> (Tensor, Tensor) */
 export const _pack_padded_sequence: (input: Tensor, lengths: Tensor, batch_first: boolean) => [Tensor, Tensor] = g("aten::_pack_padded_sequence", "TTx");
 /** aten::_pack_padded_sequence_backward(Tensor grad, int[] input_size, Tensor batch_sizes, bool batch_first) -> Tensor */
-export const _pack_padded_sequence_backward: (grad: Tensor, input_size: number[], batch_sizes: Tensor, batch_first: boolean) => Tensor = g("aten::_pack_padded_sequence_backward", "TxTx");
+export const _pack_padded_sequence_backward: (grad: Tensor, input_size: number[] | number, batch_sizes: Tensor, batch_first: boolean) => Tensor = g("aten::_pack_padded_sequence_backward", "TxTx");
 /** aten::_pad_circular(Tensor self, int[] pad) -> Tensor */
-export const _pad_circular: (self: Tensor, pad: number[]) => Tensor = g("aten::_pad_circular", "Tx");
+export const _pad_circular: (self: Tensor, pad: number[] | number) => Tensor = g("aten::_pad_circular", "Tx");
 /** aten::_pad_enum(Tensor self, int[] pad, int mode, float? value=None) -> Tensor */
-export const _pad_enum: (self: Tensor, pad: number[], mode: number, value?: number | null) => Tensor = g("aten::_pad_enum", "Txxx");
+export const _pad_enum: (self: Tensor, pad: number[] | number, mode: number, value?: number | null) => Tensor = g("aten::_pad_enum", "Txxx");
 /** aten::_pad_packed_sequence(Tensor data, Tensor batch_sizes, bool batch_first, Scalar padding_value, int total_length) -> (Tensor, Tensor) */
 export const _pad_packed_sequence: (data: Tensor, batch_sizes: Tensor, batch_first: boolean, padding_value: number | boolean, total_length: number) => [Tensor, Tensor] = g("aten::_pad_packed_sequence", "TTxxx");
 /** aten::_pdist_backward(Tensor grad, Tensor self, float p, Tensor pdist) -> Tensor */
@@ -535,19 +536,19 @@ export const _pin_memory: (self: Tensor, device?: string | null) => Tensor = g("
 /** aten::_remove_batch_dim(Tensor self, int level, int batch_size, int out_dim) -> Tensor */
 export const _remove_batch_dim: (self: Tensor, level: number, batch_size: number, out_dim: number) => Tensor = g("aten::_remove_batch_dim", "Txxx");
 /** aten::_reshape_alias(Tensor(a) self, SymInt[] size, SymInt[] stride) -> Tensor(a) */
-export const _reshape_alias: (self: Tensor, size: number[], stride: number[]) => Tensor = g("aten::_reshape_alias", "Txx");
+export const _reshape_alias: (self: Tensor, size: number[] | number, stride: number[] | number) => Tensor = g("aten::_reshape_alias", "Txx");
 /** aten::_reshape_alias_copy(Tensor self, SymInt[] size, SymInt[] stride) -> Tensor */
-export const _reshape_alias_copy: (self: Tensor, size: number[], stride: number[]) => Tensor = g("aten::_reshape_alias_copy", "Txx");
+export const _reshape_alias_copy: (self: Tensor, size: number[] | number, stride: number[] | number) => Tensor = g("aten::_reshape_alias_copy", "Txx");
 /** aten::_reshape_from_tensor(Tensor self, Tensor shape) -> Tensor */
 export const _reshape_from_tensor: (self: Tensor, shape: Tensor) => Tensor = g("aten::_reshape_from_tensor", "TT");
 /** aten::_resize_output(Tensor self, int[] size, Device device) -> Tensor */
-export const _resize_output: (self: Tensor, size: number[], device: string) => Tensor = g("aten::_resize_output", "Txx");
+export const _resize_output: (self: Tensor, size: number[] | number, device: string) => Tensor = g("aten::_resize_output", "Txx");
 /** aten::_resize_output_(Tensor(a!) self, int[] size, Device device) -> Tensor(a!) */
-export const _resize_output_: (self: Tensor, size: number[], device: string) => Tensor = g("aten::_resize_output_", "Txx");
+export const _resize_output_: (self: Tensor, size: number[] | number, device: string) => Tensor = g("aten::_resize_output_", "Txx");
 /** aten::_rowwise_prune(Tensor weight, Tensor mask, ScalarType compressed_indices_dtype) -> (Tensor, Tensor) */
 export const _rowwise_prune: (weight: Tensor, mask: Tensor, compressed_indices_dtype: DType) => [Tensor, Tensor] = g("aten::_rowwise_prune", "TTD");
 /** aten::_sample_dirichlet(Tensor self, Generator? generator=None) -> Tensor */
-export const _sample_dirichlet: (self: Tensor, generator?: null) => Tensor = g("aten::_sample_dirichlet", "Tx");
+export const _sample_dirichlet: (self: Tensor, generator?: Generator | null) => Tensor = g("aten::_sample_dirichlet", "TG");
 /** aten::_saturate_weight_to_fp16(Tensor weight) -> Tensor */
 export const _saturate_weight_to_fp16: (weight: Tensor) => Tensor = g("aten::_saturate_weight_to_fp16", "T");
 /** aten::_scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask=None, float dropout_p=0., bool need_attn_weights=False, bool is_causal=False) -> (Tensor, Tensor) */
@@ -561,9 +562,9 @@ export const _segment_reduce_backward: (grad: Tensor, output: Tensor, data: Tens
 /** aten::_shape_as_tensor(Tensor self) -> Tensor */
 export const _shape_as_tensor: (self: Tensor) => Tensor = g("aten::_shape_as_tensor", "T");
 /** aten::_slow_conv2d_backward.output_mask(Tensor grad_output, Tensor self, Tensor weight, int[2] kernel_size, int[2] stride, int[2] padding, bool[3] output_mask) -> (Tensor grad_input, Tensor grad_weight, Tensor grad_bias) */
-export const _slow_conv2d_backward_output_mask: (grad_output: Tensor, self: Tensor, weight: Tensor, kernel_size: number[], stride: number[], padding: number[], output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::_slow_conv2d_backward.output_mask", "TTTxxxx");
+export const _slow_conv2d_backward_output_mask: (grad_output: Tensor, self: Tensor, weight: Tensor, kernel_size: number[] | number, stride: number[] | number, padding: number[] | number, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::_slow_conv2d_backward.output_mask", "TTTxxxx");
 /** aten::_slow_conv2d_forward(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias, int[2] stride, int[2] padding) -> Tensor */
-export const _slow_conv2d_forward: (self: Tensor, weight: Tensor, kernel_size: number[], bias: Tensor | null, stride: number[], padding: number[]) => Tensor = g("aten::_slow_conv2d_forward", "TTxtxx");
+export const _slow_conv2d_forward: (self: Tensor, weight: Tensor, kernel_size: number[] | number, bias: Tensor | null, stride: number[] | number, padding: number[] | number) => Tensor = g("aten::_slow_conv2d_forward", "TTxtxx");
 /** aten::_sobol_engine_draw(Tensor quasi, int n, Tensor sobolstate, int dimension, int num_generated, ScalarType? dtype) -> (Tensor, Tensor) */
 export const _sobol_engine_draw: (quasi: Tensor, n: number, sobolstate: Tensor, dimension: number, num_generated: number, dtype?: DType | null) => [Tensor, Tensor] = g("aten::_sobol_engine_draw", "TxTxxd");
 /** aten::_sobol_engine_ff_(Tensor(a!) self, int n, Tensor sobolstate, int dimension, int num_generated) -> Tensor(a!) */
@@ -579,29 +580,29 @@ export const _softmax_backward_data: (grad_output: Tensor, output: Tensor, dim: 
 /** aten::_sparse_addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export const _sparse_addmm: (self: Tensor, mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean) => Tensor = g("aten::_sparse_addmm", "TTTxx");
 /** aten::_sparse_broadcast_to(Tensor(a) self, int[] size) -> Tensor(a) */
-export const _sparse_broadcast_to: (self: Tensor, size: number[]) => Tensor = g("aten::_sparse_broadcast_to", "Tx");
+export const _sparse_broadcast_to: (self: Tensor, size: number[] | number) => Tensor = g("aten::_sparse_broadcast_to", "Tx");
 /** aten::_sparse_broadcast_to_copy(Tensor self, int[] size) -> Tensor */
-export const _sparse_broadcast_to_copy: (self: Tensor, size: number[]) => Tensor = g("aten::_sparse_broadcast_to_copy", "Tx");
+export const _sparse_broadcast_to_copy: (self: Tensor, size: number[] | number) => Tensor = g("aten::_sparse_broadcast_to_copy", "Tx");
 /** aten::_sparse_bsc_tensor_unsafe(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const _sparse_bsc_tensor_unsafe: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_bsc_tensor_unsafe", "TTTxdxxx");
+export const _sparse_bsc_tensor_unsafe: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_bsc_tensor_unsafe", "TTTxdxxx");
 /** aten::_sparse_bsr_tensor_unsafe(Tensor crow_indices, Tensor col_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const _sparse_bsr_tensor_unsafe: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_bsr_tensor_unsafe", "TTTxdxxx");
+export const _sparse_bsr_tensor_unsafe: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_bsr_tensor_unsafe", "TTTxdxxx");
 /** aten::_sparse_compressed_tensor_unsafe(Tensor compressed_indices, Tensor plain_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const _sparse_compressed_tensor_unsafe: (compressed_indices: Tensor, plain_indices: Tensor, values: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_compressed_tensor_unsafe", "TTTxdxxx");
+export const _sparse_compressed_tensor_unsafe: (compressed_indices: Tensor, plain_indices: Tensor, values: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_compressed_tensor_unsafe", "TTTxdxxx");
 /** aten::_sparse_coo_tensor_unsafe(Tensor indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const _sparse_coo_tensor_unsafe: (indices: Tensor, values: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_coo_tensor_unsafe", "TTxdxxx");
+export const _sparse_coo_tensor_unsafe: (indices: Tensor, values: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_coo_tensor_unsafe", "TTxdxxx");
 /** aten::_sparse_coo_tensor_with_dims(int sparse_dim, int dense_dim, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
-export const _sparse_coo_tensor_with_dims: (sparse_dim: number, dense_dim: number, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_coo_tensor_with_dims", "xxxdxxx");
+export const _sparse_coo_tensor_with_dims: (sparse_dim: number, dense_dim: number, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_coo_tensor_with_dims", "xxxdxxx");
 /** aten::_sparse_coo_tensor_with_dims_and_tensors(int sparse_dim, int dense_dim, int[] size, Tensor indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
-export const _sparse_coo_tensor_with_dims_and_tensors: (sparse_dim: number, dense_dim: number, size: number[], indices: Tensor, values: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_coo_tensor_with_dims_and_tensors", "xxxTTdxxx");
+export const _sparse_coo_tensor_with_dims_and_tensors: (sparse_dim: number, dense_dim: number, size: number[] | number, indices: Tensor, values: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_coo_tensor_with_dims_and_tensors", "xxxTTdxxx");
 /** aten::_sparse_csc_tensor_unsafe(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const _sparse_csc_tensor_unsafe: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_csc_tensor_unsafe", "TTTxdxxx");
+export const _sparse_csc_tensor_unsafe: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_csc_tensor_unsafe", "TTTxdxxx");
 /** aten::_sparse_csr_prod.dim_dtype(Tensor self, int[1] dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export const _sparse_csr_prod_dim_dtype: (self: Tensor, dim: number[], keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::_sparse_csr_prod.dim_dtype", "Txxd");
+export const _sparse_csr_prod_dim_dtype: (self: Tensor, dim: number[] | number, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::_sparse_csr_prod.dim_dtype", "Txxd");
 /** aten::_sparse_csr_sum.dim_dtype(Tensor self, int[1] dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export const _sparse_csr_sum_dim_dtype: (self: Tensor, dim: number[], keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::_sparse_csr_sum.dim_dtype", "Txxd");
+export const _sparse_csr_sum_dim_dtype: (self: Tensor, dim: number[] | number, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::_sparse_csr_sum.dim_dtype", "Txxd");
 /** aten::_sparse_csr_tensor_unsafe(Tensor crow_indices, Tensor col_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const _sparse_csr_tensor_unsafe: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_csr_tensor_unsafe", "TTTxdxxx");
+export const _sparse_csr_tensor_unsafe: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::_sparse_csr_tensor_unsafe", "TTTxdxxx");
 /** aten::_sparse_log_softmax(Tensor self, int dim, bool half_to_float) -> Tensor */
 export const _sparse_log_softmax: (self: Tensor, dim: number, half_to_float: boolean) => Tensor = g("aten::_sparse_log_softmax", "Txx");
 /** aten::_sparse_log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
@@ -623,19 +624,19 @@ export const _sparse_sparse_matmul: (self: Tensor, other: Tensor) => Tensor = g(
 /** aten::_sparse_sum(Tensor self) -> Tensor */
 export const _sparse_sum: (self: Tensor) => Tensor = g("aten::_sparse_sum", "T");
 /** aten::_sparse_sum.dim(Tensor self, int[1] dim) -> Tensor */
-export const _sparse_sum_dim: (self: Tensor, dim: number[]) => Tensor = g("aten::_sparse_sum.dim", "Tx");
+export const _sparse_sum_dim: (self: Tensor, dim: number[] | number) => Tensor = g("aten::_sparse_sum.dim", "Tx");
 /** aten::_sparse_sum.dim_dtype(Tensor self, int[1] dim, *, ScalarType dtype) -> Tensor */
-export const _sparse_sum_dim_dtype: (self: Tensor, dim: number[], dtype: DType) => Tensor = g("aten::_sparse_sum.dim_dtype", "TxD");
+export const _sparse_sum_dim_dtype: (self: Tensor, dim: number[] | number, dtype: DType) => Tensor = g("aten::_sparse_sum.dim_dtype", "TxD");
 /** aten::_sparse_sum.dtype(Tensor self, *, ScalarType dtype) -> Tensor */
 export const _sparse_sum_dtype: (self: Tensor, dtype: DType) => Tensor = g("aten::_sparse_sum.dtype", "TD");
 /** aten::_sparse_sum_backward(Tensor grad, Tensor self, int[] dim) -> Tensor */
-export const _sparse_sum_backward: (grad: Tensor, self: Tensor, dim: number[]) => Tensor = g("aten::_sparse_sum_backward", "TTx");
+export const _sparse_sum_backward: (grad: Tensor, self: Tensor, dim: number[] | number) => Tensor = g("aten::_sparse_sum_backward", "TTx");
 /** aten::_spdiags(Tensor diagonals, Tensor offsets, int[] shape, Layout? layout=None) -> Tensor */
-export const _spdiags: (diagonals: Tensor, offsets: Tensor, shape: number[], layout?: number | null) => Tensor = g("aten::_spdiags", "TTxx");
+export const _spdiags: (diagonals: Tensor, offsets: Tensor, shape: number[] | number, layout?: number | null) => Tensor = g("aten::_spdiags", "TTxx");
 /** aten::_stack(Tensor[] tensors, int dim=0) -> Tensor */
 export const _stack: (tensors: Tensor[], dim?: number) => Tensor = g("aten::_stack", "Lx");
 /** aten::_standard_gamma(Tensor self, Generator? generator=None) -> Tensor */
-export const _standard_gamma: (self: Tensor, generator?: null) => Tensor = g("aten::_standard_gamma", "Tx");
+export const _standard_gamma: (self: Tensor, generator?: Generator | null) => Tensor = g("aten::_standard_gamma", "TG");
 /** aten::_standard_gamma_grad(Tensor self, Tensor output) -> Tensor */
 export const _standard_gamma_grad: (self: Tensor, output: Tensor) => Tensor = g("aten::_standard_gamma_grad", "TT");
 /** aten::_symeig_helper(Tensor self, bool eigenvectors, bool upper) -> (Tensor, Tensor) */
@@ -653,11 +654,11 @@ export const _test_autograd_multiple_dispatch_view: (self: Tensor) => Tensor = g
 /** aten::_test_autograd_multiple_dispatch_view_copy(Tensor self) -> Tensor */
 export const _test_autograd_multiple_dispatch_view_copy: (self: Tensor) => Tensor = g("aten::_test_autograd_multiple_dispatch_view_copy", "T");
 /** aten::_test_optional_filled_intlist(Tensor values, int[2]? addends) -> Tensor */
-export const _test_optional_filled_intlist: (values: Tensor, addends?: number[] | null) => Tensor = g("aten::_test_optional_filled_intlist", "Tx");
+export const _test_optional_filled_intlist: (values: Tensor, addends?: number[] | number | null) => Tensor = g("aten::_test_optional_filled_intlist", "Tx");
 /** aten::_test_optional_floatlist(Tensor values, float[]? addends) -> Tensor */
 export const _test_optional_floatlist: (values: Tensor, addends?: number[] | null) => Tensor = g("aten::_test_optional_floatlist", "Tx");
 /** aten::_test_optional_intlist(Tensor values, int[]? addends) -> Tensor */
-export const _test_optional_intlist: (values: Tensor, addends?: number[] | null) => Tensor = g("aten::_test_optional_intlist", "Tx");
+export const _test_optional_intlist: (values: Tensor, addends?: number[] | number | null) => Tensor = g("aten::_test_optional_intlist", "Tx");
 /** aten::_test_serialization_subcmul(Tensor self, Tensor other, Scalar alpha=1) -> Tensor */
 export const _test_serialization_subcmul: (self: Tensor, other: Tensor, alpha?: number | boolean) => Tensor = g("aten::_test_serialization_subcmul", "TTx");
 /** aten::_test_string_default(Tensor dummy, str a="\"\'\\", str b="\"\'\\") -> Tensor */
@@ -693,7 +694,7 @@ export const _transformer_decoder_only_layer_fwd: (src: Tensor, embed_dim: numbe
 /** aten::_transformer_encoder_layer_fwd(Tensor src, int embed_dim, int num_heads, Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, bool use_gelu, bool norm_first, float eps, Tensor norm_weight_1, Tensor norm_bias_1, Tensor norm_weight_2, Tensor norm_bias_2, Tensor ffn_weight_1, Tensor ffn_bias_1, Tensor ffn_weight_2, Tensor ffn_bias_2, Tensor? mask=None, int? mask_type=None) -> Tensor */
 export const _transformer_encoder_layer_fwd: (src: Tensor, embed_dim: number, num_heads: number, qkv_weight: Tensor, qkv_bias: Tensor, proj_weight: Tensor, proj_bias: Tensor, use_gelu: boolean, norm_first: boolean, eps: number, norm_weight_1: Tensor, norm_bias_1: Tensor, norm_weight_2: Tensor, norm_bias_2: Tensor, ffn_weight_1: Tensor, ffn_bias_1: Tensor, ffn_weight_2: Tensor, ffn_bias_2: Tensor, mask?: Tensor | null, mask_type?: number | null) => Tensor = g("aten::_transformer_encoder_layer_fwd", "TxxTTTTxxxTTTTTTTTtx");
 /** aten::_trilinear(Tensor i1, Tensor i2, Tensor i3, int[] expand1, int[] expand2, int[] expand3, int[] sumdim, int unroll_dim=1) -> Tensor */
-export const _trilinear: (i1: Tensor, i2: Tensor, i3: Tensor, expand1: number[], expand2: number[], expand3: number[], sumdim: number[], unroll_dim?: number) => Tensor = g("aten::_trilinear", "TTTxxxxx");
+export const _trilinear: (i1: Tensor, i2: Tensor, i3: Tensor, expand1: number[] | number, expand2: number[] | number, expand3: number[] | number, sumdim: number[] | number, unroll_dim?: number) => Tensor = g("aten::_trilinear", "TTTxxxxx");
 /** aten::_triton_multi_head_attention(Tensor query, Tensor key, Tensor value, int embed_dim, int num_head, Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, Tensor? mask=None) -> Tensor */
 export const _triton_multi_head_attention: (query: Tensor, key: Tensor, value: Tensor, embed_dim: number, num_head: number, qkv_weight: Tensor, qkv_bias: Tensor, proj_weight: Tensor, proj_bias: Tensor, mask?: Tensor | null) => Tensor = g("aten::_triton_multi_head_attention", "TTTxxTTTTt");
 /** aten::_triton_scaled_dot_attention(Tensor q, Tensor k, Tensor v, float dropout_p=0.) -> Tensor */
@@ -705,49 +706,49 @@ export const _unique2: (self: Tensor, sorted?: boolean, return_inverse?: boolean
 /** aten::_unpack_dual(Tensor(a) dual, int level) -> (Tensor(a) primal, Tensor tangent) */
 export const _unpack_dual: (dual: Tensor, level: number) => [Tensor, Tensor] = g("aten::_unpack_dual", "Tx");
 /** aten::_unsafe_view(Tensor self, SymInt[] size) -> Tensor */
-export const _unsafe_view: (self: Tensor, size: number[]) => Tensor = g("aten::_unsafe_view", "Tx");
+export const _unsafe_view: (self: Tensor, size: number[] | number) => Tensor = g("aten::_unsafe_view", "Tx");
 /** aten::_upsample_bicubic2d_aa(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const _upsample_bicubic2d_aa: (self: Tensor, output_size: number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_bicubic2d_aa", "Txxxx");
+export const _upsample_bicubic2d_aa: (self: Tensor, output_size: number[] | number, align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_bicubic2d_aa", "Txxxx");
 /** aten::_upsample_bicubic2d_aa.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export const _upsample_bicubic2d_aa_vec: (input: Tensor, output_size: number[] | null, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_bicubic2d_aa.vec", "Txxx");
+export const _upsample_bicubic2d_aa_vec: (input: Tensor, output_size: number[] | number | null, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_bicubic2d_aa.vec", "Txxx");
 /** aten::_upsample_bicubic2d_aa_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const _upsample_bicubic2d_aa_backward: (grad_output: Tensor, output_size: number[], input_size: number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_bicubic2d_aa_backward", "Txxxxx");
+export const _upsample_bicubic2d_aa_backward: (grad_output: Tensor, output_size: number[] | number, input_size: number[] | number, align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_bicubic2d_aa_backward", "Txxxxx");
 /** aten::_upsample_bicubic2d_aa_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export const _upsample_bicubic2d_aa_backward_vec: (grad_output: Tensor, output_size: number[] | null, input_size: number[], align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_bicubic2d_aa_backward.vec", "Txxxx");
+export const _upsample_bicubic2d_aa_backward_vec: (grad_output: Tensor, output_size: number[] | number | null, input_size: number[] | number, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_bicubic2d_aa_backward.vec", "Txxxx");
 /** aten::_upsample_bilinear2d_aa(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const _upsample_bilinear2d_aa: (self: Tensor, output_size: number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_bilinear2d_aa", "Txxxx");
+export const _upsample_bilinear2d_aa: (self: Tensor, output_size: number[] | number, align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_bilinear2d_aa", "Txxxx");
 /** aten::_upsample_bilinear2d_aa.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export const _upsample_bilinear2d_aa_vec: (input: Tensor, output_size: number[] | null, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_bilinear2d_aa.vec", "Txxx");
+export const _upsample_bilinear2d_aa_vec: (input: Tensor, output_size: number[] | number | null, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_bilinear2d_aa.vec", "Txxx");
 /** aten::_upsample_bilinear2d_aa_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const _upsample_bilinear2d_aa_backward: (grad_output: Tensor, output_size: number[], input_size: number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_bilinear2d_aa_backward", "Txxxxx");
+export const _upsample_bilinear2d_aa_backward: (grad_output: Tensor, output_size: number[] | number, input_size: number[] | number, align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_bilinear2d_aa_backward", "Txxxxx");
 /** aten::_upsample_bilinear2d_aa_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export const _upsample_bilinear2d_aa_backward_vec: (grad_output: Tensor, output_size: number[] | null, input_size: number[], align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_bilinear2d_aa_backward.vec", "Txxxx");
+export const _upsample_bilinear2d_aa_backward_vec: (grad_output: Tensor, output_size: number[] | number | null, input_size: number[] | number, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_bilinear2d_aa_backward.vec", "Txxxx");
 /** aten::_upsample_nearest_exact1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor */
-export const _upsample_nearest_exact1d: (self: Tensor, output_size: number[], scales?: number | null) => Tensor = g("aten::_upsample_nearest_exact1d", "Txx");
+export const _upsample_nearest_exact1d: (self: Tensor, output_size: number[] | number, scales?: number | null) => Tensor = g("aten::_upsample_nearest_exact1d", "Txx");
 /** aten::_upsample_nearest_exact1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
-export const _upsample_nearest_exact1d_vec: (input: Tensor, output_size?: number[] | null, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_nearest_exact1d.vec", "Txx");
+export const _upsample_nearest_exact1d_vec: (input: Tensor, output_size?: number[] | number | null, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_nearest_exact1d.vec", "Txx");
 /** aten::_upsample_nearest_exact1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, float? scales=None) -> Tensor */
-export const _upsample_nearest_exact1d_backward: (grad_output: Tensor, output_size: number[], input_size: number[], scales?: number | null) => Tensor = g("aten::_upsample_nearest_exact1d_backward", "Txxx");
+export const _upsample_nearest_exact1d_backward: (grad_output: Tensor, output_size: number[] | number, input_size: number[] | number, scales?: number | null) => Tensor = g("aten::_upsample_nearest_exact1d_backward", "Txxx");
 /** aten::_upsample_nearest_exact1d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor */
-export const _upsample_nearest_exact1d_backward_vec: (grad_output: Tensor, output_size: number[] | null, input_size: number[], scale_factors?: number[] | null) => Tensor = g("aten::_upsample_nearest_exact1d_backward.vec", "Txxx");
+export const _upsample_nearest_exact1d_backward_vec: (grad_output: Tensor, output_size: number[] | number | null, input_size: number[] | number, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_nearest_exact1d_backward.vec", "Txxx");
 /** aten::_upsample_nearest_exact2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const _upsample_nearest_exact2d: (self: Tensor, output_size: number[], scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_nearest_exact2d", "Txxx");
+export const _upsample_nearest_exact2d: (self: Tensor, output_size: number[] | number, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_nearest_exact2d", "Txxx");
 /** aten::_upsample_nearest_exact2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
-export const _upsample_nearest_exact2d_vec: (input: Tensor, output_size?: number[] | null, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_nearest_exact2d.vec", "Txx");
+export const _upsample_nearest_exact2d_vec: (input: Tensor, output_size?: number[] | number | null, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_nearest_exact2d.vec", "Txx");
 /** aten::_upsample_nearest_exact2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const _upsample_nearest_exact2d_backward: (grad_output: Tensor, output_size: number[], input_size: number[], scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_nearest_exact2d_backward", "Txxxx");
+export const _upsample_nearest_exact2d_backward: (grad_output: Tensor, output_size: number[] | number, input_size: number[] | number, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_nearest_exact2d_backward", "Txxxx");
 /** aten::_upsample_nearest_exact2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor */
-export const _upsample_nearest_exact2d_backward_vec: (grad_output: Tensor, output_size: number[] | null, input_size: number[], scale_factors?: number[] | null) => Tensor = g("aten::_upsample_nearest_exact2d_backward.vec", "Txxx");
+export const _upsample_nearest_exact2d_backward_vec: (grad_output: Tensor, output_size: number[] | number | null, input_size: number[] | number, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_nearest_exact2d_backward.vec", "Txxx");
 /** aten::_upsample_nearest_exact3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const _upsample_nearest_exact3d: (self: Tensor, output_size: number[], scales_d?: number | null, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_nearest_exact3d", "Txxxx");
+export const _upsample_nearest_exact3d: (self: Tensor, output_size: number[] | number, scales_d?: number | null, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_nearest_exact3d", "Txxxx");
 /** aten::_upsample_nearest_exact3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
-export const _upsample_nearest_exact3d_vec: (input: Tensor, output_size?: number[] | null, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_nearest_exact3d.vec", "Txx");
+export const _upsample_nearest_exact3d_vec: (input: Tensor, output_size?: number[] | number | null, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_nearest_exact3d.vec", "Txx");
 /** aten::_upsample_nearest_exact3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const _upsample_nearest_exact3d_backward: (grad_output: Tensor, output_size: number[], input_size: number[], scales_d?: number | null, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_nearest_exact3d_backward", "Txxxxx");
+export const _upsample_nearest_exact3d_backward: (grad_output: Tensor, output_size: number[] | number, input_size: number[] | number, scales_d?: number | null, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::_upsample_nearest_exact3d_backward", "Txxxxx");
 /** aten::_upsample_nearest_exact3d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor */
-export const _upsample_nearest_exact3d_backward_vec: (grad_output: Tensor, output_size: number[] | null, input_size: number[], scale_factors?: number[] | null) => Tensor = g("aten::_upsample_nearest_exact3d_backward.vec", "Txxx");
+export const _upsample_nearest_exact3d_backward_vec: (grad_output: Tensor, output_size: number[] | number | null, input_size: number[] | number, scale_factors?: number[] | null) => Tensor = g("aten::_upsample_nearest_exact3d_backward.vec", "Txxx");
 /** aten::_use_cudnn_ctc_loss(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank) -> bool */
-export const _use_cudnn_ctc_loss: (log_probs: Tensor, targets: Tensor, input_lengths: number[], target_lengths: number[], blank: number) => boolean = g("aten::_use_cudnn_ctc_loss", "TTxxx");
+export const _use_cudnn_ctc_loss: (log_probs: Tensor, targets: Tensor, input_lengths: number[] | number, target_lengths: number[] | number, blank: number) => boolean = g("aten::_use_cudnn_ctc_loss", "TTxxx");
 /** aten::_use_cudnn_ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank) -> bool */
 export const _use_cudnn_ctc_loss_Tensor: (log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank: number) => boolean = g("aten::_use_cudnn_ctc_loss.Tensor", "TTTTx");
 /** aten::_use_cudnn_rnn_flatten_weight() -> bool */
@@ -755,17 +756,17 @@ export const _use_cudnn_rnn_flatten_weight: () => boolean = g("aten::_use_cudnn_
 /** aten::_validate_compressed_sparse_indices(bool is_crow, Tensor compressed_idx, Tensor plain_idx, int cdim, int dim, int nnz) -> () */
 export const _validate_compressed_sparse_indices: (is_crow: boolean, compressed_idx: Tensor, plain_idx: Tensor, cdim: number, dim: number, nnz: number) => void = g("aten::_validate_compressed_sparse_indices", "xTTxxx");
 /** aten::_validate_sparse_bsc_tensor_args(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size) -> () */
-export const _validate_sparse_bsc_tensor_args: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number[]) => void = g("aten::_validate_sparse_bsc_tensor_args", "TTTx");
+export const _validate_sparse_bsc_tensor_args: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number[] | number) => void = g("aten::_validate_sparse_bsc_tensor_args", "TTTx");
 /** aten::_validate_sparse_bsr_tensor_args(Tensor crow_indices, Tensor col_indices, Tensor values, int[] size) -> () */
-export const _validate_sparse_bsr_tensor_args: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number[]) => void = g("aten::_validate_sparse_bsr_tensor_args", "TTTx");
+export const _validate_sparse_bsr_tensor_args: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number[] | number) => void = g("aten::_validate_sparse_bsr_tensor_args", "TTTx");
 /** aten::_validate_sparse_compressed_tensor_args(Tensor compressed_indices, Tensor plain_indices, Tensor values, int[] size, Layout layout) -> () */
-export const _validate_sparse_compressed_tensor_args: (compressed_indices: Tensor, plain_indices: Tensor, values: Tensor, size: number[], layout: number) => void = g("aten::_validate_sparse_compressed_tensor_args", "TTTxx");
+export const _validate_sparse_compressed_tensor_args: (compressed_indices: Tensor, plain_indices: Tensor, values: Tensor, size: number[] | number, layout: number) => void = g("aten::_validate_sparse_compressed_tensor_args", "TTTxx");
 /** aten::_validate_sparse_coo_tensor_args(Tensor indices, Tensor values, int[] size) -> () */
-export const _validate_sparse_coo_tensor_args: (indices: Tensor, values: Tensor, size: number[]) => void = g("aten::_validate_sparse_coo_tensor_args", "TTx");
+export const _validate_sparse_coo_tensor_args: (indices: Tensor, values: Tensor, size: number[] | number) => void = g("aten::_validate_sparse_coo_tensor_args", "TTx");
 /** aten::_validate_sparse_csc_tensor_args(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size) -> () */
-export const _validate_sparse_csc_tensor_args: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number[]) => void = g("aten::_validate_sparse_csc_tensor_args", "TTTx");
+export const _validate_sparse_csc_tensor_args: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number[] | number) => void = g("aten::_validate_sparse_csc_tensor_args", "TTTx");
 /** aten::_validate_sparse_csr_tensor_args(Tensor crow_indices, Tensor col_indices, Tensor values, int[] size) -> () */
-export const _validate_sparse_csr_tensor_args: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number[]) => void = g("aten::_validate_sparse_csr_tensor_args", "TTTx");
+export const _validate_sparse_csr_tensor_args: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number[] | number) => void = g("aten::_validate_sparse_csr_tensor_args", "TTTx");
 /** aten::_values(Tensor(a) self) -> Tensor(a) */
 export const _values: (self: Tensor) => Tensor = g("aten::_values", "T");
 /** aten::_values_copy(Tensor self) -> Tensor */
@@ -797,19 +798,19 @@ export const acosh: (self: Tensor) => Tensor = g("aten::acosh", "T");
 /** aten::acosh_(Tensor(a!) self) -> Tensor(a!) */
 export const acosh_: (self: Tensor) => Tensor = g("aten::acosh_", "T");
 /** aten::adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor */
-export const adaptive_avg_pool1d: (self: Tensor, output_size: number[]) => Tensor = g("aten::adaptive_avg_pool1d", "Tx");
+export const adaptive_avg_pool1d: (self: Tensor, output_size: number[] | number) => Tensor = g("aten::adaptive_avg_pool1d", "Tx");
 /** aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor */
-export const adaptive_avg_pool2d: (self: Tensor, output_size: number[]) => Tensor = g("aten::adaptive_avg_pool2d", "Tx");
+export const adaptive_avg_pool2d: (self: Tensor, output_size: number[] | number) => Tensor = g("aten::adaptive_avg_pool2d", "Tx");
 /** aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor */
-export const adaptive_avg_pool3d: (self: Tensor, output_size: number[]) => Tensor = g("aten::adaptive_avg_pool3d", "Tx");
+export const adaptive_avg_pool3d: (self: Tensor, output_size: number[] | number) => Tensor = g("aten::adaptive_avg_pool3d", "Tx");
 /** aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor) */
-export const adaptive_max_pool1d: (self: Tensor, output_size: number[]) => [Tensor, Tensor] = g("aten::adaptive_max_pool1d", "Tx");
+export const adaptive_max_pool1d: (self: Tensor, output_size: number[] | number) => [Tensor, Tensor] = g("aten::adaptive_max_pool1d", "Tx");
 /** aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor) */
-export const adaptive_max_pool2d: (self: Tensor, output_size: number[]) => [Tensor, Tensor] = g("aten::adaptive_max_pool2d", "Tx");
+export const adaptive_max_pool2d: (self: Tensor, output_size: number[] | number) => [Tensor, Tensor] = g("aten::adaptive_max_pool2d", "Tx");
 /** aten::adaptive_max_pool2d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor */
 export const adaptive_max_pool2d_backward: (grad_output: Tensor, self: Tensor, indices: Tensor) => Tensor = g("aten::adaptive_max_pool2d_backward", "TTT");
 /** aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor) */
-export const adaptive_max_pool3d: (self: Tensor, output_size: number[]) => [Tensor, Tensor] = g("aten::adaptive_max_pool3d", "Tx");
+export const adaptive_max_pool3d: (self: Tensor, output_size: number[] | number) => [Tensor, Tensor] = g("aten::adaptive_max_pool3d", "Tx");
 /** aten::adaptive_max_pool3d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor */
 export const adaptive_max_pool3d_backward: (grad_output: Tensor, self: Tensor, indices: Tensor) => Tensor = g("aten::adaptive_max_pool3d_backward", "TTT");
 /** aten::add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor */
@@ -847,9 +848,9 @@ export const addr_: (self: Tensor, vec1: Tensor, vec2: Tensor, beta?: number | b
 /** aten::adjoint(Tensor(a) self) -> Tensor(a) */
 export const adjoint: (self: Tensor) => Tensor = g("aten::adjoint", "T");
 /** aten::affine_grid_generator(Tensor theta, int[] size, bool align_corners) -> Tensor */
-export const affine_grid_generator: (theta: Tensor, size: number[], align_corners: boolean) => Tensor = g("aten::affine_grid_generator", "Txx");
+export const affine_grid_generator: (theta: Tensor, size: number[] | number, align_corners: boolean) => Tensor = g("aten::affine_grid_generator", "Txx");
 /** aten::affine_grid_generator_backward(Tensor grad, int[] size, bool align_corners) -> Tensor */
-export const affine_grid_generator_backward: (grad: Tensor, size: number[], align_corners: boolean) => Tensor = g("aten::affine_grid_generator_backward", "Txx");
+export const affine_grid_generator_backward: (grad: Tensor, size: number[] | number, align_corners: boolean) => Tensor = g("aten::affine_grid_generator_backward", "Txx");
 /** aten::alias(Tensor(a) self) -> Tensor(a) */
 export const alias: (self: Tensor) => Tensor = g("aten::alias", "T");
 /** aten::alias_copy(Tensor self) -> Tensor */
@@ -869,9 +870,9 @@ export const alpha_dropout: (input: Tensor, p: number, train: boolean) => Tensor
 /** aten::alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!) */
 export const alpha_dropout_: (self: Tensor, p: number, train: boolean) => Tensor = g("aten::alpha_dropout_", "Txx");
 /** aten::amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
-export const amax: (self: Tensor, dim?: number[], keepdim?: boolean) => Tensor = g("aten::amax", "Txx");
+export const amax: (self: Tensor, dim?: number[] | number, keepdim?: boolean) => Tensor = g("aten::amax", "Txx");
 /** aten::amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor */
-export const amin: (self: Tensor, dim?: number[], keepdim?: boolean) => Tensor = g("aten::amin", "Txx");
+export const amin: (self: Tensor, dim?: number[] | number, keepdim?: boolean) => Tensor = g("aten::amin", "Txx");
 /** aten::aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max) */
 export const aminmax: (self: Tensor, dim?: number | null, keepdim?: boolean) => [Tensor, Tensor] = g("aten::aminmax", "Txx");
 /** aten::angle(Tensor self) -> Tensor */
@@ -925,13 +926,13 @@ export const argsort_stable: (self: Tensor, stable: boolean, dim?: number, desce
 /** aten::argwhere(Tensor self) -> Tensor */
 export const argwhere: (self: Tensor) => Tensor = g("aten::argwhere", "T");
 /** aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a) */
-export const as_strided: (self: Tensor, size: number[], stride: number[], storage_offset?: number | null) => Tensor = g("aten::as_strided", "Txxx");
+export const as_strided: (self: Tensor, size: number[] | number, stride: number[] | number, storage_offset?: number | null) => Tensor = g("aten::as_strided", "Txxx");
 /** aten::as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!) */
-export const as_strided_: (self: Tensor, size: number[], stride: number[], storage_offset?: number | null) => Tensor = g("aten::as_strided_", "Txxx");
+export const as_strided_: (self: Tensor, size: number[] | number, stride: number[] | number, storage_offset?: number | null) => Tensor = g("aten::as_strided_", "Txxx");
 /** aten::as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor */
-export const as_strided_copy: (self: Tensor, size: number[], stride: number[], storage_offset?: number | null) => Tensor = g("aten::as_strided_copy", "Txxx");
+export const as_strided_copy: (self: Tensor, size: number[] | number, stride: number[] | number, storage_offset?: number | null) => Tensor = g("aten::as_strided_copy", "Txxx");
 /** aten::as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor */
-export const as_strided_scatter: (self: Tensor, src: Tensor, size: number[], stride: number[], storage_offset?: number | null) => Tensor = g("aten::as_strided_scatter", "TTxxx");
+export const as_strided_scatter: (self: Tensor, src: Tensor, size: number[] | number, stride: number[] | number, storage_offset?: number | null) => Tensor = g("aten::as_strided_scatter", "TTxxx");
 /** aten::asin(Tensor self) -> Tensor */
 export const asin: (self: Tensor) => Tensor = g("aten::asin", "T");
 /** aten::asin_(Tensor(a!) self) -> Tensor(a!) */
@@ -965,15 +966,15 @@ export const atleast_3d: (self: Tensor) => Tensor = g("aten::atleast_3d", "T");
 /** aten::atleast_3d.Sequence(Tensor[] tensors) -> Tensor[] */
 export const atleast_3d_Sequence: (tensors: Tensor[]) => Tensor[] = g("aten::atleast_3d.Sequence", "L");
 /** aten::avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], bool ceil_mode=False, bool count_include_pad=True) -> Tensor */
-export const avg_pool1d: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], ceil_mode?: boolean, count_include_pad?: boolean) => Tensor = g("aten::avg_pool1d", "Txxxxx");
+export const avg_pool1d: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, ceil_mode?: boolean, count_include_pad?: boolean) => Tensor = g("aten::avg_pool1d", "Txxxxx");
 /** aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor */
-export const avg_pool2d: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], ceil_mode?: boolean, count_include_pad?: boolean, divisor_override?: number | null) => Tensor = g("aten::avg_pool2d", "Txxxxxx");
+export const avg_pool2d: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, ceil_mode?: boolean, count_include_pad?: boolean, divisor_override?: number | null) => Tensor = g("aten::avg_pool2d", "Txxxxxx");
 /** aten::avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor */
-export const avg_pool2d_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[], stride: number[], padding: number[], ceil_mode: boolean, count_include_pad: boolean, divisor_override?: number | null) => Tensor = g("aten::avg_pool2d_backward", "TTxxxxxx");
+export const avg_pool2d_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[] | number, stride: number[] | number, padding: number[] | number, ceil_mode: boolean, count_include_pad: boolean, divisor_override?: number | null) => Tensor = g("aten::avg_pool2d_backward", "TTxxxxxx");
 /** aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor */
-export const avg_pool3d: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], ceil_mode?: boolean, count_include_pad?: boolean, divisor_override?: number | null) => Tensor = g("aten::avg_pool3d", "Txxxxxx");
+export const avg_pool3d: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, ceil_mode?: boolean, count_include_pad?: boolean, divisor_override?: number | null) => Tensor = g("aten::avg_pool3d", "Txxxxxx");
 /** aten::avg_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor */
-export const avg_pool3d_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[], stride: number[], padding: number[], ceil_mode: boolean, count_include_pad: boolean, divisor_override?: number | null) => Tensor = g("aten::avg_pool3d_backward", "TTxxxxxx");
+export const avg_pool3d_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[] | number, stride: number[] | number, padding: number[] | number, ceil_mode: boolean, count_include_pad: boolean, divisor_override?: number | null) => Tensor = g("aten::avg_pool3d_backward", "TTxxxxxx");
 /** aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export const baddbmm: (self: Tensor, batch1: Tensor, batch2: Tensor, beta?: number | boolean, alpha?: number | boolean) => Tensor = g("aten::baddbmm", "TTTxx");
 /** aten::baddbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!) */
@@ -999,15 +1000,15 @@ export const batch_norm_stats: (input: Tensor, eps: number) => [Tensor, Tensor] 
 /** aten::batch_norm_update_stats(Tensor input, Tensor? running_mean, Tensor? running_var, float momentum) -> (Tensor, Tensor) */
 export const batch_norm_update_stats: (input: Tensor, running_mean: Tensor | null, running_var: Tensor | null, momentum: number) => [Tensor, Tensor] = g("aten::batch_norm_update_stats", "Tttx");
 /** aten::bernoulli(Tensor self, *, Generator? generator=None) -> Tensor */
-export const bernoulli: (self: Tensor, generator?: null) => Tensor = g("aten::bernoulli", "Tx");
+export const bernoulli: (self: Tensor, generator?: Generator | null) => Tensor = g("aten::bernoulli", "TG");
 /** aten::bernoulli.Tensor(Tensor self, Tensor p, *, Generator? generator=None) -> Tensor */
-export const bernoulli_Tensor: (self: Tensor, p: Tensor, generator?: null) => Tensor = g("aten::bernoulli.Tensor", "TTx");
+export const bernoulli_Tensor: (self: Tensor, p: Tensor, generator?: Generator | null) => Tensor = g("aten::bernoulli.Tensor", "TTG");
 /** aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor */
-export const bernoulli_p: (self: Tensor, p: number, generator?: null) => Tensor = g("aten::bernoulli.p", "Txx");
+export const bernoulli_p: (self: Tensor, p: number, generator?: Generator | null) => Tensor = g("aten::bernoulli.p", "TxG");
 /** aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!) */
-export const bernoulli__Tensor: (self: Tensor, p: Tensor, generator?: null) => Tensor = g("aten::bernoulli_.Tensor", "TTx");
+export const bernoulli__Tensor: (self: Tensor, p: Tensor, generator?: Generator | null) => Tensor = g("aten::bernoulli_.Tensor", "TTG");
 /** aten::bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!) */
-export const bernoulli__float: (self: Tensor, p?: number, generator?: null) => Tensor = g("aten::bernoulli_.float", "Txx");
+export const bernoulli__float: (self: Tensor, p?: number, generator?: Generator | null) => Tensor = g("aten::bernoulli_.float", "TxG");
 /** aten::bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor */
 export const bilinear: (input1: Tensor, input2: Tensor, weight: Tensor, bias?: Tensor | null) => Tensor = g("aten::bilinear", "TTTt");
 /** aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor */
@@ -1019,7 +1020,7 @@ export const binary_cross_entropy_with_logits: (self: Tensor, target: Tensor, we
 /** aten::bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor */
 export const bincount: (self: Tensor, weights?: Tensor | null, minlength?: number) => Tensor = g("aten::bincount", "Ttx");
 /** aten::binomial(Tensor count, Tensor prob, Generator? generator=None) -> Tensor */
-export const binomial: (count: Tensor, prob: Tensor, generator?: null) => Tensor = g("aten::binomial", "TTx");
+export const binomial: (count: Tensor, prob: Tensor, generator?: Generator | null) => Tensor = g("aten::binomial", "TTG");
 /** aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor */
 export const bitwise_and_Scalar: (self: Tensor, other: number | boolean) => Tensor = g("aten::bitwise_and.Scalar", "Tx");
 /** aten::bitwise_and.Scalar_Tensor(Scalar self, Tensor other) -> Tensor */
@@ -1085,7 +1086,7 @@ export const bmm: (self: Tensor, mat2: Tensor) => Tensor = g("aten::bmm", "TT");
 /** aten::broadcast_tensors(Tensor[] tensors) -> Tensor[] */
 export const broadcast_tensors: (tensors: Tensor[]) => Tensor[] = g("aten::broadcast_tensors", "L");
 /** aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a) */
-export const broadcast_to: (self: Tensor, size: number[]) => Tensor = g("aten::broadcast_to", "Tx");
+export const broadcast_to: (self: Tensor, size: number[] | number) => Tensor = g("aten::broadcast_to", "Tx");
 /** aten::bucketize.Scalar(Scalar self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor */
 export const bucketize_Scalar: (self: number | boolean, boundaries: Tensor, out_int32?: boolean, right?: boolean) => Tensor = g("aten::bucketize.Scalar", "xTxx");
 /** aten::bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor */
@@ -1097,9 +1098,9 @@ export const cartesian_prod: (tensors: Tensor[]) => Tensor = g("aten::cartesian_
 /** aten::cat(Tensor[] tensors, int dim=0) -> Tensor */
 export const cat: (tensors: Tensor[], dim?: number) => Tensor = g("aten::cat", "Lx");
 /** aten::cauchy(Tensor self, float median=0., float sigma=1., *, Generator? generator=None) -> Tensor */
-export const cauchy: (self: Tensor, median?: number, sigma?: number, generator?: null) => Tensor = g("aten::cauchy", "Txxx");
+export const cauchy: (self: Tensor, median?: number, sigma?: number, generator?: Generator | null) => Tensor = g("aten::cauchy", "TxxG");
 /** aten::cauchy_(Tensor(a!) self, float median=0., float sigma=1., *, Generator? generator=None) -> Tensor(a!) */
-export const cauchy_: (self: Tensor, median?: number, sigma?: number, generator?: null) => Tensor = g("aten::cauchy_", "Txxx");
+export const cauchy_: (self: Tensor, median?: number, sigma?: number, generator?: Generator | null) => Tensor = g("aten::cauchy_", "TxxG");
 /** aten::ccol_indices(Tensor(a) self) -> Tensor(a) */
 export const ccol_indices: (self: Tensor) => Tensor = g("aten::ccol_indices", "T");
 /** aten::ccol_indices_copy(Tensor self) -> Tensor */
@@ -1167,7 +1168,7 @@ export const clone: (self: Tensor, memory_format?: number | null) => Tensor = g(
 /** aten::coalesce(Tensor(a) self) -> Tensor(a) */
 export const coalesce: (self: Tensor) => Tensor = g("aten::coalesce", "T");
 /** aten::col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor */
-export const col2im: (self: Tensor, output_size: number[], kernel_size: number[], dilation: number[], padding: number[], stride: number[]) => Tensor = g("aten::col2im", "Txxxxx");
+export const col2im: (self: Tensor, output_size: number[] | number, kernel_size: number[] | number, dilation: number[] | number, padding: number[] | number, stride: number[] | number) => Tensor = g("aten::col2im", "Txxxxx");
 /** aten::col_indices(Tensor(a) self) -> Tensor(a) */
 export const col_indices: (self: Tensor) => Tensor = g("aten::col_indices", "T");
 /** aten::col_indices_copy(Tensor self) -> Tensor */
@@ -1189,41 +1190,41 @@ export const conj_physical: (self: Tensor) => Tensor = g("aten::conj_physical", 
 /** aten::conj_physical_(Tensor(a!) self) -> Tensor(a!) */
 export const conj_physical_: (self: Tensor) => Tensor = g("aten::conj_physical_", "T");
 /** aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor */
-export const constant_pad_nd: (self: Tensor, pad: number[], value?: number | boolean) => Tensor = g("aten::constant_pad_nd", "Txx");
+export const constant_pad_nd: (self: Tensor, pad: number[] | number, value?: number | boolean) => Tensor = g("aten::constant_pad_nd", "Txx");
 /** aten::contiguous(Tensor(a) self, *, MemoryFormat memory_format=0) -> Tensor(a) */
 export const contiguous: (self: Tensor, memory_format?: number) => Tensor = g("aten::contiguous", "Tx");
 /** aten::conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], int[1] padding=[0], int[1] dilation=[1], int groups=1) -> Tensor */
-export const conv1d: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[], padding?: number[], dilation?: number[], groups?: number) => Tensor = g("aten::conv1d", "TTtxxxx");
+export const conv1d: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, groups?: number) => Tensor = g("aten::conv1d", "TTtxxxx");
 /** aten::conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], str padding="valid", int[1] dilation=[1], int groups=1) -> Tensor */
-export const conv1d_padding: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[], padding?: string, dilation?: number[], groups?: number) => Tensor = g("aten::conv1d.padding", "TTtxxxx");
+export const conv1d_padding: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[] | number, padding?: string, dilation?: number[] | number, groups?: number) => Tensor = g("aten::conv1d.padding", "TTtxxxx");
 /** aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor */
-export const conv2d: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[], padding?: number[], dilation?: number[], groups?: number) => Tensor = g("aten::conv2d", "TTtxxxx");
+export const conv2d: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, groups?: number) => Tensor = g("aten::conv2d", "TTtxxxx");
 /** aten::conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor */
-export const conv2d_padding: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[], padding?: string, dilation?: number[], groups?: number) => Tensor = g("aten::conv2d.padding", "TTtxxxx");
+export const conv2d_padding: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[] | number, padding?: string, dilation?: number[] | number, groups?: number) => Tensor = g("aten::conv2d.padding", "TTtxxxx");
 /** aten::conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor */
-export const conv3d: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[], padding?: number[], dilation?: number[], groups?: number) => Tensor = g("aten::conv3d", "TTtxxxx");
+export const conv3d: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, groups?: number) => Tensor = g("aten::conv3d", "TTtxxxx");
 /** aten::conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor */
-export const conv3d_padding: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[], padding?: string, dilation?: number[], groups?: number) => Tensor = g("aten::conv3d.padding", "TTtxxxx");
+export const conv3d_padding: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[] | number, padding?: string, dilation?: number[] | number, groups?: number) => Tensor = g("aten::conv3d.padding", "TTtxxxx");
 /** aten::conv_depthwise3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding, int[3] dilation) -> Tensor */
-export const conv_depthwise3d: (self: Tensor, weight: Tensor, kernel_size: number[], bias: Tensor | null, stride: number[], padding: number[], dilation: number[]) => Tensor = g("aten::conv_depthwise3d", "TTxtxxx");
+export const conv_depthwise3d: (self: Tensor, weight: Tensor, kernel_size: number[] | number, bias: Tensor | null, stride: number[] | number, padding: number[] | number, dilation: number[] | number) => Tensor = g("aten::conv_depthwise3d", "TTxtxxx");
 /** aten::conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor */
 export const conv_tbc: (self: Tensor, weight: Tensor, bias: Tensor, pad?: number) => Tensor = g("aten::conv_tbc", "TTTx");
 /** aten::conv_tbc_backward(Tensor self, Tensor input, Tensor weight, Tensor bias, int pad) -> (Tensor, Tensor, Tensor) */
 export const conv_tbc_backward: (self: Tensor, input: Tensor, weight: Tensor, bias: Tensor, pad: number) => [Tensor, Tensor, Tensor] = g("aten::conv_tbc_backward", "TTTTx");
 /** aten::conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], int[1] padding=[0], int[1] output_padding=[0], int groups=1, int[1] dilation=[1]) -> Tensor */
-export const conv_transpose1d: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[], padding?: number[], output_padding?: number[], groups?: number, dilation?: number[]) => Tensor = g("aten::conv_transpose1d", "TTtxxxxx");
+export const conv_transpose1d: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[] | number, padding?: number[] | number, output_padding?: number[] | number, groups?: number, dilation?: number[] | number) => Tensor = g("aten::conv_transpose1d", "TTtxxxxx");
 /** aten::conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor */
-export const conv_transpose2d_input: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[], padding?: number[], output_padding?: number[], groups?: number, dilation?: number[]) => Tensor = g("aten::conv_transpose2d.input", "TTtxxxxx");
+export const conv_transpose2d_input: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[] | number, padding?: number[] | number, output_padding?: number[] | number, groups?: number, dilation?: number[] | number) => Tensor = g("aten::conv_transpose2d.input", "TTtxxxxx");
 /** aten::conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor */
-export const conv_transpose3d_input: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[], padding?: number[], output_padding?: number[], groups?: number, dilation?: number[]) => Tensor = g("aten::conv_transpose3d.input", "TTtxxxxx");
+export const conv_transpose3d_input: (input: Tensor, weight: Tensor, bias?: Tensor | null, stride?: number[] | number, padding?: number[] | number, output_padding?: number[] | number, groups?: number, dilation?: number[] | number) => Tensor = g("aten::conv_transpose3d.input", "TTtxxxxx");
 /** aten::convolution(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor */
-export const convolution: (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], transposed: boolean, output_padding: number[], groups: number) => Tensor = g("aten::convolution", "TTtxxxxxx");
+export const convolution: (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[] | number, padding: number[] | number, dilation: number[] | number, transposed: boolean, output_padding: number[] | number, groups: number) => Tensor = g("aten::convolution", "TTtxxxxxx");
 /** aten::convolution_backward(Tensor grad_output, Tensor input, Tensor weight, SymInt[]? bias_sizes, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
-export const convolution_backward: (grad_output: Tensor, input: Tensor, weight: Tensor, bias_sizes: number[] | null, stride: number[], padding: number[], dilation: number[], transposed: boolean, output_padding: number[], groups: number, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::convolution_backward", "TTTxxxxxxxx");
+export const convolution_backward: (grad_output: Tensor, input: Tensor, weight: Tensor, bias_sizes: number[] | number | null, stride: number[] | number, padding: number[] | number, dilation: number[] | number, transposed: boolean, output_padding: number[] | number, groups: number, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::convolution_backward", "TTTxxxxxxxx");
 /** aten::convolution_backward_overrideable(Tensor grad_output, Tensor input, Tensor weight, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups, bool[3] output_mask) -> (Tensor grad_input, Tensor grad_weight, Tensor grad_bias) */
-export const convolution_backward_overrideable: (grad_output: Tensor, input: Tensor, weight: Tensor, stride: number[], padding: number[], dilation: number[], transposed: boolean, output_padding: number[], groups: number, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::convolution_backward_overrideable", "TTTxxxxxxx");
+export const convolution_backward_overrideable: (grad_output: Tensor, input: Tensor, weight: Tensor, stride: number[] | number, padding: number[] | number, dilation: number[] | number, transposed: boolean, output_padding: number[] | number, groups: number, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::convolution_backward_overrideable", "TTTxxxxxxx");
 /** aten::convolution_overrideable(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor */
-export const convolution_overrideable: (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], transposed: boolean, output_padding: number[], groups: number) => Tensor = g("aten::convolution_overrideable", "TTtxxxxxx");
+export const convolution_overrideable: (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[] | number, padding: number[] | number, dilation: number[] | number, transposed: boolean, output_padding: number[] | number, groups: number) => Tensor = g("aten::convolution_overrideable", "TTtxxxxxx");
 /** aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor */
 export const copy: (self: Tensor, src: Tensor, non_blocking?: boolean) => Tensor = g("aten::copy", "TTx");
 /** aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!) */
@@ -1257,7 +1258,7 @@ export const cosine_similarity: (x1: Tensor, x2: Tensor, dim?: number, eps?: num
 /** aten::count_nonzero(Tensor self, int? dim=None) -> Tensor */
 export const count_nonzero: (self: Tensor, dim?: number | null) => Tensor = g("aten::count_nonzero", "Tx");
 /** aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor */
-export const count_nonzero_dim_IntList: (self: Tensor, dim: number[]) => Tensor = g("aten::count_nonzero.dim_IntList", "Tx");
+export const count_nonzero_dim_IntList: (self: Tensor, dim: number[] | number) => Tensor = g("aten::count_nonzero.dim_IntList", "Tx");
 /** aten::cov(Tensor self, *, int correction=1, Tensor? fweights=None, Tensor? aweights=None) -> Tensor */
 export const cov: (self: Tensor, correction?: number, fweights?: Tensor | null, aweights?: Tensor | null) => Tensor = g("aten::cov", "Txtt");
 /** aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor */
@@ -1269,7 +1270,7 @@ export const crow_indices: (self: Tensor) => Tensor = g("aten::crow_indices", "T
 /** aten::crow_indices_copy(Tensor self) -> Tensor */
 export const crow_indices_copy: (self: Tensor) => Tensor = g("aten::crow_indices_copy", "T");
 /** aten::ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor */
-export const ctc_loss_IntList: (log_probs: Tensor, targets: Tensor, input_lengths: number[], target_lengths: number[], blank?: number, reduction?: number, zero_infinity?: boolean) => Tensor = g("aten::ctc_loss.IntList", "TTxxxxx");
+export const ctc_loss_IntList: (log_probs: Tensor, targets: Tensor, input_lengths: number[] | number, target_lengths: number[] | number, blank?: number, reduction?: number, zero_infinity?: boolean) => Tensor = g("aten::ctc_loss.IntList", "TTxxxxx");
 /** aten::ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor */
 export const ctc_loss_Tensor: (log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank?: number, reduction?: number, zero_infinity?: boolean) => Tensor = g("aten::ctc_loss.Tensor", "TTTTxxx");
 /** aten::cudnn_affine_grid_generator(Tensor theta, int N, int C, int H, int W) -> Tensor grid */
@@ -1281,13 +1282,13 @@ export const cudnn_batch_norm: (input: Tensor, weight: Tensor, bias: Tensor | nu
 /** aten::cudnn_batch_norm_backward(Tensor input, Tensor grad_output, Tensor weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_var, float epsilon, Tensor reserveSpace) -> (Tensor, Tensor, Tensor) */
 export const cudnn_batch_norm_backward: (input: Tensor, grad_output: Tensor, weight: Tensor, running_mean: Tensor | null, running_var: Tensor | null, save_mean: Tensor | null, save_var: Tensor | null, epsilon: number, reserveSpace: Tensor) => [Tensor, Tensor, Tensor] = g("aten::cudnn_batch_norm_backward", "TTTttttxT");
 /** aten::cudnn_convolution(Tensor self, Tensor weight, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor */
-export const cudnn_convolution: (self: Tensor, weight: Tensor, padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean, allow_tf32: boolean) => Tensor = g("aten::cudnn_convolution", "TTxxxxxxx");
+export const cudnn_convolution: (self: Tensor, weight: Tensor, padding: number[] | number, stride: number[] | number, dilation: number[] | number, groups: number, benchmark: boolean, deterministic: boolean, allow_tf32: boolean) => Tensor = g("aten::cudnn_convolution", "TTxxxxxxx");
 /** aten::cudnn_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor */
-export const cudnn_convolution_add_relu: (self: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number) => Tensor = g("aten::cudnn_convolution_add_relu", "TTTxtxxxx");
+export const cudnn_convolution_add_relu: (self: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number[] | number, padding: number[] | number, dilation: number[] | number, groups: number) => Tensor = g("aten::cudnn_convolution_add_relu", "TTTxtxxxx");
 /** aten::cudnn_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor */
-export const cudnn_convolution_relu: (self: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number) => Tensor = g("aten::cudnn_convolution_relu", "TTtxxxx");
+export const cudnn_convolution_relu: (self: Tensor, weight: Tensor, bias: Tensor | null, stride: number[] | number, padding: number[] | number, dilation: number[] | number, groups: number) => Tensor = g("aten::cudnn_convolution_relu", "TTtxxxx");
 /** aten::cudnn_convolution_transpose(Tensor self, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor */
-export const cudnn_convolution_transpose: (self: Tensor, weight: Tensor, padding: number[], output_padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean, allow_tf32: boolean) => Tensor = g("aten::cudnn_convolution_transpose", "TTxxxxxxxx");
+export const cudnn_convolution_transpose: (self: Tensor, weight: Tensor, padding: number[] | number, output_padding: number[] | number, stride: number[] | number, dilation: number[] | number, groups: number, benchmark: boolean, deterministic: boolean, allow_tf32: boolean) => Tensor = g("aten::cudnn_convolution_transpose", "TTxxxxxxxx");
 /** aten::cudnn_grid_sampler(Tensor self, Tensor grid) -> Tensor output */
 export const cudnn_grid_sampler: (self: Tensor, grid: Tensor) => Tensor = g("aten::cudnn_grid_sampler", "TT");
 /** aten::cudnn_grid_sampler_backward(Tensor self, Tensor grid, Tensor grad_output) -> (Tensor grad_self, Tensor grad_grid) */
@@ -1337,7 +1338,7 @@ export const detach_copy: (self: Tensor) => Tensor = g("aten::detach_copy", "T")
 /** aten::diag(Tensor self, int diagonal=0) -> Tensor */
 export const diag: (self: Tensor, diagonal?: number) => Tensor = g("aten::diag", "Tx");
 /** aten::diag_backward(Tensor grad, SymInt[] input_sizes, int diagonal) -> Tensor */
-export const diag_backward: (grad: Tensor, input_sizes: number[], diagonal: number) => Tensor = g("aten::diag_backward", "Txx");
+export const diag_backward: (grad: Tensor, input_sizes: number[] | number, diagonal: number) => Tensor = g("aten::diag_backward", "Txx");
 /** aten::diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor */
 export const diag_embed: (self: Tensor, offset?: number, dim1?: number, dim2?: number) => Tensor = g("aten::diag_embed", "Txxx");
 /** aten::diagflat(Tensor self, int offset=0) -> Tensor */
@@ -1345,7 +1346,7 @@ export const diagflat: (self: Tensor, offset?: number) => Tensor = g("aten::diag
 /** aten::diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a) */
 export const diagonal: (self: Tensor, offset?: number, dim1?: number, dim2?: number) => Tensor = g("aten::diagonal", "Txxx");
 /** aten::diagonal_backward(Tensor grad_output, SymInt[] input_sizes, int offset, int dim1, int dim2) -> Tensor */
-export const diagonal_backward: (grad_output: Tensor, input_sizes: number[], offset: number, dim1: number, dim2: number) => Tensor = g("aten::diagonal_backward", "Txxxx");
+export const diagonal_backward: (grad_output: Tensor, input_sizes: number[] | number, offset: number, dim1: number, dim2: number) => Tensor = g("aten::diagonal_backward", "Txxxx");
 /** aten::diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor */
 export const diagonal_copy: (self: Tensor, offset?: number, dim1?: number, dim2?: number) => Tensor = g("aten::diagonal_copy", "Txxx");
 /** aten::diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor */
@@ -1397,13 +1398,13 @@ export const dropout: (input: Tensor, p: number, train: boolean) => Tensor = g("
 /** aten::dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!) */
 export const dropout_: (self: Tensor, p: number, train: boolean) => Tensor = g("aten::dropout_", "Txx");
 /** aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[] */
-export const dsplit_array: (self: Tensor, indices: number[]) => Tensor[] = g("aten::dsplit.array", "Tx");
+export const dsplit_array: (self: Tensor, indices: number[] | number) => Tensor[] = g("aten::dsplit.array", "Tx");
 /** aten::dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[] */
 export const dsplit_int: (self: Tensor, sections: number) => Tensor[] = g("aten::dsplit.int", "Tx");
 /** aten::dstack(Tensor[] tensors) -> Tensor */
 export const dstack: (tensors: Tensor[]) => Tensor = g("aten::dstack", "L");
 /** aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor */
-export const einsum: (equation: string, tensors: Tensor[], path?: number[] | null) => Tensor = g("aten::einsum", "xLx");
+export const einsum: (equation: string, tensors: Tensor[], path?: number[] | number | null) => Tensor = g("aten::einsum", "xLx");
 /** aten::elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor */
 export const elu: (self: Tensor, alpha?: number | boolean, scale?: number | boolean, input_scale?: number | boolean) => Tensor = g("aten::elu", "Txxx");
 /** aten::elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!) */
@@ -1427,13 +1428,13 @@ export const embedding_renorm_: (self: Tensor, indices: Tensor, max_norm: number
 /** aten::embedding_sparse_backward(Tensor grad, Tensor indices, int num_weights, int padding_idx, bool scale_grad_by_freq) -> Tensor */
 export const embedding_sparse_backward: (grad: Tensor, indices: Tensor, num_weights: number, padding_idx: number, scale_grad_by_freq: boolean) => Tensor = g("aten::embedding_sparse_backward", "TTxxx");
 /** aten::empty.memory_format(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
-export const empty_memory_format: (size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::empty.memory_format", "xdxxxx");
+export const empty_memory_format: (size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::empty.memory_format", "xdxxxx");
 /** aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export const empty_like: (self: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::empty_like", "Tdxxxx");
 /** aten::empty_quantized(int[] size, Tensor qtensor, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
-export const empty_quantized: (size: number[], qtensor: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::empty_quantized", "xTdxxxx");
+export const empty_quantized: (size: number[] | number, qtensor: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::empty_quantized", "xTdxxxx");
 /** aten::empty_strided(SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const empty_strided: (size: number[], stride: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::empty_strided", "xxdxxx");
+export const empty_strided: (size: number[] | number, stride: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::empty_strided", "xxdxxx");
 /** aten::eq.Scalar(Tensor self, Scalar other) -> Tensor */
 export const eq_Scalar: (self: Tensor, other: number | boolean) => Tensor = g("aten::eq.Scalar", "Tx");
 /** aten::eq.Tensor(Tensor self, Tensor other) -> Tensor */
@@ -1465,19 +1466,19 @@ export const exp2_: (self: Tensor) => Tensor = g("aten::exp2_", "T");
 /** aten::exp_(Tensor(a!) self) -> Tensor(a!) */
 export const exp_: (self: Tensor) => Tensor = g("aten::exp_", "T");
 /** aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a) */
-export const expand: (self: Tensor, size: number[], implicit?: boolean) => Tensor = g("aten::expand", "Txx");
+export const expand: (self: Tensor, size: number[] | number, implicit?: boolean) => Tensor = g("aten::expand", "Txx");
 /** aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a) */
 export const expand_as: (self: Tensor, other: Tensor) => Tensor = g("aten::expand_as", "TT");
 /** aten::expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor */
-export const expand_copy: (self: Tensor, size: number[], implicit?: boolean) => Tensor = g("aten::expand_copy", "Txx");
+export const expand_copy: (self: Tensor, size: number[] | number, implicit?: boolean) => Tensor = g("aten::expand_copy", "Txx");
 /** aten::expm1(Tensor self) -> Tensor */
 export const expm1: (self: Tensor) => Tensor = g("aten::expm1", "T");
 /** aten::expm1_(Tensor(a!) self) -> Tensor(a!) */
 export const expm1_: (self: Tensor) => Tensor = g("aten::expm1_", "T");
 /** aten::exponential(Tensor self, float lambd=1., *, Generator? generator=None) -> Tensor */
-export const exponential: (self: Tensor, lambd?: number, generator?: null) => Tensor = g("aten::exponential", "Txx");
+export const exponential: (self: Tensor, lambd?: number, generator?: Generator | null) => Tensor = g("aten::exponential", "TxG");
 /** aten::exponential_(Tensor(a!) self, float lambd=1., *, Generator? generator=None) -> Tensor(a!) */
-export const exponential_: (self: Tensor, lambd?: number, generator?: null) => Tensor = g("aten::exponential_", "Txx");
+export const exponential_: (self: Tensor, lambd?: number, generator?: Generator | null) => Tensor = g("aten::exponential_", "TxG");
 /** aten::eye(int n, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export const eye: (n: number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::eye", "xdxxx");
 /** aten::eye.m(int n, int m, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -1523,47 +1524,47 @@ export const feature_dropout_: (self: Tensor, p: number, train: boolean) => Tens
 /** aten::fft_fft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor */
 export const fft_fft: (self: Tensor, n?: number | null, dim?: number, norm?: string | null) => Tensor = g("aten::fft_fft", "Txxx");
 /** aten::fft_fft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor */
-export const fft_fft2: (self: Tensor, s?: number[] | null, dim?: number[], norm?: string | null) => Tensor = g("aten::fft_fft2", "Txxx");
+export const fft_fft2: (self: Tensor, s?: number[] | number | null, dim?: number[] | number, norm?: string | null) => Tensor = g("aten::fft_fft2", "Txxx");
 /** aten::fft_fftfreq(int n, float d=1., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export const fft_fftfreq: (n: number, d?: number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::fft_fftfreq", "xxdxxx");
 /** aten::fft_fftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
-export const fft_fftn: (self: Tensor, s?: number[] | null, dim?: number[] | null, norm?: string | null) => Tensor = g("aten::fft_fftn", "Txxx");
+export const fft_fftn: (self: Tensor, s?: number[] | number | null, dim?: number[] | number | null, norm?: string | null) => Tensor = g("aten::fft_fftn", "Txxx");
 /** aten::fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor */
-export const fft_fftshift: (self: Tensor, dim?: number[] | null) => Tensor = g("aten::fft_fftshift", "Tx");
+export const fft_fftshift: (self: Tensor, dim?: number[] | number | null) => Tensor = g("aten::fft_fftshift", "Tx");
 /** aten::fft_hfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor */
 export const fft_hfft: (self: Tensor, n?: number | null, dim?: number, norm?: string | null) => Tensor = g("aten::fft_hfft", "Txxx");
 /** aten::fft_hfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor */
-export const fft_hfft2: (self: Tensor, s?: number[] | null, dim?: number[], norm?: string | null) => Tensor = g("aten::fft_hfft2", "Txxx");
+export const fft_hfft2: (self: Tensor, s?: number[] | number | null, dim?: number[] | number, norm?: string | null) => Tensor = g("aten::fft_hfft2", "Txxx");
 /** aten::fft_hfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
-export const fft_hfftn: (self: Tensor, s?: number[] | null, dim?: number[] | null, norm?: string | null) => Tensor = g("aten::fft_hfftn", "Txxx");
+export const fft_hfftn: (self: Tensor, s?: number[] | number | null, dim?: number[] | number | null, norm?: string | null) => Tensor = g("aten::fft_hfftn", "Txxx");
 /** aten::fft_ifft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor */
 export const fft_ifft: (self: Tensor, n?: number | null, dim?: number, norm?: string | null) => Tensor = g("aten::fft_ifft", "Txxx");
 /** aten::fft_ifft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor */
-export const fft_ifft2: (self: Tensor, s?: number[] | null, dim?: number[], norm?: string | null) => Tensor = g("aten::fft_ifft2", "Txxx");
+export const fft_ifft2: (self: Tensor, s?: number[] | number | null, dim?: number[] | number, norm?: string | null) => Tensor = g("aten::fft_ifft2", "Txxx");
 /** aten::fft_ifftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
-export const fft_ifftn: (self: Tensor, s?: number[] | null, dim?: number[] | null, norm?: string | null) => Tensor = g("aten::fft_ifftn", "Txxx");
+export const fft_ifftn: (self: Tensor, s?: number[] | number | null, dim?: number[] | number | null, norm?: string | null) => Tensor = g("aten::fft_ifftn", "Txxx");
 /** aten::fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor */
-export const fft_ifftshift: (self: Tensor, dim?: number[] | null) => Tensor = g("aten::fft_ifftshift", "Tx");
+export const fft_ifftshift: (self: Tensor, dim?: number[] | number | null) => Tensor = g("aten::fft_ifftshift", "Tx");
 /** aten::fft_ihfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor */
 export const fft_ihfft: (self: Tensor, n?: number | null, dim?: number, norm?: string | null) => Tensor = g("aten::fft_ihfft", "Txxx");
 /** aten::fft_ihfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor */
-export const fft_ihfft2: (self: Tensor, s?: number[] | null, dim?: number[], norm?: string | null) => Tensor = g("aten::fft_ihfft2", "Txxx");
+export const fft_ihfft2: (self: Tensor, s?: number[] | number | null, dim?: number[] | number, norm?: string | null) => Tensor = g("aten::fft_ihfft2", "Txxx");
 /** aten::fft_ihfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
-export const fft_ihfftn: (self: Tensor, s?: number[] | null, dim?: number[] | null, norm?: string | null) => Tensor = g("aten::fft_ihfftn", "Txxx");
+export const fft_ihfftn: (self: Tensor, s?: number[] | number | null, dim?: number[] | number | null, norm?: string | null) => Tensor = g("aten::fft_ihfftn", "Txxx");
 /** aten::fft_irfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor */
 export const fft_irfft: (self: Tensor, n?: number | null, dim?: number, norm?: string | null) => Tensor = g("aten::fft_irfft", "Txxx");
 /** aten::fft_irfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor */
-export const fft_irfft2: (self: Tensor, s?: number[] | null, dim?: number[], norm?: string | null) => Tensor = g("aten::fft_irfft2", "Txxx");
+export const fft_irfft2: (self: Tensor, s?: number[] | number | null, dim?: number[] | number, norm?: string | null) => Tensor = g("aten::fft_irfft2", "Txxx");
 /** aten::fft_irfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
-export const fft_irfftn: (self: Tensor, s?: number[] | null, dim?: number[] | null, norm?: string | null) => Tensor = g("aten::fft_irfftn", "Txxx");
+export const fft_irfftn: (self: Tensor, s?: number[] | number | null, dim?: number[] | number | null, norm?: string | null) => Tensor = g("aten::fft_irfftn", "Txxx");
 /** aten::fft_rfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor */
 export const fft_rfft: (self: Tensor, n?: number | null, dim?: number, norm?: string | null) => Tensor = g("aten::fft_rfft", "Txxx");
 /** aten::fft_rfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor */
-export const fft_rfft2: (self: Tensor, s?: number[] | null, dim?: number[], norm?: string | null) => Tensor = g("aten::fft_rfft2", "Txxx");
+export const fft_rfft2: (self: Tensor, s?: number[] | number | null, dim?: number[] | number, norm?: string | null) => Tensor = g("aten::fft_rfft2", "Txxx");
 /** aten::fft_rfftfreq(int n, float d=1., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export const fft_rfftfreq: (n: number, d?: number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::fft_rfftfreq", "xxdxxx");
 /** aten::fft_rfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor */
-export const fft_rfftn: (self: Tensor, s?: number[] | null, dim?: number[] | null, norm?: string | null) => Tensor = g("aten::fft_rfftn", "Txxx");
+export const fft_rfftn: (self: Tensor, s?: number[] | number | null, dim?: number[] | number | null, norm?: string | null) => Tensor = g("aten::fft_rfftn", "Txxx");
 /** aten::fill.Scalar(Tensor self, Scalar value) -> Tensor */
 export const fill_Scalar: (self: Tensor, value: number | boolean) => Tensor = g("aten::fill.Scalar", "Tx");
 /** aten::fill.Tensor(Tensor self, Tensor value) -> Tensor */
@@ -1587,7 +1588,7 @@ export const flatten_using_names: (self: Tensor, start_dim: string, end_dim: str
 /** aten::flatten_dense_tensors(Tensor[] tensors) -> Tensor */
 export const flatten_dense_tensors: (tensors: Tensor[]) => Tensor = g("aten::flatten_dense_tensors", "L");
 /** aten::flip(Tensor self, int[] dims) -> Tensor */
-export const flip: (self: Tensor, dims: number[]) => Tensor = g("aten::flip", "Tx");
+export const flip: (self: Tensor, dims: number[] | number) => Tensor = g("aten::flip", "Tx");
 /** aten::fliplr(Tensor self) -> Tensor */
 export const fliplr: (self: Tensor) => Tensor = g("aten::fliplr", "T");
 /** aten::flipud(Tensor self) -> Tensor */
@@ -1631,23 +1632,23 @@ export const frac: (self: Tensor) => Tensor = g("aten::frac", "T");
 /** aten::frac_(Tensor(a!) self) -> Tensor(a!) */
 export const frac_: (self: Tensor) => Tensor = g("aten::frac_", "T");
 /** aten::fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor) */
-export const fractional_max_pool2d: (self: Tensor, kernel_size: number[], output_size: number[], random_samples: Tensor) => [Tensor, Tensor] = g("aten::fractional_max_pool2d", "TxxT");
+export const fractional_max_pool2d: (self: Tensor, kernel_size: number[] | number, output_size: number[] | number, random_samples: Tensor) => [Tensor, Tensor] = g("aten::fractional_max_pool2d", "TxxT");
 /** aten::fractional_max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] output_size, Tensor indices) -> Tensor */
-export const fractional_max_pool2d_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[], output_size: number[], indices: Tensor) => Tensor = g("aten::fractional_max_pool2d_backward", "TTxxT");
+export const fractional_max_pool2d_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[] | number, output_size: number[] | number, indices: Tensor) => Tensor = g("aten::fractional_max_pool2d_backward", "TTxxT");
 /** aten::fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor) */
-export const fractional_max_pool3d: (self: Tensor, kernel_size: number[], output_size: number[], random_samples: Tensor) => [Tensor, Tensor] = g("aten::fractional_max_pool3d", "TxxT");
+export const fractional_max_pool3d: (self: Tensor, kernel_size: number[] | number, output_size: number[] | number, random_samples: Tensor) => [Tensor, Tensor] = g("aten::fractional_max_pool3d", "TxxT");
 /** aten::fractional_max_pool3d_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] output_size, Tensor indices) -> Tensor */
-export const fractional_max_pool3d_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[], output_size: number[], indices: Tensor) => Tensor = g("aten::fractional_max_pool3d_backward", "TTxxT");
+export const fractional_max_pool3d_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[] | number, output_size: number[] | number, indices: Tensor) => Tensor = g("aten::fractional_max_pool3d_backward", "TTxxT");
 /** aten::frexp.Tensor(Tensor self) -> (Tensor mantissa, Tensor exponent) */
 export const frexp_Tensor: (self: Tensor) => [Tensor, Tensor] = g("aten::frexp.Tensor", "T");
 /** aten::frobenius_norm(Tensor self) -> Tensor */
 export const frobenius_norm: (self: Tensor) => Tensor = g("aten::frobenius_norm", "T");
 /** aten::frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
-export const frobenius_norm_dim: (self: Tensor, dim: number[], keepdim?: boolean) => Tensor = g("aten::frobenius_norm.dim", "Txx");
+export const frobenius_norm_dim: (self: Tensor, dim: number[] | number, keepdim?: boolean) => Tensor = g("aten::frobenius_norm.dim", "Txx");
 /** aten::from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export const from_file: (filename: string, shared?: boolean | null, size?: number | null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::from_file", "xxxdxxx");
 /** aten::full(SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const full: (size: number[], fill_value: number | boolean, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::full", "xxdxxx");
+export const full: (size: number[] | number, fill_value: number | boolean, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::full", "xxdxxx");
 /** aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export const full_like: (self: Tensor, fill_value: number | boolean, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::full_like", "Txdxxxx");
 /** aten::gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor */
@@ -1673,9 +1674,9 @@ export const gelu_: (self: Tensor, approximate?: string) => Tensor = g("aten::ge
 /** aten::gelu_backward(Tensor grad_output, Tensor self, *, str approximate="none") -> Tensor */
 export const gelu_backward: (grad_output: Tensor, self: Tensor, approximate?: string) => Tensor = g("aten::gelu_backward", "TTx");
 /** aten::geometric(Tensor self, float p, *, Generator? generator=None) -> Tensor */
-export const geometric: (self: Tensor, p: number, generator?: null) => Tensor = g("aten::geometric", "Txx");
+export const geometric: (self: Tensor, p: number, generator?: Generator | null) => Tensor = g("aten::geometric", "TxG");
 /** aten::geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!) */
-export const geometric_: (self: Tensor, p: number, generator?: null) => Tensor = g("aten::geometric_", "Txx");
+export const geometric_: (self: Tensor, p: number, generator?: Generator | null) => Tensor = g("aten::geometric_", "TxG");
 /** aten::geqrf(Tensor self) -> (Tensor a, Tensor tau) */
 export const geqrf: (self: Tensor) => [Tensor, Tensor] = g("aten::geqrf", "T");
 /** aten::ger(Tensor self, Tensor vec2) -> Tensor */
@@ -1689,13 +1690,13 @@ export const glu_backward_jvp: (grad_x: Tensor, grad_glu: Tensor, x: Tensor, dgr
 /** aten::glu_jvp(Tensor glu, Tensor x, Tensor dx, int dim) -> Tensor */
 export const glu_jvp: (glu: Tensor, x: Tensor, dx: Tensor, dim: number) => Tensor = g("aten::glu_jvp", "TTTx");
 /** aten::gradient.array(Tensor self, *, int[] dim, int edge_order=1) -> Tensor[] */
-export const gradient_array: (self: Tensor, dim: number[], edge_order?: number) => Tensor[] = g("aten::gradient.array", "Txx");
+export const gradient_array: (self: Tensor, dim: number[] | number, edge_order?: number) => Tensor[] = g("aten::gradient.array", "Txx");
 /** aten::gradient.scalararray(Tensor self, *, Scalar spacing, int[] dim, int edge_order=1) -> Tensor[] */
-export const gradient_scalararray: (self: Tensor, spacing: number | boolean, dim: number[], edge_order?: number) => Tensor[] = g("aten::gradient.scalararray", "Txxx");
+export const gradient_scalararray: (self: Tensor, spacing: number | boolean, dim: number[] | number, edge_order?: number) => Tensor[] = g("aten::gradient.scalararray", "Txxx");
 /** aten::gradient.scalarint(Tensor self, *, Scalar? spacing=None, int? dim=None, int edge_order=1) -> Tensor[] */
 export const gradient_scalarint: (self: Tensor, spacing?: number | boolean | null, dim?: number | null, edge_order?: number) => Tensor[] = g("aten::gradient.scalarint", "Txxx");
 /** aten::gradient.tensorarray(Tensor self, *, Tensor[] spacing, int[] dim, int edge_order=1) -> Tensor[] */
-export const gradient_tensorarray: (self: Tensor, spacing: Tensor[], dim: number[], edge_order?: number) => Tensor[] = g("aten::gradient.tensorarray", "TLxx");
+export const gradient_tensorarray: (self: Tensor, spacing: Tensor[], dim: number[] | number, edge_order?: number) => Tensor[] = g("aten::gradient.tensorarray", "TLxx");
 /** aten::gradient.tensorarrayint(Tensor self, *, Tensor[] spacing, int? dim=None, int edge_order=1) -> Tensor[] */
 export const gradient_tensorarrayint: (self: Tensor, spacing: Tensor[], dim?: number | null, edge_order?: number) => Tensor[] = g("aten::gradient.tensorarrayint", "TLxx");
 /** aten::greater.Scalar(Tensor self, Scalar other) -> Tensor */
@@ -1787,13 +1788,13 @@ export const histogram_bin_ct: (self: Tensor, bins?: number, range?: number[] | 
 /** aten::histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges) */
 export const histogram_bins_tensor: (self: Tensor, bins: Tensor, weight?: Tensor | null, density?: boolean) => [Tensor, Tensor] = g("aten::histogram.bins_tensor", "TTtx");
 /** aten::histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
-export const histogramdd: (self: Tensor, bins: number[], range?: number[] | null, weight?: Tensor | null, density?: boolean) => [Tensor, Tensor[]] = g("aten::histogramdd", "Txxtx");
+export const histogramdd: (self: Tensor, bins: number[] | number, range?: number[] | null, weight?: Tensor | null, density?: boolean) => [Tensor, Tensor[]] = g("aten::histogramdd", "Txxtx");
 /** aten::histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
 export const histogramdd_TensorList_bins: (self: Tensor, bins: Tensor[], range?: number[] | null, weight?: Tensor | null, density?: boolean) => [Tensor, Tensor[]] = g("aten::histogramdd.TensorList_bins", "TLxtx");
 /** aten::histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges) */
 export const histogramdd_int_bins: (self: Tensor, bins: number, range?: number[] | null, weight?: Tensor | null, density?: boolean) => [Tensor, Tensor[]] = g("aten::histogramdd.int_bins", "Txxtx");
 /** aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[] */
-export const hsplit_array: (self: Tensor, indices: number[]) => Tensor[] = g("aten::hsplit.array", "Tx");
+export const hsplit_array: (self: Tensor, indices: number[] | number) => Tensor[] = g("aten::hsplit.array", "Tx");
 /** aten::hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[] */
 export const hsplit_int: (self: Tensor, sections: number) => Tensor[] = g("aten::hsplit.int", "Tx");
 /** aten::hspmm(Tensor mat1, Tensor mat2) -> Tensor */
@@ -1821,7 +1822,7 @@ export const igammac: (self: Tensor, other: Tensor) => Tensor = g("aten::igammac
 /** aten::igammac_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
 export const igammac_: (self: Tensor, other: Tensor) => Tensor = g("aten::igammac_", "TT");
 /** aten::im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor */
-export const im2col: (self: Tensor, kernel_size: number[], dilation: number[], padding: number[], stride: number[]) => Tensor = g("aten::im2col", "Txxxx");
+export const im2col: (self: Tensor, kernel_size: number[] | number, dilation: number[] | number, padding: number[] | number, stride: number[] | number) => Tensor = g("aten::im2col", "Txxxx");
 /** aten::imag(Tensor(a) self) -> Tensor(a) */
 export const imag: (self: Tensor) => Tensor = g("aten::imag", "T");
 /** aten::index.Tensor(Tensor self, Tensor?[] indices) -> Tensor */
@@ -1853,7 +1854,7 @@ export const index_reduce_: (self: Tensor, dim: number, index: Tensor, source: T
 /** aten::index_select(Tensor self, int dim, Tensor index) -> Tensor */
 export const index_select: (self: Tensor, dim: number, index: Tensor) => Tensor = g("aten::index_select", "TxT");
 /** aten::index_select_backward(Tensor grad, int[] self_sizes, int dim, Tensor index) -> Tensor */
-export const index_select_backward: (grad: Tensor, self_sizes: number[], dim: number, index: Tensor) => Tensor = g("aten::index_select_backward", "TxxT");
+export const index_select_backward: (grad: Tensor, self_sizes: number[] | number, dim: number, index: Tensor) => Tensor = g("aten::index_select_backward", "TxxT");
 /** aten::indices(Tensor(a) self) -> Tensor(a) */
 export const indices: (self: Tensor) => Tensor = g("aten::indices", "T");
 /** aten::indices_copy(Tensor self) -> Tensor */
@@ -1935,7 +1936,7 @@ export const kthvalue: (self: Tensor, k: number, dim?: number, keepdim?: boolean
 /** aten::l1_loss(Tensor self, Tensor target, int reduction=1) -> Tensor */
 export const l1_loss: (self: Tensor, target: Tensor, reduction?: number) => Tensor = g("aten::l1_loss", "TTx");
 /** aten::layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enable=True) -> Tensor */
-export const layer_norm: (input: Tensor, normalized_shape: number[], weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnn_enable?: boolean) => Tensor = g("aten::layer_norm", "Txttxx");
+export const layer_norm: (input: Tensor, normalized_shape: number[] | number, weight?: Tensor | null, bias?: Tensor | null, eps?: number, cudnn_enable?: boolean) => Tensor = g("aten::layer_norm", "Txttxx");
 /** aten::lcm(Tensor self, Tensor other) -> Tensor */
 export const lcm: (self: Tensor, other: Tensor) => Tensor = g("aten::lcm", "TT");
 /** aten::lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
@@ -2041,9 +2042,9 @@ export const linalg_matmul: (self: Tensor, other: Tensor) => Tensor = g("aten::l
 /** aten::linalg_matrix_exp(Tensor self) -> Tensor */
 export const linalg_matrix_exp: (self: Tensor) => Tensor = g("aten::linalg_matrix_exp", "T");
 /** aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export const linalg_matrix_norm: (self: Tensor, ord: number | boolean, dim?: number[], keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::linalg_matrix_norm", "Txxxd");
+export const linalg_matrix_norm: (self: Tensor, ord: number | boolean, dim?: number[] | number, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::linalg_matrix_norm", "Txxxd");
 /** aten::linalg_matrix_norm.str_ord(Tensor self, str ord="fro", int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export const linalg_matrix_norm_str_ord: (self: Tensor, ord?: string, dim?: number[], keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::linalg_matrix_norm.str_ord", "Txxxd");
+export const linalg_matrix_norm_str_ord: (self: Tensor, ord?: string, dim?: number[] | number, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::linalg_matrix_norm.str_ord", "Txxxd");
 /** aten::linalg_matrix_power(Tensor self, int n) -> Tensor */
 export const linalg_matrix_power: (self: Tensor, n: number) => Tensor = g("aten::linalg_matrix_power", "Tx");
 /** aten::linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor */
@@ -2057,9 +2058,9 @@ export const linalg_matrix_rank_tol_tensor: (input: Tensor, tol: Tensor, hermiti
 /** aten::linalg_multi_dot(Tensor[] tensors) -> Tensor */
 export const linalg_multi_dot: (tensors: Tensor[]) => Tensor = g("aten::linalg_multi_dot", "L");
 /** aten::linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export const linalg_norm: (self: Tensor, ord?: number | boolean | null, dim?: number[] | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::linalg_norm", "Txxxd");
+export const linalg_norm: (self: Tensor, ord?: number | boolean | null, dim?: number[] | number | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::linalg_norm", "Txxxd");
 /** aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export const linalg_norm_ord_str: (self: Tensor, ord: string, dim?: number[] | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::linalg_norm.ord_str", "Txxxd");
+export const linalg_norm_ord_str: (self: Tensor, ord: string, dim?: number[] | number | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::linalg_norm.ord_str", "Txxxd");
 /** aten::linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor */
 export const linalg_pinv: (self: Tensor, rcond: number, hermitian?: boolean) => Tensor = g("aten::linalg_pinv", "Txx");
 /** aten::linalg_pinv.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor */
@@ -2085,13 +2086,13 @@ export const linalg_svdvals: (A: Tensor, driver?: string | null) => Tensor = g("
 /** aten::linalg_tensorinv(Tensor self, int ind=2) -> Tensor */
 export const linalg_tensorinv: (self: Tensor, ind?: number) => Tensor = g("aten::linalg_tensorinv", "Tx");
 /** aten::linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor */
-export const linalg_tensorsolve: (self: Tensor, other: Tensor, dims?: number[] | null) => Tensor = g("aten::linalg_tensorsolve", "TTx");
+export const linalg_tensorsolve: (self: Tensor, other: Tensor, dims?: number[] | number | null) => Tensor = g("aten::linalg_tensorsolve", "TTx");
 /** aten::linalg_vander(Tensor x, *, int? N=None) -> Tensor */
 export const linalg_vander: (x: Tensor, N?: number | null) => Tensor = g("aten::linalg_vander", "Tx");
 /** aten::linalg_vecdot(Tensor x, Tensor y, *, int dim=-1) -> Tensor */
 export const linalg_vecdot: (x: Tensor, y: Tensor, dim?: number) => Tensor = g("aten::linalg_vecdot", "TTx");
 /** aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export const linalg_vector_norm: (self: Tensor, ord?: number | boolean, dim?: number[] | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::linalg_vector_norm", "Txxxd");
+export const linalg_vector_norm: (self: Tensor, ord?: number | boolean, dim?: number[] | number | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::linalg_vector_norm", "Txxxd");
 /** aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor */
 export const linear: (input: Tensor, weight: Tensor, bias?: Tensor | null) => Tensor = g("aten::linear", "TTt");
 /** aten::linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
@@ -2115,9 +2116,9 @@ export const log2_: (self: Tensor) => Tensor = g("aten::log2_", "T");
 /** aten::log_(Tensor(a!) self) -> Tensor(a!) */
 export const log_: (self: Tensor) => Tensor = g("aten::log_", "T");
 /** aten::log_normal(Tensor self, float mean=1., float std=2., *, Generator? generator=None) -> Tensor */
-export const log_normal: (self: Tensor, mean?: number, std?: number, generator?: null) => Tensor = g("aten::log_normal", "Txxx");
+export const log_normal: (self: Tensor, mean?: number, std?: number, generator?: Generator | null) => Tensor = g("aten::log_normal", "TxxG");
 /** aten::log_normal_(Tensor(a!) self, float mean=1., float std=2., *, Generator? generator=None) -> Tensor(a!) */
-export const log_normal_: (self: Tensor, mean?: number, std?: number, generator?: null) => Tensor = g("aten::log_normal_", "Txxx");
+export const log_normal_: (self: Tensor, mean?: number, std?: number, generator?: Generator | null) => Tensor = g("aten::log_normal_", "TxxG");
 /** aten::log_sigmoid(Tensor self) -> Tensor */
 export const log_sigmoid: (self: Tensor) => Tensor = g("aten::log_sigmoid", "T");
 /** aten::log_sigmoid_backward(Tensor grad_output, Tensor self, Tensor buffer) -> Tensor */
@@ -2159,7 +2160,7 @@ export const logit_backward: (grad_output: Tensor, self: Tensor, eps?: number | 
 /** aten::logspace(Scalar start, Scalar end, int steps, float base=10., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export const logspace: (start: number | boolean, end: number | boolean, steps: number, base?: number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::logspace", "xxxxdxxx");
 /** aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
-export const logsumexp: (self: Tensor, dim: number[], keepdim?: boolean) => Tensor = g("aten::logsumexp", "Txx");
+export const logsumexp: (self: Tensor, dim: number[] | number, keepdim?: boolean) => Tensor = g("aten::logsumexp", "Txx");
 /** aten::lstm.data(Tensor data, Tensor batch_sizes, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor, Tensor) */
 export const lstm_data: (data: Tensor, batch_sizes: Tensor, hx: Tensor[], params: Tensor[], has_biases: boolean, num_layers: number, dropout: number, train: boolean, bidirectional: boolean) => [Tensor, Tensor, Tensor] = g("aten::lstm.data", "TTLLxxxxx");
 /** aten::lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor) */
@@ -2221,31 +2222,31 @@ export const max_dim: (self: Tensor, dim: number, keepdim?: boolean) => [Tensor,
 /** aten::max.other(Tensor self, Tensor other) -> Tensor */
 export const max_other: (self: Tensor, other: Tensor) => Tensor = g("aten::max.other", "TT");
 /** aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> Tensor */
-export const max_pool1d: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => Tensor = g("aten::max_pool1d", "Txxxxx");
+export const max_pool1d: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => Tensor = g("aten::max_pool1d", "Txxxxx");
 /** aten::max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> (Tensor, Tensor) */
-export const max_pool1d_with_indices: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => [Tensor, Tensor] = g("aten::max_pool1d_with_indices", "Txxxxx");
+export const max_pool1d_with_indices: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => [Tensor, Tensor] = g("aten::max_pool1d_with_indices", "Txxxxx");
 /** aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
-export const max_pool2d: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => Tensor = g("aten::max_pool2d", "Txxxxx");
+export const max_pool2d: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => Tensor = g("aten::max_pool2d", "Txxxxx");
 /** aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor) */
-export const max_pool2d_with_indices: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => [Tensor, Tensor] = g("aten::max_pool2d_with_indices", "Txxxxx");
+export const max_pool2d_with_indices: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => [Tensor, Tensor] = g("aten::max_pool2d_with_indices", "Txxxxx");
 /** aten::max_pool2d_with_indices_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, int[2] dilation, bool ceil_mode, Tensor indices) -> Tensor */
-export const max_pool2d_with_indices_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[], stride: number[], padding: number[], dilation: number[], ceil_mode: boolean, indices: Tensor) => Tensor = g("aten::max_pool2d_with_indices_backward", "TTxxxxxT");
+export const max_pool2d_with_indices_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[] | number, stride: number[] | number, padding: number[] | number, dilation: number[] | number, ceil_mode: boolean, indices: Tensor) => Tensor = g("aten::max_pool2d_with_indices_backward", "TTxxxxxT");
 /** aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
-export const max_pool3d: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => Tensor = g("aten::max_pool3d", "Txxxxx");
+export const max_pool3d: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => Tensor = g("aten::max_pool3d", "Txxxxx");
 /** aten::max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor) */
-export const max_pool3d_with_indices: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => [Tensor, Tensor] = g("aten::max_pool3d_with_indices", "Txxxxx");
+export const max_pool3d_with_indices: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => [Tensor, Tensor] = g("aten::max_pool3d_with_indices", "Txxxxx");
 /** aten::max_pool3d_with_indices_backward(Tensor grad_output, Tensor self, int[3] kernel_size, int[3] stride, int[3] padding, int[3] dilation, bool ceil_mode, Tensor indices) -> Tensor */
-export const max_pool3d_with_indices_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[], stride: number[], padding: number[], dilation: number[], ceil_mode: boolean, indices: Tensor) => Tensor = g("aten::max_pool3d_with_indices_backward", "TTxxxxxT");
+export const max_pool3d_with_indices_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[] | number, stride: number[] | number, padding: number[] | number, dilation: number[] | number, ceil_mode: boolean, indices: Tensor) => Tensor = g("aten::max_pool3d_with_indices_backward", "TTxxxxxT");
 /** aten::max_unpool2d(Tensor self, Tensor indices, int[2] output_size) -> Tensor */
-export const max_unpool2d: (self: Tensor, indices: Tensor, output_size: number[]) => Tensor = g("aten::max_unpool2d", "TTx");
+export const max_unpool2d: (self: Tensor, indices: Tensor, output_size: number[] | number) => Tensor = g("aten::max_unpool2d", "TTx");
 /** aten::max_unpool3d(Tensor self, Tensor indices, int[3] output_size, int[3] stride, int[3] padding) -> Tensor */
-export const max_unpool3d: (self: Tensor, indices: Tensor, output_size: number[], stride: number[], padding: number[]) => Tensor = g("aten::max_unpool3d", "TTxxx");
+export const max_unpool3d: (self: Tensor, indices: Tensor, output_size: number[] | number, stride: number[] | number, padding: number[] | number) => Tensor = g("aten::max_unpool3d", "TTxxx");
 /** aten::maximum(Tensor self, Tensor other) -> Tensor */
 export const maximum: (self: Tensor, other: Tensor) => Tensor = g("aten::maximum", "TT");
 /** aten::mean(Tensor self, *, ScalarType? dtype=None) -> Tensor */
 export const mean: (self: Tensor, dtype?: DType | null) => Tensor = g("aten::mean", "Td");
 /** aten::mean.dim(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export const mean_dim: (self: Tensor, dim?: number[] | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::mean.dim", "Txxd");
+export const mean_dim: (self: Tensor, dim?: number[] | number | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::mean.dim", "Txxd");
 /** aten::median(Tensor self) -> Tensor */
 export const median: (self: Tensor) => Tensor = g("aten::median", "T");
 /** aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
@@ -2267,19 +2268,19 @@ export const miopen_batch_norm: (input: Tensor, weight: Tensor, bias: Tensor | n
 /** aten::miopen_batch_norm_backward(Tensor input, Tensor grad_output, Tensor weight, Tensor? running_mean, Tensor? running_var, Tensor? save_mean, Tensor? save_var, float epsilon) -> (Tensor, Tensor, Tensor) */
 export const miopen_batch_norm_backward: (input: Tensor, grad_output: Tensor, weight: Tensor, running_mean: Tensor | null, running_var: Tensor | null, save_mean: Tensor | null, save_var: Tensor | null, epsilon: number) => [Tensor, Tensor, Tensor] = g("aten::miopen_batch_norm_backward", "TTTttttx");
 /** aten::miopen_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor */
-export const miopen_convolution: (self: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean) => Tensor = g("aten::miopen_convolution", "TTtxxxxxx");
+export const miopen_convolution: (self: Tensor, weight: Tensor, bias: Tensor | null, padding: number[] | number, stride: number[] | number, dilation: number[] | number, groups: number, benchmark: boolean, deterministic: boolean) => Tensor = g("aten::miopen_convolution", "TTtxxxxxx");
 /** aten::miopen_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor */
-export const miopen_convolution_add_relu: (self: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number) => Tensor = g("aten::miopen_convolution_add_relu", "TTTxtxxxx");
+export const miopen_convolution_add_relu: (self: Tensor, weight: Tensor, z: Tensor, alpha: number | boolean | null, bias: Tensor | null, stride: number[] | number, padding: number[] | number, dilation: number[] | number, groups: number) => Tensor = g("aten::miopen_convolution_add_relu", "TTTxtxxxx");
 /** aten::miopen_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor */
-export const miopen_convolution_relu: (self: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number) => Tensor = g("aten::miopen_convolution_relu", "TTtxxxx");
+export const miopen_convolution_relu: (self: Tensor, weight: Tensor, bias: Tensor | null, stride: number[] | number, padding: number[] | number, dilation: number[] | number, groups: number) => Tensor = g("aten::miopen_convolution_relu", "TTtxxxx");
 /** aten::miopen_convolution_transpose(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor */
-export const miopen_convolution_transpose: (self: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], output_padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean) => Tensor = g("aten::miopen_convolution_transpose", "TTtxxxxxxx");
+export const miopen_convolution_transpose: (self: Tensor, weight: Tensor, bias: Tensor | null, padding: number[] | number, output_padding: number[] | number, stride: number[] | number, dilation: number[] | number, groups: number, benchmark: boolean, deterministic: boolean) => Tensor = g("aten::miopen_convolution_transpose", "TTtxxxxxxx");
 /** aten::miopen_depthwise_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor */
-export const miopen_depthwise_convolution: (self: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean) => Tensor = g("aten::miopen_depthwise_convolution", "TTtxxxxxx");
+export const miopen_depthwise_convolution: (self: Tensor, weight: Tensor, bias: Tensor | null, padding: number[] | number, stride: number[] | number, dilation: number[] | number, groups: number, benchmark: boolean, deterministic: boolean) => Tensor = g("aten::miopen_depthwise_convolution", "TTtxxxxxx");
 /** aten::miopen_rnn(Tensor input, Tensor[] weight, int weight_stride0, Tensor hx, Tensor? cx, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state) -> (Tensor, Tensor, Tensor, Tensor, Tensor) */
-export const miopen_rnn: (input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, cx: Tensor | null, mode: number, hidden_size: number, num_layers: number, batch_first: boolean, dropout: number, train: boolean, bidirectional: boolean, batch_sizes: number[], dropout_state?: Tensor | null) => [Tensor, Tensor, Tensor, Tensor, Tensor] = g("aten::miopen_rnn", "TLxTtxxxxxxxxt");
+export const miopen_rnn: (input: Tensor, weight: Tensor[], weight_stride0: number, hx: Tensor, cx: Tensor | null, mode: number, hidden_size: number, num_layers: number, batch_first: boolean, dropout: number, train: boolean, bidirectional: boolean, batch_sizes: number[] | number, dropout_state?: Tensor | null) => [Tensor, Tensor, Tensor, Tensor, Tensor] = g("aten::miopen_rnn", "TLxTtxxxxxxxxt");
 /** aten::miopen_rnn_backward(Tensor input, Tensor[] weight, int weight_stride0, Tensor weight_buf, Tensor hx, Tensor? cx, Tensor output, Tensor? grad_output, Tensor? grad_hy, Tensor? grad_cy, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state, Tensor reserve, bool[4] output_mask) -> (Tensor, Tensor, Tensor, Tensor[]) */
-export const miopen_rnn_backward: (input: Tensor, weight: Tensor[], weight_stride0: number, weight_buf: Tensor, hx: Tensor, cx: Tensor | null, output: Tensor, grad_output: Tensor | null, grad_hy: Tensor | null, grad_cy: Tensor | null, mode: number, hidden_size: number, num_layers: number, batch_first: boolean, dropout: number, train: boolean, bidirectional: boolean, batch_sizes: number[], dropout_state: Tensor | null, reserve: Tensor, output_mask: boolean[]) => [Tensor, Tensor, Tensor, Tensor[]] = g("aten::miopen_rnn_backward", "TLxTTtTtttxxxxxxxxtTx");
+export const miopen_rnn_backward: (input: Tensor, weight: Tensor[], weight_stride0: number, weight_buf: Tensor, hx: Tensor, cx: Tensor | null, output: Tensor, grad_output: Tensor | null, grad_hy: Tensor | null, grad_cy: Tensor | null, mode: number, hidden_size: number, num_layers: number, batch_first: boolean, dropout: number, train: boolean, bidirectional: boolean, batch_sizes: number[] | number, dropout_state: Tensor | null, reserve: Tensor, output_mask: boolean[]) => [Tensor, Tensor, Tensor, Tensor[]] = g("aten::miopen_rnn_backward", "TLxTTtTtttxxxxxxxxtTx");
 /** aten::mish(Tensor self) -> Tensor */
 export const mish: (self: Tensor) => Tensor = g("aten::mish", "T");
 /** aten::mish_(Tensor(a!) self) -> Tensor(a!) */
@@ -2287,31 +2288,31 @@ export const mish_: (self: Tensor) => Tensor = g("aten::mish_", "T");
 /** aten::mish_backward(Tensor grad_output, Tensor self) -> Tensor */
 export const mish_backward: (grad_output: Tensor, self: Tensor) => Tensor = g("aten::mish_backward", "TT");
 /** aten::mkldnn_adaptive_avg_pool2d(Tensor self, int[2] output_size) -> Tensor */
-export const mkldnn_adaptive_avg_pool2d: (self: Tensor, output_size: number[]) => Tensor = g("aten::mkldnn_adaptive_avg_pool2d", "Tx");
+export const mkldnn_adaptive_avg_pool2d: (self: Tensor, output_size: number[] | number) => Tensor = g("aten::mkldnn_adaptive_avg_pool2d", "Tx");
 /** aten::mkldnn_adaptive_avg_pool2d_backward(Tensor grad_output, Tensor self) -> Tensor */
 export const mkldnn_adaptive_avg_pool2d_backward: (grad_output: Tensor, self: Tensor) => Tensor = g("aten::mkldnn_adaptive_avg_pool2d_backward", "TT");
 /** aten::mkldnn_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups) -> Tensor */
-export const mkldnn_convolution: (self: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], stride: number[], dilation: number[], groups: number) => Tensor = g("aten::mkldnn_convolution", "TTtxxxx");
+export const mkldnn_convolution: (self: Tensor, weight: Tensor, bias: Tensor | null, padding: number[] | number, stride: number[] | number, dilation: number[] | number, groups: number) => Tensor = g("aten::mkldnn_convolution", "TTtxxxx");
 /** aten::mkldnn_linear(Tensor self, Tensor weight, Tensor? bias=None) -> Tensor */
 export const mkldnn_linear: (self: Tensor, weight: Tensor, bias?: Tensor | null) => Tensor = g("aten::mkldnn_linear", "TTt");
 /** aten::mkldnn_linear_backward(Tensor self, Tensor grad_output, Tensor weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export const mkldnn_linear_backward: (self: Tensor, grad_output: Tensor, weight: Tensor, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::mkldnn_linear_backward", "TTTx");
 /** aten::mkldnn_linear_backward_input(int[] input_size, Tensor grad_output, Tensor weight) -> Tensor */
-export const mkldnn_linear_backward_input: (input_size: number[], grad_output: Tensor, weight: Tensor) => Tensor = g("aten::mkldnn_linear_backward_input", "xTT");
+export const mkldnn_linear_backward_input: (input_size: number[] | number, grad_output: Tensor, weight: Tensor) => Tensor = g("aten::mkldnn_linear_backward_input", "xTT");
 /** aten::mkldnn_linear_backward_weights(Tensor grad_output, Tensor input, Tensor weight, bool bias_defined) -> (Tensor, Tensor) */
 export const mkldnn_linear_backward_weights: (grad_output: Tensor, input: Tensor, weight: Tensor, bias_defined: boolean) => [Tensor, Tensor] = g("aten::mkldnn_linear_backward_weights", "TTTx");
 /** aten::mkldnn_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
-export const mkldnn_max_pool2d: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => Tensor = g("aten::mkldnn_max_pool2d", "Txxxxx");
+export const mkldnn_max_pool2d: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => Tensor = g("aten::mkldnn_max_pool2d", "Txxxxx");
 /** aten::mkldnn_max_pool2d_backward(Tensor grad_output, Tensor output, Tensor input, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
-export const mkldnn_max_pool2d_backward: (grad_output: Tensor, output: Tensor, input: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => Tensor = g("aten::mkldnn_max_pool2d_backward", "TTTxxxxx");
+export const mkldnn_max_pool2d_backward: (grad_output: Tensor, output: Tensor, input: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => Tensor = g("aten::mkldnn_max_pool2d_backward", "TTTxxxxx");
 /** aten::mkldnn_max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
-export const mkldnn_max_pool3d: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => Tensor = g("aten::mkldnn_max_pool3d", "Txxxxx");
+export const mkldnn_max_pool3d: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => Tensor = g("aten::mkldnn_max_pool3d", "Txxxxx");
 /** aten::mkldnn_max_pool3d_backward(Tensor grad_output, Tensor output, Tensor input, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor */
-export const mkldnn_max_pool3d_backward: (grad_output: Tensor, output: Tensor, input: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => Tensor = g("aten::mkldnn_max_pool3d_backward", "TTTxxxxx");
+export const mkldnn_max_pool3d_backward: (grad_output: Tensor, output: Tensor, input: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => Tensor = g("aten::mkldnn_max_pool3d_backward", "TTTxxxxx");
 /** aten::mkldnn_reorder_conv2d_weight(Tensor self, int[2] padding=0, int[2] stride=1, int[2] dilation=1, int groups=1) -> Tensor */
-export const mkldnn_reorder_conv2d_weight: (self: Tensor, padding?: number[], stride?: number[], dilation?: number[], groups?: number) => Tensor = g("aten::mkldnn_reorder_conv2d_weight", "Txxxx");
+export const mkldnn_reorder_conv2d_weight: (self: Tensor, padding?: number[] | number, stride?: number[] | number, dilation?: number[] | number, groups?: number) => Tensor = g("aten::mkldnn_reorder_conv2d_weight", "Txxxx");
 /** aten::mkldnn_reorder_conv3d_weight(Tensor self, int[3] padding=0, int[3] stride=1, int[3] dilation=1, int groups=1) -> Tensor */
-export const mkldnn_reorder_conv3d_weight: (self: Tensor, padding?: number[], stride?: number[], dilation?: number[], groups?: number) => Tensor = g("aten::mkldnn_reorder_conv3d_weight", "Txxxx");
+export const mkldnn_reorder_conv3d_weight: (self: Tensor, padding?: number[] | number, stride?: number[] | number, dilation?: number[] | number, groups?: number) => Tensor = g("aten::mkldnn_reorder_conv3d_weight", "Txxxx");
 /** aten::mm(Tensor self, Tensor mat2) -> Tensor */
 export const mm: (self: Tensor, mat2: Tensor) => Tensor = g("aten::mm", "TT");
 /** aten::mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices) */
@@ -2319,17 +2320,17 @@ export const mode: (self: Tensor, dim?: number, keepdim?: boolean) => [Tensor, T
 /** aten::moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a) */
 export const moveaxis_int: (self: Tensor, source: number, destination: number) => Tensor = g("aten::moveaxis.int", "Txx");
 /** aten::moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a) */
-export const moveaxis_intlist: (self: Tensor, source: number[], destination: number[]) => Tensor = g("aten::moveaxis.intlist", "Txx");
+export const moveaxis_intlist: (self: Tensor, source: number[] | number, destination: number[] | number) => Tensor = g("aten::moveaxis.intlist", "Txx");
 /** aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a) */
 export const movedim_int: (self: Tensor, source: number, destination: number) => Tensor = g("aten::movedim.int", "Txx");
 /** aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a) */
-export const movedim_intlist: (self: Tensor, source: number[], destination: number[]) => Tensor = g("aten::movedim.intlist", "Txx");
+export const movedim_intlist: (self: Tensor, source: number[] | number, destination: number[] | number) => Tensor = g("aten::movedim.intlist", "Txx");
 /** aten::mps_convolution_backward(Tensor self, Tensor grad_output, Tensor weight, int[] padding, int[] stride, int[] dilation, int groups, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
-export const mps_convolution_backward: (self: Tensor, grad_output: Tensor, weight: Tensor, padding: number[], stride: number[], dilation: number[], groups: number, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::mps_convolution_backward", "TTTxxxxx");
+export const mps_convolution_backward: (self: Tensor, grad_output: Tensor, weight: Tensor, padding: number[] | number, stride: number[] | number, dilation: number[] | number, groups: number, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::mps_convolution_backward", "TTTxxxxx");
 /** aten::mps_convolution_transpose_backward(Tensor self, Tensor grad_output, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool[2] output_mask) -> (Tensor, Tensor) */
-export const mps_convolution_transpose_backward: (self: Tensor, grad_output: Tensor, weight: Tensor, padding: number[], output_padding: number[], stride: number[], dilation: number[], groups: number, output_mask: boolean[]) => [Tensor, Tensor] = g("aten::mps_convolution_transpose_backward", "TTTxxxxxx");
+export const mps_convolution_transpose_backward: (self: Tensor, grad_output: Tensor, weight: Tensor, padding: number[] | number, output_padding: number[] | number, stride: number[] | number, dilation: number[] | number, groups: number, output_mask: boolean[]) => [Tensor, Tensor] = g("aten::mps_convolution_transpose_backward", "TTTxxxxxx");
 /** aten::mps_max_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
-export const mps_max_pool2d_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => Tensor = g("aten::mps_max_pool2d_backward", "TTxxxxx");
+export const mps_max_pool2d_backward: (grad_output: Tensor, self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => Tensor = g("aten::mps_max_pool2d_backward", "TTxxxxx");
 /** aten::mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor */
 export const mse_loss: (self: Tensor, target: Tensor, reduction?: number) => Tensor = g("aten::mse_loss", "TTx");
 /** aten::mse_loss_backward(Tensor grad_output, Tensor self, Tensor target, int reduction) -> Tensor */
@@ -2355,7 +2356,7 @@ export const multilabel_margin_loss_backward: (grad_output: Tensor, self: Tensor
 /** aten::multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target) */
 export const multilabel_margin_loss_forward: (self: Tensor, target: Tensor, reduction: number) => [Tensor, Tensor] = g("aten::multilabel_margin_loss_forward", "TTx");
 /** aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor */
-export const multinomial: (self: Tensor, num_samples: number, replacement?: boolean, generator?: null) => Tensor = g("aten::multinomial", "Txxx");
+export const multinomial: (self: Tensor, num_samples: number, replacement?: boolean, generator?: Generator | null) => Tensor = g("aten::multinomial", "TxxG");
 /** aten::multiply.Scalar(Tensor self, Scalar other) -> Tensor */
 export const multiply_Scalar: (self: Tensor, other: number | boolean) => Tensor = g("aten::multiply.Scalar", "Tx");
 /** aten::multiply.Tensor(Tensor self, Tensor other) -> Tensor */
@@ -2375,7 +2376,7 @@ export const nan_to_num: (self: Tensor, nan?: number | null, posinf?: number | n
 /** aten::nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!) */
 export const nan_to_num_: (self: Tensor, nan?: number | null, posinf?: number | null, neginf?: number | null) => Tensor = g("aten::nan_to_num_", "Txxx");
 /** aten::nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export const nanmean: (self: Tensor, dim?: number[] | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::nanmean", "Txxd");
+export const nanmean: (self: Tensor, dim?: number[] | number | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::nanmean", "Txxd");
 /** aten::nanmedian(Tensor self) -> Tensor */
 export const nanmedian: (self: Tensor) => Tensor = g("aten::nanmedian", "T");
 /** aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices) */
@@ -2385,7 +2386,7 @@ export const nanquantile: (self: Tensor, q: Tensor, dim?: number | null, keepdim
 /** aten::nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor */
 export const nanquantile_scalar: (self: Tensor, q: number, dim?: number | null, keepdim?: boolean, interpolation?: string) => Tensor = g("aten::nanquantile.scalar", "Txxxx");
 /** aten::nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export const nansum: (self: Tensor, dim?: number[] | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::nansum", "Txxd");
+export const nansum: (self: Tensor, dim?: number[] | number | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::nansum", "Txxd");
 /** aten::narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a) */
 export const narrow: (self: Tensor, dim: number, start: number, length: number) => Tensor = g("aten::narrow", "Txxx");
 /** aten::narrow.Tensor(Tensor(a) self, int dim, Tensor start, int length) -> Tensor(a) */
@@ -2407,13 +2408,13 @@ export const native_group_norm: (input: Tensor, weight: Tensor | null, bias: Ten
 /** aten::native_group_norm_backward(Tensor grad_out, Tensor input, Tensor mean, Tensor rstd, Tensor? weight, SymInt N, SymInt C, SymInt HxW, int group, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
 export const native_group_norm_backward: (grad_out: Tensor, input: Tensor, mean: Tensor, rstd: Tensor, weight: Tensor | null, N: number, C: number, HxW: number, group: number, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::native_group_norm_backward", "TTTTtxxxxx");
 /** aten::native_layer_norm(Tensor input, SymInt[] normalized_shape, Tensor? weight, Tensor? bias, float eps) -> (Tensor, Tensor, Tensor) */
-export const native_layer_norm: (input: Tensor, normalized_shape: number[], weight: Tensor | null, bias: Tensor | null, eps: number) => [Tensor, Tensor, Tensor] = g("aten::native_layer_norm", "Txttx");
+export const native_layer_norm: (input: Tensor, normalized_shape: number[] | number, weight: Tensor | null, bias: Tensor | null, eps: number) => [Tensor, Tensor, Tensor] = g("aten::native_layer_norm", "Txttx");
 /** aten::native_layer_norm_backward(Tensor grad_out, Tensor input, SymInt[] normalized_shape, Tensor mean, Tensor rstd, Tensor? weight, Tensor? bias, bool[3] output_mask) -> (Tensor, Tensor, Tensor) */
-export const native_layer_norm_backward: (grad_out: Tensor, input: Tensor, normalized_shape: number[], mean: Tensor, rstd: Tensor, weight: Tensor | null, bias: Tensor | null, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::native_layer_norm_backward", "TTxTTttx");
+export const native_layer_norm_backward: (grad_out: Tensor, input: Tensor, normalized_shape: number[] | number, mean: Tensor, rstd: Tensor, weight: Tensor | null, bias: Tensor | null, output_mask: boolean[]) => [Tensor, Tensor, Tensor] = g("aten::native_layer_norm_backward", "TTxTTttx");
 /** aten::native_norm(Tensor self, Scalar p=2) -> Tensor */
 export const native_norm: (self: Tensor, p?: number | boolean) => Tensor = g("aten::native_norm", "Tx");
 /** aten::native_norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, ScalarType? dtype) -> Tensor */
-export const native_norm_ScalarOpt_dim_dtype: (self: Tensor, p: number | boolean | null, dim: number[], keepdim: boolean, dtype?: DType | null) => Tensor = g("aten::native_norm.ScalarOpt_dim_dtype", "Txxxd");
+export const native_norm_ScalarOpt_dim_dtype: (self: Tensor, p: number | boolean | null, dim: number[] | number, keepdim: boolean, dtype?: DType | null) => Tensor = g("aten::native_norm.ScalarOpt_dim_dtype", "Txxxd");
 /** aten::ne.Scalar(Tensor self, Scalar other) -> Tensor */
 export const ne_Scalar: (self: Tensor, other: number | boolean) => Tensor = g("aten::ne.Scalar", "Tx");
 /** aten::ne.Tensor(Tensor self, Tensor other) -> Tensor */
@@ -2431,17 +2432,17 @@ export const negative: (self: Tensor) => Tensor = g("aten::negative", "T");
 /** aten::negative_(Tensor(a!) self) -> Tensor(a!) */
 export const negative_: (self: Tensor) => Tensor = g("aten::negative_", "T");
 /** aten::nested_to_padded_tensor(Tensor self, float padding, int[]? output_size=None) -> Tensor */
-export const nested_to_padded_tensor: (self: Tensor, padding: number, output_size?: number[] | null) => Tensor = g("aten::nested_to_padded_tensor", "Txx");
+export const nested_to_padded_tensor: (self: Tensor, padding: number, output_size?: number[] | number | null) => Tensor = g("aten::nested_to_padded_tensor", "Txx");
 /** aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const new_empty: (self: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::new_empty", "Txdxxx");
+export const new_empty: (self: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::new_empty", "Txdxxx");
 /** aten::new_empty_strided(Tensor self, SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const new_empty_strided: (self: Tensor, size: number[], stride: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::new_empty_strided", "Txxdxxx");
+export const new_empty_strided: (self: Tensor, size: number[] | number, stride: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::new_empty_strided", "Txxdxxx");
 /** aten::new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const new_full: (self: Tensor, size: number[], fill_value: number | boolean, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::new_full", "Txxdxxx");
+export const new_full: (self: Tensor, size: number[] | number, fill_value: number | boolean, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::new_full", "Txxdxxx");
 /** aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const new_ones: (self: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::new_ones", "Txdxxx");
+export const new_ones: (self: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::new_ones", "Txdxxx");
 /** aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const new_zeros: (self: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::new_zeros", "Txdxxx");
+export const new_zeros: (self: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::new_zeros", "Txdxxx");
 /** aten::nextafter(Tensor self, Tensor other) -> Tensor */
 export const nextafter: (self: Tensor, other: Tensor) => Tensor = g("aten::nextafter", "TT");
 /** aten::nextafter_(Tensor(a!) self, Tensor other) -> Tensor(a!) */
@@ -2467,25 +2468,25 @@ export const nonzero_numpy: (self: Tensor) => Tensor[] = g("aten::nonzero_numpy"
 /** aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor */
 export const norm_Scalar: (self: Tensor, p?: number | boolean) => Tensor = g("aten::norm.Scalar", "Tx");
 /** aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor */
-export const norm_ScalarOpt_dim: (self: Tensor, p: number | boolean | null, dim: number[], keepdim?: boolean) => Tensor = g("aten::norm.ScalarOpt_dim", "Txxx");
+export const norm_ScalarOpt_dim: (self: Tensor, p: number | boolean | null, dim: number[] | number, keepdim?: boolean) => Tensor = g("aten::norm.ScalarOpt_dim", "Txxx");
 /** aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor */
-export const norm_ScalarOpt_dim_dtype: (self: Tensor, p: number | boolean | null, dim: number[], keepdim: boolean, dtype: DType) => Tensor = g("aten::norm.ScalarOpt_dim_dtype", "TxxxD");
+export const norm_ScalarOpt_dim_dtype: (self: Tensor, p: number | boolean | null, dim: number[] | number, keepdim: boolean, dtype: DType) => Tensor = g("aten::norm.ScalarOpt_dim_dtype", "TxxxD");
 /** aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor */
 export const norm_ScalarOpt_dtype: (self: Tensor, p: number | boolean | null, dtype: DType) => Tensor = g("aten::norm.ScalarOpt_dtype", "TxD");
 /** aten::norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor */
 export const norm_except_dim: (v: Tensor, pow?: number, dim?: number) => Tensor = g("aten::norm_except_dim", "Txx");
 /** aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor */
-export const normal_Tensor_Tensor: (mean: Tensor, std: Tensor, generator?: null) => Tensor = g("aten::normal.Tensor_Tensor", "TTx");
+export const normal_Tensor_Tensor: (mean: Tensor, std: Tensor, generator?: Generator | null) => Tensor = g("aten::normal.Tensor_Tensor", "TTG");
 /** aten::normal.Tensor_float(Tensor mean, float std=1., *, Generator? generator=None) -> Tensor */
-export const normal_Tensor_float: (mean: Tensor, std?: number, generator?: null) => Tensor = g("aten::normal.Tensor_float", "Txx");
+export const normal_Tensor_float: (mean: Tensor, std?: number, generator?: Generator | null) => Tensor = g("aten::normal.Tensor_float", "TxG");
 /** aten::normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor */
-export const normal_float_Tensor: (mean: number, std: Tensor, generator?: null) => Tensor = g("aten::normal.float_Tensor", "xTx");
+export const normal_float_Tensor: (mean: number, std: Tensor, generator?: Generator | null) => Tensor = g("aten::normal.float_Tensor", "xTG");
 /** aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const normal_float_float: (mean: number, std: number, size: number[], generator?: null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::normal.float_float", "xxxxdxxx");
+export const normal_float_float: (mean: number, std: number, size: number[] | number, generator?: Generator | null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::normal.float_float", "xxxGdxxx");
 /** aten::normal_(Tensor(a!) self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor(a!) */
-export const normal_: (self: Tensor, mean?: number, std?: number, generator?: null) => Tensor = g("aten::normal_", "Txxx");
+export const normal_: (self: Tensor, mean?: number, std?: number, generator?: Generator | null) => Tensor = g("aten::normal_", "TxxG");
 /** aten::normal_functional(Tensor self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor */
-export const normal_functional: (self: Tensor, mean?: number, std?: number, generator?: null) => Tensor = g("aten::normal_functional", "Txxx");
+export const normal_functional: (self: Tensor, mean?: number, std?: number, generator?: Generator | null) => Tensor = g("aten::normal_functional", "TxxG");
 /** aten::not_equal.Scalar(Tensor self, Scalar other) -> Tensor */
 export const not_equal_Scalar: (self: Tensor, other: number | boolean) => Tensor = g("aten::not_equal.Scalar", "Tx");
 /** aten::not_equal.Tensor(Tensor self, Tensor other) -> Tensor */
@@ -2497,13 +2498,13 @@ export const not_equal__Tensor: (self: Tensor, other: Tensor) => Tensor = g("ate
 /** aten::nuclear_norm(Tensor self, bool keepdim=False) -> Tensor */
 export const nuclear_norm: (self: Tensor, keepdim?: boolean) => Tensor = g("aten::nuclear_norm", "Tx");
 /** aten::nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor */
-export const nuclear_norm_dim: (self: Tensor, dim: number[], keepdim?: boolean) => Tensor = g("aten::nuclear_norm.dim", "Txx");
+export const nuclear_norm_dim: (self: Tensor, dim: number[] | number, keepdim?: boolean) => Tensor = g("aten::nuclear_norm.dim", "Txx");
 /** aten::numpy_T(Tensor(a) self) -> Tensor(a) */
 export const numpy_T: (self: Tensor) => Tensor = g("aten::numpy_T", "T");
 /** aten::one_hot(Tensor self, int num_classes=-1) -> Tensor */
 export const one_hot: (self: Tensor, num_classes?: number) => Tensor = g("aten::one_hot", "Tx");
 /** aten::ones(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const ones: (size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::ones", "xdxxx");
+export const ones: (size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::ones", "xdxxx");
 /** aten::ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export const ones_like: (self: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::ones_like", "Tdxxxx");
 /** aten::orgqr(Tensor self, Tensor input2) -> Tensor */
@@ -2515,7 +2516,7 @@ export const outer: (self: Tensor, vec2: Tensor) => Tensor = g("aten::outer", "T
 /** aten::output_nr(Tensor self) -> int */
 export const output_nr: (self: Tensor) => number = g("aten::output_nr", "T");
 /** aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor */
-export const pad: (self: Tensor, pad: number[], mode?: string, value?: number | null) => Tensor = g("aten::pad", "Txxx");
+export const pad: (self: Tensor, pad: number[] | number, mode?: string, value?: number | null) => Tensor = g("aten::pad", "Txxx");
 /** aten::pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.) -> Tensor */
 export const pad_sequence: (sequences: Tensor[], batch_first?: boolean, padding_value?: number) => Tensor = g("aten::pad_sequence", "Lxx");
 /** aten::pairwise_distance(Tensor x1, Tensor x2, float p=2., float eps=9.9999999999999995e-07, bool keepdim=False) -> Tensor */
@@ -2523,9 +2524,9 @@ export const pairwise_distance: (x1: Tensor, x2: Tensor, p?: number, eps?: numbe
 /** aten::pdist(Tensor self, float p=2.) -> Tensor */
 export const pdist: (self: Tensor, p?: number) => Tensor = g("aten::pdist", "Tx");
 /** aten::permute(Tensor(a) self, int[] dims) -> Tensor(a) */
-export const permute: (self: Tensor, dims: number[]) => Tensor = g("aten::permute", "Tx");
+export const permute: (self: Tensor, dims: number[] | number) => Tensor = g("aten::permute", "Tx");
 /** aten::permute_copy(Tensor self, int[] dims) -> Tensor */
-export const permute_copy: (self: Tensor, dims: number[]) => Tensor = g("aten::permute_copy", "Tx");
+export const permute_copy: (self: Tensor, dims: number[] | number) => Tensor = g("aten::permute_copy", "Tx");
 /** aten::pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a) */
 export const pin_memory: (self: Tensor, device?: string | null) => Tensor = g("aten::pin_memory", "Tx");
 /** aten::pinverse(Tensor self, float rcond=1.0000000000000001e-15) -> Tensor */
@@ -2535,7 +2536,7 @@ export const pixel_shuffle: (self: Tensor, upscale_factor: number) => Tensor = g
 /** aten::pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor */
 export const pixel_unshuffle: (self: Tensor, downscale_factor: number) => Tensor = g("aten::pixel_unshuffle", "Tx");
 /** aten::poisson(Tensor self, Generator? generator=None) -> Tensor */
-export const poisson: (self: Tensor, generator?: null) => Tensor = g("aten::poisson", "Tx");
+export const poisson: (self: Tensor, generator?: Generator | null) => Tensor = g("aten::poisson", "TG");
 /** aten::poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor */
 export const poisson_nll_loss: (input: Tensor, target: Tensor, log_input: boolean, full: boolean, eps: number, reduction: number) => Tensor = g("aten::poisson_nll_loss", "TTxxxx");
 /** aten::polar(Tensor abs, Tensor angle) -> Tensor */
@@ -2609,9 +2610,9 @@ export const quantized_lstm_input_legacy: (input: Tensor, hx: Tensor[], params: 
 /** aten::quantized_lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> (Tensor, Tensor) */
 export const quantized_lstm_cell: (input: Tensor, hx: Tensor[], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, zero_point_ih: number | boolean, zero_point_hh: number | boolean) => [Tensor, Tensor] = g("aten::quantized_lstm_cell", "TLTTTTTTTTxxxx");
 /** aten::quantized_max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> Tensor */
-export const quantized_max_pool1d: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => Tensor = g("aten::quantized_max_pool1d", "Txxxxx");
+export const quantized_max_pool1d: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => Tensor = g("aten::quantized_max_pool1d", "Txxxxx");
 /** aten::quantized_max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor */
-export const quantized_max_pool2d: (self: Tensor, kernel_size: number[], stride?: number[], padding?: number[], dilation?: number[], ceil_mode?: boolean) => Tensor = g("aten::quantized_max_pool2d", "Txxxxx");
+export const quantized_max_pool2d: (self: Tensor, kernel_size: number[] | number, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number, ceil_mode?: boolean) => Tensor = g("aten::quantized_max_pool2d", "Txxxxx");
 /** aten::quantized_rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> Tensor */
 export const quantized_rnn_relu_cell: (input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, packed_ih: Tensor, packed_hh: Tensor, col_offsets_ih: Tensor, col_offsets_hh: Tensor, scale_ih: number | boolean, scale_hh: number | boolean, zero_point_ih: number | boolean, zero_point_hh: number | boolean) => Tensor = g("aten::quantized_rnn_relu_cell", "TTTTTTTTTTxxxx");
 /** aten::quantized_rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor b_ih, Tensor b_hh, Tensor packed_ih, Tensor packed_hh, Tensor col_offsets_ih, Tensor col_offsets_hh, Scalar scale_ih, Scalar scale_hh, Scalar zero_point_ih, Scalar zero_point_hh) -> Tensor */
@@ -2621,45 +2622,45 @@ export const rad2deg: (self: Tensor) => Tensor = g("aten::rad2deg", "T");
 /** aten::rad2deg_(Tensor(a!) self) -> Tensor(a!) */
 export const rad2deg_: (self: Tensor) => Tensor = g("aten::rad2deg_", "T");
 /** aten::rand(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const rand: (size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::rand", "xdxxx");
+export const rand: (size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::rand", "xdxxx");
 /** aten::rand.generator(int[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const rand_generator: (size: number[], generator?: null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::rand.generator", "xxdxxx");
+export const rand_generator: (size: number[] | number, generator?: Generator | null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::rand.generator", "xGdxxx");
 /** aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export const rand_like: (self: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::rand_like", "Tdxxxx");
 /** aten::randint(int high, int[] size, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const randint: (high: number, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randint", "xxdxxx");
+export const randint: (high: number, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randint", "xxdxxx");
 /** aten::randint.generator(int high, int[] size, *, Generator? generator, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const randint_generator: (high: number, size: number[], generator?: null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randint.generator", "xxxdxxx");
+export const randint_generator: (high: number, size: number[] | number, generator?: Generator | null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randint.generator", "xxGdxxx");
 /** aten::randint.low(int low, int high, int[] size, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const randint_low: (low: number, high: number, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randint.low", "xxxdxxx");
+export const randint_low: (low: number, high: number, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randint.low", "xxxdxxx");
 /** aten::randint.low_generator(int low, int high, int[] size, *, Generator? generator, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const randint_low_generator: (low: number, high: number, size: number[], generator?: null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randint.low_generator", "xxxxdxxx");
+export const randint_low_generator: (low: number, high: number, size: number[] | number, generator?: Generator | null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randint.low_generator", "xxxGdxxx");
 /** aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export const randint_like: (self: Tensor, high: number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::randint_like", "Txdxxxx");
 /** aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export const randint_like_low_dtype: (self: Tensor, low: number, high: number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::randint_like.low_dtype", "Txxdxxxx");
 /** aten::randn(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const randn: (size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randn", "xdxxx");
+export const randn: (size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randn", "xdxxx");
 /** aten::randn.generator(int[] size, *, Generator? generator, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const randn_generator: (size: number[], generator?: null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randn.generator", "xxdxxx");
+export const randn_generator: (size: number[] | number, generator?: Generator | null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randn.generator", "xGdxxx");
 /** aten::randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export const randn_like: (self: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::randn_like", "Tdxxxx");
 /** aten::random(Tensor self, *, Generator? generator=None) -> Tensor */
-export const random: (self: Tensor, generator?: null) => Tensor = g("aten::random", "Tx");
+export const random: (self: Tensor, generator?: Generator | null) => Tensor = g("aten::random", "TG");
 /** aten::random.from(Tensor self, int from, int? to, *, Generator? generator=None) -> Tensor */
-export const random_from: (self: Tensor, from: number, to?: number | null, generator?: null) => Tensor = g("aten::random.from", "Txxx");
+export const random_from: (self: Tensor, from: number, to?: number | null, generator?: Generator | null) => Tensor = g("aten::random.from", "TxxG");
 /** aten::random.to(Tensor self, int to, *, Generator? generator=None) -> Tensor */
-export const random_to: (self: Tensor, to: number, generator?: null) => Tensor = g("aten::random.to", "Txx");
+export const random_to: (self: Tensor, to: number, generator?: Generator | null) => Tensor = g("aten::random.to", "TxG");
 /** aten::random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!) */
-export const random_: (self: Tensor, generator?: null) => Tensor = g("aten::random_", "Tx");
+export const random_: (self: Tensor, generator?: Generator | null) => Tensor = g("aten::random_", "TG");
 /** aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!) */
-export const random__from: (self: Tensor, from: number, to?: number | null, generator?: null) => Tensor = g("aten::random_.from", "Txxx");
+export const random__from: (self: Tensor, from: number, to?: number | null, generator?: Generator | null) => Tensor = g("aten::random_.from", "TxxG");
 /** aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!) */
-export const random__to: (self: Tensor, to: number, generator?: null) => Tensor = g("aten::random_.to", "Txx");
+export const random__to: (self: Tensor, to: number, generator?: Generator | null) => Tensor = g("aten::random_.to", "TxG");
 /** aten::randperm(int n, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export const randperm: (n: number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randperm", "xdxxx");
 /** aten::randperm.generator(int n, *, Generator? generator, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const randperm_generator: (n: number, generator?: null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randperm.generator", "xxdxxx");
+export const randperm_generator: (n: number, generator?: Generator | null, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::randperm.generator", "xGdxxx");
 /** aten::range(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export const range: (start: number | boolean, end: number | boolean, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::range", "xxdxxx");
 /** aten::range.step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
@@ -2673,17 +2674,17 @@ export const reciprocal: (self: Tensor) => Tensor = g("aten::reciprocal", "T");
 /** aten::reciprocal_(Tensor(a!) self) -> Tensor(a!) */
 export const reciprocal_: (self: Tensor) => Tensor = g("aten::reciprocal_", "T");
 /** aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor */
-export const reflection_pad1d: (self: Tensor, padding: number[]) => Tensor = g("aten::reflection_pad1d", "Tx");
+export const reflection_pad1d: (self: Tensor, padding: number[] | number) => Tensor = g("aten::reflection_pad1d", "Tx");
 /** aten::reflection_pad1d_backward(Tensor grad_output, Tensor self, int[2] padding) -> Tensor */
-export const reflection_pad1d_backward: (grad_output: Tensor, self: Tensor, padding: number[]) => Tensor = g("aten::reflection_pad1d_backward", "TTx");
+export const reflection_pad1d_backward: (grad_output: Tensor, self: Tensor, padding: number[] | number) => Tensor = g("aten::reflection_pad1d_backward", "TTx");
 /** aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor */
-export const reflection_pad2d: (self: Tensor, padding: number[]) => Tensor = g("aten::reflection_pad2d", "Tx");
+export const reflection_pad2d: (self: Tensor, padding: number[] | number) => Tensor = g("aten::reflection_pad2d", "Tx");
 /** aten::reflection_pad2d_backward(Tensor grad_output, Tensor self, int[4] padding) -> Tensor */
-export const reflection_pad2d_backward: (grad_output: Tensor, self: Tensor, padding: number[]) => Tensor = g("aten::reflection_pad2d_backward", "TTx");
+export const reflection_pad2d_backward: (grad_output: Tensor, self: Tensor, padding: number[] | number) => Tensor = g("aten::reflection_pad2d_backward", "TTx");
 /** aten::reflection_pad3d(Tensor self, int[6] padding) -> Tensor */
-export const reflection_pad3d: (self: Tensor, padding: number[]) => Tensor = g("aten::reflection_pad3d", "Tx");
+export const reflection_pad3d: (self: Tensor, padding: number[] | number) => Tensor = g("aten::reflection_pad3d", "Tx");
 /** aten::reflection_pad3d_backward(Tensor grad_output, Tensor self, int[6] padding) -> Tensor */
-export const reflection_pad3d_backward: (grad_output: Tensor, self: Tensor, padding: number[]) => Tensor = g("aten::reflection_pad3d_backward", "TTx");
+export const reflection_pad3d_backward: (grad_output: Tensor, self: Tensor, padding: number[] | number) => Tensor = g("aten::reflection_pad3d_backward", "TTx");
 /** aten::relu(Tensor self) -> Tensor */
 export const relu: (self: Tensor) => Tensor = g("aten::relu", "T");
 /** aten::relu6(Tensor self) -> Tensor */
@@ -2707,7 +2708,7 @@ export const renorm: (self: Tensor, p: number | boolean, dim: number, maxnorm: n
 /** aten::renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!) */
 export const renorm_: (self: Tensor, p: number | boolean, dim: number, maxnorm: number | boolean) => Tensor = g("aten::renorm_", "Txxx");
 /** aten::repeat(Tensor self, SymInt[] repeats) -> Tensor */
-export const repeat: (self: Tensor, repeats: number[]) => Tensor = g("aten::repeat", "Tx");
+export const repeat: (self: Tensor, repeats: number[] | number) => Tensor = g("aten::repeat", "Tx");
 /** aten::repeat_interleave.Tensor(Tensor repeats, *, int? output_size=None) -> Tensor */
 export const repeat_interleave_Tensor: (repeats: Tensor, output_size?: number | null) => Tensor = g("aten::repeat_interleave.Tensor", "Tx");
 /** aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor */
@@ -2715,27 +2716,27 @@ export const repeat_interleave_self_Tensor: (self: Tensor, repeats: Tensor, dim?
 /** aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor */
 export const repeat_interleave_self_int: (self: Tensor, repeats: number, dim?: number | null, output_size?: number | null) => Tensor = g("aten::repeat_interleave.self_int", "Txxx");
 /** aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor */
-export const replication_pad1d: (self: Tensor, padding: number[]) => Tensor = g("aten::replication_pad1d", "Tx");
+export const replication_pad1d: (self: Tensor, padding: number[] | number) => Tensor = g("aten::replication_pad1d", "Tx");
 /** aten::replication_pad1d_backward(Tensor grad_output, Tensor self, int[2] padding) -> Tensor */
-export const replication_pad1d_backward: (grad_output: Tensor, self: Tensor, padding: number[]) => Tensor = g("aten::replication_pad1d_backward", "TTx");
+export const replication_pad1d_backward: (grad_output: Tensor, self: Tensor, padding: number[] | number) => Tensor = g("aten::replication_pad1d_backward", "TTx");
 /** aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor */
-export const replication_pad2d: (self: Tensor, padding: number[]) => Tensor = g("aten::replication_pad2d", "Tx");
+export const replication_pad2d: (self: Tensor, padding: number[] | number) => Tensor = g("aten::replication_pad2d", "Tx");
 /** aten::replication_pad2d_backward(Tensor grad_output, Tensor self, int[4] padding) -> Tensor */
-export const replication_pad2d_backward: (grad_output: Tensor, self: Tensor, padding: number[]) => Tensor = g("aten::replication_pad2d_backward", "TTx");
+export const replication_pad2d_backward: (grad_output: Tensor, self: Tensor, padding: number[] | number) => Tensor = g("aten::replication_pad2d_backward", "TTx");
 /** aten::replication_pad3d(Tensor self, int[6] padding) -> Tensor */
-export const replication_pad3d: (self: Tensor, padding: number[]) => Tensor = g("aten::replication_pad3d", "Tx");
+export const replication_pad3d: (self: Tensor, padding: number[] | number) => Tensor = g("aten::replication_pad3d", "Tx");
 /** aten::replication_pad3d_backward(Tensor grad_output, Tensor self, int[6] padding) -> Tensor */
-export const replication_pad3d_backward: (grad_output: Tensor, self: Tensor, padding: number[]) => Tensor = g("aten::replication_pad3d_backward", "TTx");
+export const replication_pad3d_backward: (grad_output: Tensor, self: Tensor, padding: number[] | number) => Tensor = g("aten::replication_pad3d_backward", "TTx");
 /** aten::requires_grad_(Tensor(a!) self, bool requires_grad=True) -> Tensor(a!) */
 export const requires_grad_: (self: Tensor, requires_grad?: boolean) => Tensor = g("aten::requires_grad_", "Tx");
 /** aten::reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a) */
-export const reshape: (self: Tensor, shape: number[]) => Tensor = g("aten::reshape", "Tx");
+export const reshape: (self: Tensor, shape: number[] | number) => Tensor = g("aten::reshape", "Tx");
 /** aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a) */
 export const reshape_as: (self: Tensor, other: Tensor) => Tensor = g("aten::reshape_as", "TT");
 /** aten::resize(Tensor self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor */
-export const resize: (self: Tensor, size: number[], memory_format?: number | null) => Tensor = g("aten::resize", "Txx");
+export const resize: (self: Tensor, size: number[] | number, memory_format?: number | null) => Tensor = g("aten::resize", "Txx");
 /** aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!) */
-export const resize_: (self: Tensor, size: number[], memory_format?: number | null) => Tensor = g("aten::resize_", "Txx");
+export const resize_: (self: Tensor, size: number[] | number, memory_format?: number | null) => Tensor = g("aten::resize_", "Txx");
 /** aten::resize_as(Tensor self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor */
 export const resize_as: (self: Tensor, the_template: Tensor, memory_format?: number | null) => Tensor = g("aten::resize_as", "TTx");
 /** aten::resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!) */
@@ -2763,9 +2764,9 @@ export const rnn_tanh_input: (input: Tensor, hx: Tensor, params: Tensor[], has_b
 /** aten::rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor */
 export const rnn_tanh_cell: (input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih?: Tensor | null, b_hh?: Tensor | null) => Tensor = g("aten::rnn_tanh_cell", "TTTTtt");
 /** aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor */
-export const roll: (self: Tensor, shifts: number[], dims?: number[]) => Tensor = g("aten::roll", "Txx");
+export const roll: (self: Tensor, shifts: number[] | number, dims?: number[] | number) => Tensor = g("aten::roll", "Txx");
 /** aten::rot90(Tensor self, int k=1, int[] dims=[0, 1]) -> Tensor */
-export const rot90: (self: Tensor, k?: number, dims?: number[]) => Tensor = g("aten::rot90", "Txx");
+export const rot90: (self: Tensor, k?: number, dims?: number[] | number) => Tensor = g("aten::rot90", "Txx");
 /** aten::round(Tensor self) -> Tensor */
 export const round: (self: Tensor) => Tensor = g("aten::round", "T");
 /** aten::round.decimals(Tensor self, *, int decimals) -> Tensor */
@@ -2781,13 +2782,13 @@ export const row_indices_copy: (self: Tensor) => Tensor = g("aten::row_indices_c
 /** aten::row_stack(Tensor[] tensors) -> Tensor */
 export const row_stack: (tensors: Tensor[]) => Tensor = g("aten::row_stack", "L");
 /** aten::rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor */
-export const rrelu: (self: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: null) => Tensor = g("aten::rrelu", "Txxxx");
+export const rrelu: (self: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: Generator | null) => Tensor = g("aten::rrelu", "TxxxG");
 /** aten::rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!) */
-export const rrelu_: (self: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: null) => Tensor = g("aten::rrelu_", "Txxxx");
+export const rrelu_: (self: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: Generator | null) => Tensor = g("aten::rrelu_", "TxxxG");
 /** aten::rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor */
-export const rrelu_with_noise: (self: Tensor, noise: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: null) => Tensor = g("aten::rrelu_with_noise", "TTxxxx");
+export const rrelu_with_noise: (self: Tensor, noise: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: Generator | null) => Tensor = g("aten::rrelu_with_noise", "TTxxxG");
 /** aten::rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!) */
-export const rrelu_with_noise_: (self: Tensor, noise: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: null) => Tensor = g("aten::rrelu_with_noise_", "TTxxxx");
+export const rrelu_with_noise_: (self: Tensor, noise: Tensor, lower?: number | boolean, upper?: number | boolean, training?: boolean, generator?: Generator | null) => Tensor = g("aten::rrelu_with_noise_", "TTxxxG");
 /** aten::rrelu_with_noise_backward(Tensor grad_output, Tensor self, Tensor noise, Scalar lower, Scalar upper, bool training, bool self_is_result) -> Tensor */
 export const rrelu_with_noise_backward: (grad_output: Tensor, self: Tensor, noise: Tensor, lower: number | boolean, upper: number | boolean, training: boolean, self_is_result: boolean) => Tensor = g("aten::rrelu_with_noise_backward", "TTTxxxx");
 /** aten::rsqrt(Tensor self) -> Tensor */
@@ -2833,7 +2834,7 @@ export const segment_reduce: (data: Tensor, reduce: string, lengths?: Tensor | n
 /** aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a) */
 export const select_int: (self: Tensor, dim: number, index: number) => Tensor = g("aten::select.int", "Txx");
 /** aten::select_backward(Tensor grad_output, SymInt[] input_sizes, int dim, int index) -> Tensor */
-export const select_backward: (grad_output: Tensor, input_sizes: number[], dim: number, index: number) => Tensor = g("aten::select_backward", "Txxx");
+export const select_backward: (grad_output: Tensor, input_sizes: number[] | number, dim: number, index: number) => Tensor = g("aten::select_backward", "Txxx");
 /** aten::select_copy.int(Tensor self, int dim, int index) -> Tensor */
 export const select_copy_int: (self: Tensor, dim: number, index: number) => Tensor = g("aten::select_copy.int", "Txx");
 /** aten::select_scatter(Tensor self, Tensor src, int dim, int index) -> Tensor */
@@ -2851,7 +2852,7 @@ export const set_: (self: Tensor) => Tensor = g("aten::set_", "T");
 /** aten::set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!) */
 export const set__source_Tensor: (self: Tensor, source: Tensor) => Tensor = g("aten::set_.source_Tensor", "TT");
 /** aten::set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!) */
-export const set__source_Tensor_storage_offset: (self: Tensor, source: Tensor, storage_offset: number, size: number[], stride?: number[]) => Tensor = g("aten::set_.source_Tensor_storage_offset", "TTxxx");
+export const set__source_Tensor_storage_offset: (self: Tensor, source: Tensor, storage_offset: number, size: number[] | number, stride?: number[] | number) => Tensor = g("aten::set_.source_Tensor_storage_offset", "TTxxx");
 /** aten::sgn(Tensor self) -> Tensor */
 export const sgn: (self: Tensor) => Tensor = g("aten::sgn", "T");
 /** aten::sgn_(Tensor(a!) self) -> Tensor(a!) */
@@ -2891,7 +2892,7 @@ export const size_int: (self: Tensor, dim: number) => number = g("aten::size.int
 /** aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a) */
 export const slice_Tensor: (self: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number) => Tensor = g("aten::slice.Tensor", "Txxxx");
 /** aten::slice_backward(Tensor grad_output, SymInt[] input_sizes, int dim, SymInt start, SymInt end, SymInt step) -> Tensor */
-export const slice_backward: (grad_output: Tensor, input_sizes: number[], dim: number, start: number, end: number, step: number) => Tensor = g("aten::slice_backward", "Txxxxx");
+export const slice_backward: (grad_output: Tensor, input_sizes: number[] | number, dim: number, start: number, end: number, step: number) => Tensor = g("aten::slice_backward", "Txxxxx");
 /** aten::slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor */
 export const slice_copy_Tensor: (self: Tensor, dim?: number, start?: number | null, end?: number | null, step?: number) => Tensor = g("aten::slice_copy.Tensor", "Txxxx");
 /** aten::slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor */
@@ -2899,17 +2900,17 @@ export const slice_scatter: (self: Tensor, src: Tensor, dim?: number, start?: nu
 /** aten::slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet) */
 export const slogdet: (self: Tensor) => [Tensor, Tensor] = g("aten::slogdet", "T");
 /** aten::slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor */
-export const slow_conv3d: (self: Tensor, weight: Tensor, kernel_size: number[], bias?: Tensor | null, stride?: number[], padding?: number[]) => Tensor = g("aten::slow_conv3d", "TTxtxx");
+export const slow_conv3d: (self: Tensor, weight: Tensor, kernel_size: number[] | number, bias?: Tensor | null, stride?: number[] | number, padding?: number[] | number) => Tensor = g("aten::slow_conv3d", "TTxtxx");
 /** aten::slow_conv3d_forward(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding) -> Tensor */
-export const slow_conv3d_forward: (self: Tensor, weight: Tensor, kernel_size: number[], bias: Tensor | null, stride: number[], padding: number[]) => Tensor = g("aten::slow_conv3d_forward", "TTxtxx");
+export const slow_conv3d_forward: (self: Tensor, weight: Tensor, kernel_size: number[] | number, bias: Tensor | null, stride: number[] | number, padding: number[] | number) => Tensor = g("aten::slow_conv3d_forward", "TTxtxx");
 /** aten::slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor */
-export const slow_conv_dilated2d: (self: Tensor, weight: Tensor, kernel_size: number[], bias?: Tensor | null, stride?: number[], padding?: number[], dilation?: number[]) => Tensor = g("aten::slow_conv_dilated2d", "TTxtxxx");
+export const slow_conv_dilated2d: (self: Tensor, weight: Tensor, kernel_size: number[] | number, bias?: Tensor | null, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number) => Tensor = g("aten::slow_conv_dilated2d", "TTxtxxx");
 /** aten::slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor */
-export const slow_conv_dilated3d: (self: Tensor, weight: Tensor, kernel_size: number[], bias?: Tensor | null, stride?: number[], padding?: number[], dilation?: number[]) => Tensor = g("aten::slow_conv_dilated3d", "TTxtxxx");
+export const slow_conv_dilated3d: (self: Tensor, weight: Tensor, kernel_size: number[] | number, bias?: Tensor | null, stride?: number[] | number, padding?: number[] | number, dilation?: number[] | number) => Tensor = g("aten::slow_conv_dilated3d", "TTxtxxx");
 /** aten::slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor */
-export const slow_conv_transpose2d: (self: Tensor, weight: Tensor, kernel_size: number[], bias?: Tensor | null, stride?: number[], padding?: number[], output_padding?: number[], dilation?: number[]) => Tensor = g("aten::slow_conv_transpose2d", "TTxtxxxx");
+export const slow_conv_transpose2d: (self: Tensor, weight: Tensor, kernel_size: number[] | number, bias?: Tensor | null, stride?: number[] | number, padding?: number[] | number, output_padding?: number[] | number, dilation?: number[] | number) => Tensor = g("aten::slow_conv_transpose2d", "TTxtxxxx");
 /** aten::slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor */
-export const slow_conv_transpose3d: (self: Tensor, weight: Tensor, kernel_size: number[], bias?: Tensor | null, stride?: number[], padding?: number[], output_padding?: number[], dilation?: number[]) => Tensor = g("aten::slow_conv_transpose3d", "TTxtxxxx");
+export const slow_conv_transpose3d: (self: Tensor, weight: Tensor, kernel_size: number[] | number, bias?: Tensor | null, stride?: number[] | number, padding?: number[] | number, output_padding?: number[] | number, dilation?: number[] | number) => Tensor = g("aten::slow_conv_transpose3d", "TTxtxxxx");
 /** aten::smm(Tensor self, Tensor mat2) -> Tensor */
 export const smm: (self: Tensor, mat2: Tensor) => Tensor = g("aten::smm", "TT");
 /** aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.) -> Tensor */
@@ -2937,41 +2938,41 @@ export const sort_stable: (self: Tensor, stable?: boolean | null, dim?: number, 
 /** aten::sparse_bsc_tensor.ccol_row_value(Tensor ccol_indices, Tensor row_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
 export const sparse_bsc_tensor_ccol_row_value: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_bsc_tensor.ccol_row_value", "TTTdxxx");
 /** aten::sparse_bsc_tensor.ccol_row_value_size(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
-export const sparse_bsc_tensor_ccol_row_value_size: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_bsc_tensor.ccol_row_value_size", "TTTxdxxx");
+export const sparse_bsc_tensor_ccol_row_value_size: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_bsc_tensor.ccol_row_value_size", "TTTxdxxx");
 /** aten::sparse_bsr_tensor.crow_col_value(Tensor crow_indices, Tensor col_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
 export const sparse_bsr_tensor_crow_col_value: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_bsr_tensor.crow_col_value", "TTTdxxx");
 /** aten::sparse_bsr_tensor.crow_col_value_size(Tensor crow_indices, Tensor col_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
-export const sparse_bsr_tensor_crow_col_value_size: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_bsr_tensor.crow_col_value_size", "TTTxdxxx");
+export const sparse_bsr_tensor_crow_col_value_size: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_bsr_tensor.crow_col_value_size", "TTTxdxxx");
 /** aten::sparse_compressed_tensor.comp_plain_value(Tensor compressed_indices, Tensor plain_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
 export const sparse_compressed_tensor_comp_plain_value: (compressed_indices: Tensor, plain_indices: Tensor, values: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_compressed_tensor.comp_plain_value", "TTTdxxx");
 /** aten::sparse_compressed_tensor.comp_plain_value_size(Tensor compressed_indices, Tensor plain_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
-export const sparse_compressed_tensor_comp_plain_value_size: (compressed_indices: Tensor, plain_indices: Tensor, values: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_compressed_tensor.comp_plain_value_size", "TTTxdxxx");
+export const sparse_compressed_tensor_comp_plain_value_size: (compressed_indices: Tensor, plain_indices: Tensor, values: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_compressed_tensor.comp_plain_value_size", "TTTxdxxx");
 /** aten::sparse_coo_tensor.indices(Tensor indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
 export const sparse_coo_tensor_indices: (indices: Tensor, values: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_coo_tensor.indices", "TTdxxx");
 /** aten::sparse_coo_tensor.indices_size(Tensor indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const sparse_coo_tensor_indices_size: (indices: Tensor, values: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_coo_tensor.indices_size", "TTxdxxx");
+export const sparse_coo_tensor_indices_size: (indices: Tensor, values: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_coo_tensor.indices_size", "TTxdxxx");
 /** aten::sparse_coo_tensor.size(int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
-export const sparse_coo_tensor_size: (size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_coo_tensor.size", "xdxxx");
+export const sparse_coo_tensor_size: (size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_coo_tensor.size", "xdxxx");
 /** aten::sparse_csc_tensor.ccol_row_value(Tensor ccol_indices, Tensor row_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
 export const sparse_csc_tensor_ccol_row_value: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_csc_tensor.ccol_row_value", "TTTdxxx");
 /** aten::sparse_csc_tensor.ccol_row_value_size(Tensor ccol_indices, Tensor row_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
-export const sparse_csc_tensor_ccol_row_value_size: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_csc_tensor.ccol_row_value_size", "TTTxdxxx");
+export const sparse_csc_tensor_ccol_row_value_size: (ccol_indices: Tensor, row_indices: Tensor, values: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_csc_tensor.ccol_row_value_size", "TTTxdxxx");
 /** aten::sparse_csr_tensor.crow_col_value(Tensor crow_indices, Tensor col_indices, Tensor values, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
 export const sparse_csr_tensor_crow_col_value: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_csr_tensor.crow_col_value", "TTTdxxx");
 /** aten::sparse_csr_tensor.crow_col_value_size(Tensor crow_indices, Tensor col_indices, Tensor values, int[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=False) -> Tensor */
-export const sparse_csr_tensor_crow_col_value_size: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_csr_tensor.crow_col_value_size", "TTTxdxxx");
+export const sparse_csr_tensor_crow_col_value_size: (crow_indices: Tensor, col_indices: Tensor, values: Tensor, size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::sparse_csr_tensor.crow_col_value_size", "TTTxdxxx");
 /** aten::sparse_dim(Tensor self) -> int */
 export const sparse_dim: (self: Tensor) => number = g("aten::sparse_dim", "T");
 /** aten::sparse_mask(Tensor self, Tensor mask) -> Tensor */
 export const sparse_mask: (self: Tensor, mask: Tensor) => Tensor = g("aten::sparse_mask", "TT");
 /** aten::sparse_resize(Tensor self, int[] size, int sparse_dim, int dense_dim) -> Tensor */
-export const sparse_resize: (self: Tensor, size: number[], sparse_dim: number, dense_dim: number) => Tensor = g("aten::sparse_resize", "Txxx");
+export const sparse_resize: (self: Tensor, size: number[] | number, sparse_dim: number, dense_dim: number) => Tensor = g("aten::sparse_resize", "Txxx");
 /** aten::sparse_resize_(Tensor(a!) self, int[] size, int sparse_dim, int dense_dim) -> Tensor(a!) */
-export const sparse_resize_: (self: Tensor, size: number[], sparse_dim: number, dense_dim: number) => Tensor = g("aten::sparse_resize_", "Txxx");
+export const sparse_resize_: (self: Tensor, size: number[] | number, sparse_dim: number, dense_dim: number) => Tensor = g("aten::sparse_resize_", "Txxx");
 /** aten::sparse_resize_and_clear(Tensor self, int[] size, int sparse_dim, int dense_dim) -> Tensor */
-export const sparse_resize_and_clear: (self: Tensor, size: number[], sparse_dim: number, dense_dim: number) => Tensor = g("aten::sparse_resize_and_clear", "Txxx");
+export const sparse_resize_and_clear: (self: Tensor, size: number[] | number, sparse_dim: number, dense_dim: number) => Tensor = g("aten::sparse_resize_and_clear", "Txxx");
 /** aten::sparse_resize_and_clear_(Tensor(a!) self, int[] size, int sparse_dim, int dense_dim) -> Tensor(a!) */
-export const sparse_resize_and_clear_: (self: Tensor, size: number[], sparse_dim: number, dense_dim: number) => Tensor = g("aten::sparse_resize_and_clear_", "Txxx");
+export const sparse_resize_and_clear_: (self: Tensor, size: number[] | number, sparse_dim: number, dense_dim: number) => Tensor = g("aten::sparse_resize_and_clear_", "Txxx");
 /** aten::sparse_sampled_addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export const sparse_sampled_addmm: (self: Tensor, mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean) => Tensor = g("aten::sparse_sampled_addmm", "TTTxx");
 /** aten::special_airy_ai(Tensor x) -> Tensor */
@@ -3073,7 +3074,7 @@ export const special_log_softmax: (self: Tensor, dim: number, dtype?: DType | nu
 /** aten::special_logit(Tensor self, float? eps=None) -> Tensor */
 export const special_logit: (self: Tensor, eps?: number | null) => Tensor = g("aten::special_logit", "Tx");
 /** aten::special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
-export const special_logsumexp: (self: Tensor, dim: number[], keepdim?: boolean) => Tensor = g("aten::special_logsumexp", "Txx");
+export const special_logsumexp: (self: Tensor, dim: number[] | number, keepdim?: boolean) => Tensor = g("aten::special_logsumexp", "Txx");
 /** aten::special_modified_bessel_i0(Tensor self) -> Tensor */
 export const special_modified_bessel_i0: (self: Tensor) => Tensor = g("aten::special_modified_bessel_i0", "T");
 /** aten::special_modified_bessel_i1(Tensor self) -> Tensor */
@@ -3149,13 +3150,13 @@ export const special_zeta_self_scalar: (self: number | boolean, other: Tensor) =
 /** aten::split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[] */
 export const split_Tensor: (self: Tensor, split_size: number, dim?: number) => Tensor[] = g("aten::split.Tensor", "Txx");
 /** aten::split.sizes(Tensor(a -> *) self, int[] split_size, int dim=0) -> Tensor(a)[] */
-export const split_sizes: (self: Tensor, split_size: number[], dim?: number) => Tensor[] = g("aten::split.sizes", "Txx");
+export const split_sizes: (self: Tensor, split_size: number[] | number, dim?: number) => Tensor[] = g("aten::split.sizes", "Txx");
 /** aten::split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[] */
 export const split_copy_Tensor: (self: Tensor, split_size: number, dim?: number) => Tensor[] = g("aten::split_copy.Tensor", "Txx");
 /** aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[] */
-export const split_with_sizes: (self: Tensor, split_sizes: number[], dim?: number) => Tensor[] = g("aten::split_with_sizes", "Txx");
+export const split_with_sizes: (self: Tensor, split_sizes: number[] | number, dim?: number) => Tensor[] = g("aten::split_with_sizes", "Txx");
 /** aten::split_with_sizes_copy(Tensor self, int[] split_sizes, int dim=0) -> Tensor[] */
-export const split_with_sizes_copy: (self: Tensor, split_sizes: number[], dim?: number) => Tensor[] = g("aten::split_with_sizes_copy", "Txx");
+export const split_with_sizes_copy: (self: Tensor, split_sizes: number[] | number, dim?: number) => Tensor[] = g("aten::split_with_sizes_copy", "Txx");
 /** aten::sqrt(Tensor self) -> Tensor */
 export const sqrt: (self: Tensor) => Tensor = g("aten::sqrt", "T");
 /** aten::sqrt_(Tensor(a!) self) -> Tensor(a!) */
@@ -3183,15 +3184,15 @@ export const stack: (tensors: Tensor[], dim?: number) => Tensor = g("aten::stack
 /** aten::std(Tensor self, bool unbiased=True) -> Tensor */
 export const std: (self: Tensor, unbiased?: boolean) => Tensor = g("aten::std", "Tx");
 /** aten::std.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor */
-export const std_correction: (self: Tensor, dim?: number[] | null, correction?: number | null, keepdim?: boolean) => Tensor = g("aten::std.correction", "Txxx");
+export const std_correction: (self: Tensor, dim?: number[] | number | null, correction?: number | null, keepdim?: boolean) => Tensor = g("aten::std.correction", "Txxx");
 /** aten::std.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
-export const std_dim: (self: Tensor, dim?: number[] | null, unbiased?: boolean, keepdim?: boolean) => Tensor = g("aten::std.dim", "Txxx");
+export const std_dim: (self: Tensor, dim?: number[] | number | null, unbiased?: boolean, keepdim?: boolean) => Tensor = g("aten::std.dim", "Txxx");
 /** aten::std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor) */
 export const std_mean: (self: Tensor, unbiased?: boolean) => [Tensor, Tensor] = g("aten::std_mean", "Tx");
 /** aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor) */
-export const std_mean_correction: (self: Tensor, dim?: number[] | null, correction?: number | null, keepdim?: boolean) => [Tensor, Tensor] = g("aten::std_mean.correction", "Txxx");
+export const std_mean_correction: (self: Tensor, dim?: number[] | number | null, correction?: number | null, keepdim?: boolean) => [Tensor, Tensor] = g("aten::std_mean.correction", "Txxx");
 /** aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor) */
-export const std_mean_dim: (self: Tensor, dim?: number[] | null, unbiased?: boolean, keepdim?: boolean) => [Tensor, Tensor] = g("aten::std_mean.dim", "Txxx");
+export const std_mean_dim: (self: Tensor, dim?: number[] | number | null, unbiased?: boolean, keepdim?: boolean) => [Tensor, Tensor] = g("aten::std_mean.dim", "Txxx");
 /** aten::stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor */
 export const stft: (self: Tensor, n_fft: number, hop_length?: number | null, win_length?: number | null, window?: Tensor | null, normalized?: boolean, onesided?: boolean | null, return_complex?: boolean | null) => Tensor = g("aten::stft", "Txxxtxxx");
 /** aten::stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor */
@@ -3217,9 +3218,9 @@ export const subtract__Tensor: (self: Tensor, other: Tensor, alpha?: number | bo
 /** aten::sum(Tensor self, *, ScalarType? dtype=None) -> Tensor */
 export const sum: (self: Tensor, dtype?: DType | null) => Tensor = g("aten::sum", "Td");
 /** aten::sum.dim_IntList(Tensor self, int[1]? dim, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor */
-export const sum_dim_IntList: (self: Tensor, dim?: number[] | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::sum.dim_IntList", "Txxd");
+export const sum_dim_IntList: (self: Tensor, dim?: number[] | number | null, keepdim?: boolean, dtype?: DType | null) => Tensor = g("aten::sum.dim_IntList", "Txxd");
 /** aten::sum_to_size(Tensor self, int[] size) -> Tensor */
-export const sum_to_size: (self: Tensor, size: number[]) => Tensor = g("aten::sum_to_size", "Tx");
+export const sum_to_size: (self: Tensor, size: number[] | number) => Tensor = g("aten::sum_to_size", "Tx");
 /** aten::svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V) */
 export const svd: (self: Tensor, some?: boolean, compute_uv?: boolean) => [Tensor, Tensor, Tensor] = g("aten::svd", "Txx");
 /** aten::swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a) */
@@ -3253,15 +3254,15 @@ export const tanh_: (self: Tensor) => Tensor = g("aten::tanh_", "T");
 /** aten::tanh_backward(Tensor grad_output, Tensor output) -> Tensor */
 export const tanh_backward: (grad_output: Tensor, output: Tensor) => Tensor = g("aten::tanh_backward", "TT");
 /** aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[] */
-export const tensor_split_indices: (self: Tensor, indices: number[], dim?: number) => Tensor[] = g("aten::tensor_split.indices", "Txx");
+export const tensor_split_indices: (self: Tensor, indices: number[] | number, dim?: number) => Tensor[] = g("aten::tensor_split.indices", "Txx");
 /** aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[] */
 export const tensor_split_sections: (self: Tensor, sections: number, dim?: number) => Tensor[] = g("aten::tensor_split.sections", "Txx");
 /** aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[] */
 export const tensor_split_tensor_indices_or_sections: (self: Tensor, tensor_indices_or_sections: Tensor, dim?: number) => Tensor[] = g("aten::tensor_split.tensor_indices_or_sections", "TTx");
 /** aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor */
-export const tensordot: (self: Tensor, other: Tensor, dims_self: number[], dims_other: number[]) => Tensor = g("aten::tensordot", "TTxx");
+export const tensordot: (self: Tensor, other: Tensor, dims_self: number[] | number, dims_other: number[] | number) => Tensor = g("aten::tensordot", "TTxx");
 /** aten::thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor */
-export const thnn_conv2d: (self: Tensor, weight: Tensor, kernel_size: number[], bias?: Tensor | null, stride?: number[], padding?: number[]) => Tensor = g("aten::thnn_conv2d", "TTxtxx");
+export const thnn_conv2d: (self: Tensor, weight: Tensor, kernel_size: number[] | number, bias?: Tensor | null, stride?: number[] | number, padding?: number[] | number) => Tensor = g("aten::thnn_conv2d", "TTxtxx");
 /** aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor */
 export const threshold: (self: Tensor, threshold: number | boolean, value: number | boolean) => Tensor = g("aten::threshold", "Txx");
 /** aten::threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!) */
@@ -3269,7 +3270,7 @@ export const threshold_: (self: Tensor, threshold: number | boolean, value: numb
 /** aten::threshold_backward(Tensor grad_output, Tensor self, Scalar threshold) -> Tensor */
 export const threshold_backward: (grad_output: Tensor, self: Tensor, threshold: number | boolean) => Tensor = g("aten::threshold_backward", "TTx");
 /** aten::tile(Tensor self, int[] dims) -> Tensor */
-export const tile: (self: Tensor, dims: number[]) => Tensor = g("aten::tile", "Tx");
+export const tile: (self: Tensor, dims: number[] | number) => Tensor = g("aten::tile", "Tx");
 /** aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a) */
 export const to_device: (self: Tensor, device: string, dtype: DType, non_blocking?: boolean, copy?: boolean, memory_format?: number | null) => Tensor = g("aten::to.device", "TxDxxx");
 /** aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a) */
@@ -3287,15 +3288,15 @@ export const to_mkldnn: (self: Tensor, dtype?: DType | null) => Tensor = g("aten
 /** aten::to_mkldnn_backward(Tensor grad, Tensor input) -> Tensor */
 export const to_mkldnn_backward: (grad: Tensor, input: Tensor) => Tensor = g("aten::to_mkldnn_backward", "TT");
 /** aten::to_padded_tensor(Tensor self, float padding, int[]? output_size=None) -> Tensor */
-export const to_padded_tensor: (self: Tensor, padding: number, output_size?: number[] | null) => Tensor = g("aten::to_padded_tensor", "Txx");
+export const to_padded_tensor: (self: Tensor, padding: number, output_size?: number[] | number | null) => Tensor = g("aten::to_padded_tensor", "Txx");
 /** aten::to_sparse(Tensor self) -> Tensor */
 export const to_sparse: (self: Tensor) => Tensor = g("aten::to_sparse", "T");
 /** aten::to_sparse.sparse_dim(Tensor self, int sparse_dim) -> Tensor */
 export const to_sparse_sparse_dim: (self: Tensor, sparse_dim: number) => Tensor = g("aten::to_sparse.sparse_dim", "Tx");
 /** aten::to_sparse_bsc(Tensor self, int[2] blocksize) -> Tensor */
-export const to_sparse_bsc: (self: Tensor, blocksize: number[]) => Tensor = g("aten::to_sparse_bsc", "Tx");
+export const to_sparse_bsc: (self: Tensor, blocksize: number[] | number) => Tensor = g("aten::to_sparse_bsc", "Tx");
 /** aten::to_sparse_bsr(Tensor self, int[2] blocksize) -> Tensor */
-export const to_sparse_bsr: (self: Tensor, blocksize: number[]) => Tensor = g("aten::to_sparse_bsr", "Tx");
+export const to_sparse_bsr: (self: Tensor, blocksize: number[] | number) => Tensor = g("aten::to_sparse_bsr", "Tx");
 /** aten::to_sparse_csc(Tensor self) -> Tensor */
 export const to_sparse_csc: (self: Tensor) => Tensor = g("aten::to_sparse_csc", "T");
 /** aten::to_sparse_csr(Tensor self) -> Tensor */
@@ -3305,7 +3306,7 @@ export const topk: (self: Tensor, k: number, dim?: number, largest?: boolean, so
 /** aten::trace(Tensor self) -> Tensor */
 export const trace: (self: Tensor) => Tensor = g("aten::trace", "T");
 /** aten::trace_backward(Tensor grad, int[] sizes) -> Tensor */
-export const trace_backward: (grad: Tensor, sizes: number[]) => Tensor = g("aten::trace_backward", "Tx");
+export const trace_backward: (grad: Tensor, sizes: number[] | number) => Tensor = g("aten::trace_backward", "Tx");
 /** aten::transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a) */
 export const transpose_int: (self: Tensor, dim0: number, dim1: number) => Tensor = g("aten::transpose.int", "Txx");
 /** aten::transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!) */
@@ -3355,19 +3356,19 @@ export const unbind_int: (self: Tensor, dim?: number) => Tensor[] = g("aten::unb
 /** aten::unbind_copy.int(Tensor self, int dim=0) -> Tensor[] */
 export const unbind_copy_int: (self: Tensor, dim?: number) => Tensor[] = g("aten::unbind_copy.int", "Tx");
 /** aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a) */
-export const unflatten_int: (self: Tensor, dim: number, sizes: number[]) => Tensor = g("aten::unflatten.int", "Txx");
+export const unflatten_int: (self: Tensor, dim: number, sizes: number[] | number) => Tensor = g("aten::unflatten.int", "Txx");
 /** aten::unflatten_dense_tensors(Tensor flat, Tensor[] tensors) -> Tensor[] */
 export const unflatten_dense_tensors: (flat: Tensor, tensors: Tensor[]) => Tensor[] = g("aten::unflatten_dense_tensors", "TL");
 /** aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a) */
 export const unfold: (self: Tensor, dimension: number, size: number, step: number) => Tensor = g("aten::unfold", "Txxx");
 /** aten::unfold_backward(Tensor grad_in, int[] input_sizes, int dim, int size, int step) -> Tensor */
-export const unfold_backward: (grad_in: Tensor, input_sizes: number[], dim: number, size: number, step: number) => Tensor = g("aten::unfold_backward", "Txxxx");
+export const unfold_backward: (grad_in: Tensor, input_sizes: number[] | number, dim: number, size: number, step: number) => Tensor = g("aten::unfold_backward", "Txxxx");
 /** aten::unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor */
 export const unfold_copy: (self: Tensor, dimension: number, size: number, step: number) => Tensor = g("aten::unfold_copy", "Txxx");
 /** aten::uniform(Tensor self, float from=0., float to=1., *, Generator? generator=None) -> Tensor */
-export const uniform: (self: Tensor, from?: number, to?: number, generator?: null) => Tensor = g("aten::uniform", "Txxx");
+export const uniform: (self: Tensor, from?: number, to?: number, generator?: Generator | null) => Tensor = g("aten::uniform", "TxxG");
 /** aten::uniform_(Tensor(a!) self, float from=0., float to=1., *, Generator? generator=None) -> Tensor(a!) */
-export const uniform_: (self: Tensor, from?: number, to?: number, generator?: null) => Tensor = g("aten::uniform_", "Txxx");
+export const uniform_: (self: Tensor, from?: number, to?: number, generator?: Generator | null) => Tensor = g("aten::uniform_", "TxxG");
 /** aten::unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor) */
 export const unique_consecutive: (self: Tensor, return_inverse?: boolean, return_counts?: boolean, dim?: number | null) => [Tensor, Tensor, Tensor] = g("aten::unique_consecutive", "Txxx");
 /** aten::unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor) */
@@ -3379,7 +3380,7 @@ export const unsafe_chunk: (self: Tensor, chunks: number, dim?: number) => Tenso
 /** aten::unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[] */
 export const unsafe_split_Tensor: (self: Tensor, split_size: number, dim?: number) => Tensor[] = g("aten::unsafe_split.Tensor", "Txx");
 /** aten::unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[] */
-export const unsafe_split_with_sizes: (self: Tensor, split_sizes: number[], dim?: number) => Tensor[] = g("aten::unsafe_split_with_sizes", "Txx");
+export const unsafe_split_with_sizes: (self: Tensor, split_sizes: number[] | number, dim?: number) => Tensor[] = g("aten::unsafe_split_with_sizes", "Txx");
 /** aten::unsqueeze(Tensor(a) self, int dim) -> Tensor(a) */
 export const unsqueeze: (self: Tensor, dim: number) => Tensor = g("aten::unsqueeze", "Tx");
 /** aten::unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!) */
@@ -3387,63 +3388,63 @@ export const unsqueeze_: (self: Tensor, dim: number) => Tensor = g("aten::unsque
 /** aten::unsqueeze_copy(Tensor self, int dim) -> Tensor */
 export const unsqueeze_copy: (self: Tensor, dim: number) => Tensor = g("aten::unsqueeze_copy", "Tx");
 /** aten::upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const upsample_bicubic2d: (self: Tensor, output_size: number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_bicubic2d", "Txxxx");
+export const upsample_bicubic2d: (self: Tensor, output_size: number[] | number, align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_bicubic2d", "Txxxx");
 /** aten::upsample_bicubic2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export const upsample_bicubic2d_vec: (input: Tensor, output_size: number[] | null, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_bicubic2d.vec", "Txxx");
+export const upsample_bicubic2d_vec: (input: Tensor, output_size: number[] | number | null, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_bicubic2d.vec", "Txxx");
 /** aten::upsample_bicubic2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const upsample_bicubic2d_backward: (grad_output: Tensor, output_size: number[], input_size: number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_bicubic2d_backward", "Txxxxx");
+export const upsample_bicubic2d_backward: (grad_output: Tensor, output_size: number[] | number, input_size: number[] | number, align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_bicubic2d_backward", "Txxxxx");
 /** aten::upsample_bicubic2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export const upsample_bicubic2d_backward_vec: (grad_output: Tensor, output_size: number[] | null, input_size: number[], align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_bicubic2d_backward.vec", "Txxxx");
+export const upsample_bicubic2d_backward_vec: (grad_output: Tensor, output_size: number[] | number | null, input_size: number[] | number, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_bicubic2d_backward.vec", "Txxxx");
 /** aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const upsample_bilinear2d: (self: Tensor, output_size: number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_bilinear2d", "Txxxx");
+export const upsample_bilinear2d: (self: Tensor, output_size: number[] | number, align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_bilinear2d", "Txxxx");
 /** aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export const upsample_bilinear2d_vec: (input: Tensor, output_size: number[] | null, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_bilinear2d.vec", "Txxx");
+export const upsample_bilinear2d_vec: (input: Tensor, output_size: number[] | number | null, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_bilinear2d.vec", "Txxx");
 /** aten::upsample_bilinear2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const upsample_bilinear2d_backward: (grad_output: Tensor, output_size: number[], input_size: number[], align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_bilinear2d_backward", "Txxxxx");
+export const upsample_bilinear2d_backward: (grad_output: Tensor, output_size: number[] | number, input_size: number[] | number, align_corners: boolean, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_bilinear2d_backward", "Txxxxx");
 /** aten::upsample_bilinear2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export const upsample_bilinear2d_backward_vec: (grad_output: Tensor, output_size: number[] | null, input_size: number[], align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_bilinear2d_backward.vec", "Txxxx");
+export const upsample_bilinear2d_backward_vec: (grad_output: Tensor, output_size: number[] | number | null, input_size: number[] | number, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_bilinear2d_backward.vec", "Txxxx");
 /** aten::upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor */
-export const upsample_linear1d: (self: Tensor, output_size: number[], align_corners: boolean, scales?: number | null) => Tensor = g("aten::upsample_linear1d", "Txxx");
+export const upsample_linear1d: (self: Tensor, output_size: number[] | number, align_corners: boolean, scales?: number | null) => Tensor = g("aten::upsample_linear1d", "Txxx");
 /** aten::upsample_linear1d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export const upsample_linear1d_vec: (input: Tensor, output_size: number[] | null, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_linear1d.vec", "Txxx");
+export const upsample_linear1d_vec: (input: Tensor, output_size: number[] | number | null, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_linear1d.vec", "Txxx");
 /** aten::upsample_linear1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, bool align_corners, float? scales=None) -> Tensor */
-export const upsample_linear1d_backward: (grad_output: Tensor, output_size: number[], input_size: number[], align_corners: boolean, scales?: number | null) => Tensor = g("aten::upsample_linear1d_backward", "Txxxx");
+export const upsample_linear1d_backward: (grad_output: Tensor, output_size: number[] | number, input_size: number[] | number, align_corners: boolean, scales?: number | null) => Tensor = g("aten::upsample_linear1d_backward", "Txxxx");
 /** aten::upsample_linear1d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export const upsample_linear1d_backward_vec: (grad_output: Tensor, output_size: number[] | null, input_size: number[], align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_linear1d_backward.vec", "Txxxx");
+export const upsample_linear1d_backward_vec: (grad_output: Tensor, output_size: number[] | number | null, input_size: number[] | number, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_linear1d_backward.vec", "Txxxx");
 /** aten::upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor */
-export const upsample_nearest1d: (self: Tensor, output_size: number[], scales?: number | null) => Tensor = g("aten::upsample_nearest1d", "Txx");
+export const upsample_nearest1d: (self: Tensor, output_size: number[] | number, scales?: number | null) => Tensor = g("aten::upsample_nearest1d", "Txx");
 /** aten::upsample_nearest1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
-export const upsample_nearest1d_vec: (input: Tensor, output_size?: number[] | null, scale_factors?: number[] | null) => Tensor = g("aten::upsample_nearest1d.vec", "Txx");
+export const upsample_nearest1d_vec: (input: Tensor, output_size?: number[] | number | null, scale_factors?: number[] | null) => Tensor = g("aten::upsample_nearest1d.vec", "Txx");
 /** aten::upsample_nearest1d_backward(Tensor grad_output, SymInt[1] output_size, SymInt[3] input_size, float? scales=None) -> Tensor */
-export const upsample_nearest1d_backward: (grad_output: Tensor, output_size: number[], input_size: number[], scales?: number | null) => Tensor = g("aten::upsample_nearest1d_backward", "Txxx");
+export const upsample_nearest1d_backward: (grad_output: Tensor, output_size: number[] | number, input_size: number[] | number, scales?: number | null) => Tensor = g("aten::upsample_nearest1d_backward", "Txxx");
 /** aten::upsample_nearest1d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor */
-export const upsample_nearest1d_backward_vec: (grad_output: Tensor, output_size: number[] | null, input_size: number[], scale_factors?: number[] | null) => Tensor = g("aten::upsample_nearest1d_backward.vec", "Txxx");
+export const upsample_nearest1d_backward_vec: (grad_output: Tensor, output_size: number[] | number | null, input_size: number[] | number, scale_factors?: number[] | null) => Tensor = g("aten::upsample_nearest1d_backward.vec", "Txxx");
 /** aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const upsample_nearest2d: (self: Tensor, output_size: number[], scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_nearest2d", "Txxx");
+export const upsample_nearest2d: (self: Tensor, output_size: number[] | number, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_nearest2d", "Txxx");
 /** aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
-export const upsample_nearest2d_vec: (input: Tensor, output_size?: number[] | null, scale_factors?: number[] | null) => Tensor = g("aten::upsample_nearest2d.vec", "Txx");
+export const upsample_nearest2d_vec: (input: Tensor, output_size?: number[] | number | null, scale_factors?: number[] | null) => Tensor = g("aten::upsample_nearest2d.vec", "Txx");
 /** aten::upsample_nearest2d_backward(Tensor grad_output, SymInt[2] output_size, SymInt[4] input_size, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const upsample_nearest2d_backward: (grad_output: Tensor, output_size: number[], input_size: number[], scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_nearest2d_backward", "Txxxx");
+export const upsample_nearest2d_backward: (grad_output: Tensor, output_size: number[] | number, input_size: number[] | number, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_nearest2d_backward", "Txxxx");
 /** aten::upsample_nearest2d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor */
-export const upsample_nearest2d_backward_vec: (grad_output: Tensor, output_size: number[] | null, input_size: number[], scale_factors?: number[] | null) => Tensor = g("aten::upsample_nearest2d_backward.vec", "Txxx");
+export const upsample_nearest2d_backward_vec: (grad_output: Tensor, output_size: number[] | number | null, input_size: number[] | number, scale_factors?: number[] | null) => Tensor = g("aten::upsample_nearest2d_backward.vec", "Txxx");
 /** aten::upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const upsample_nearest3d: (self: Tensor, output_size: number[], scales_d?: number | null, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_nearest3d", "Txxxx");
+export const upsample_nearest3d: (self: Tensor, output_size: number[] | number, scales_d?: number | null, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_nearest3d", "Txxxx");
 /** aten::upsample_nearest3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor */
-export const upsample_nearest3d_vec: (input: Tensor, output_size?: number[] | null, scale_factors?: number[] | null) => Tensor = g("aten::upsample_nearest3d.vec", "Txx");
+export const upsample_nearest3d_vec: (input: Tensor, output_size?: number[] | number | null, scale_factors?: number[] | null) => Tensor = g("aten::upsample_nearest3d.vec", "Txx");
 /** aten::upsample_nearest3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const upsample_nearest3d_backward: (grad_output: Tensor, output_size: number[], input_size: number[], scales_d?: number | null, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_nearest3d_backward", "Txxxxx");
+export const upsample_nearest3d_backward: (grad_output: Tensor, output_size: number[] | number, input_size: number[] | number, scales_d?: number | null, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_nearest3d_backward", "Txxxxx");
 /** aten::upsample_nearest3d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, float[]? scale_factors) -> Tensor */
-export const upsample_nearest3d_backward_vec: (grad_output: Tensor, output_size: number[] | null, input_size: number[], scale_factors?: number[] | null) => Tensor = g("aten::upsample_nearest3d_backward.vec", "Txxx");
+export const upsample_nearest3d_backward_vec: (grad_output: Tensor, output_size: number[] | number | null, input_size: number[] | number, scale_factors?: number[] | null) => Tensor = g("aten::upsample_nearest3d_backward.vec", "Txxx");
 /** aten::upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const upsample_trilinear3d: (self: Tensor, output_size: number[], align_corners: boolean, scales_d?: number | null, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_trilinear3d", "Txxxxx");
+export const upsample_trilinear3d: (self: Tensor, output_size: number[] | number, align_corners: boolean, scales_d?: number | null, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_trilinear3d", "Txxxxx");
 /** aten::upsample_trilinear3d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export const upsample_trilinear3d_vec: (input: Tensor, output_size: number[] | null, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_trilinear3d.vec", "Txxx");
+export const upsample_trilinear3d_vec: (input: Tensor, output_size: number[] | number | null, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_trilinear3d.vec", "Txxx");
 /** aten::upsample_trilinear3d_backward(Tensor grad_output, SymInt[3] output_size, SymInt[5] input_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor */
-export const upsample_trilinear3d_backward: (grad_output: Tensor, output_size: number[], input_size: number[], align_corners: boolean, scales_d?: number | null, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_trilinear3d_backward", "Txxxxxx");
+export const upsample_trilinear3d_backward: (grad_output: Tensor, output_size: number[] | number, input_size: number[] | number, align_corners: boolean, scales_d?: number | null, scales_h?: number | null, scales_w?: number | null) => Tensor = g("aten::upsample_trilinear3d_backward", "Txxxxxx");
 /** aten::upsample_trilinear3d_backward.vec(Tensor grad_output, SymInt[]? output_size, SymInt[] input_size, bool align_corners, float[]? scale_factors) -> Tensor */
-export const upsample_trilinear3d_backward_vec: (grad_output: Tensor, output_size: number[] | null, input_size: number[], align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_trilinear3d_backward.vec", "Txxxx");
+export const upsample_trilinear3d_backward_vec: (grad_output: Tensor, output_size: number[] | number | null, input_size: number[] | number, align_corners: boolean, scale_factors?: number[] | null) => Tensor = g("aten::upsample_trilinear3d_backward.vec", "Txxxx");
 /** aten::value_selecting_reduction_backward(Tensor grad, int dim, Tensor indices, int[] sizes, bool keepdim) -> Tensor */
-export const value_selecting_reduction_backward: (grad: Tensor, dim: number, indices: Tensor, sizes: number[], keepdim: boolean) => Tensor = g("aten::value_selecting_reduction_backward", "TxTxx");
+export const value_selecting_reduction_backward: (grad: Tensor, dim: number, indices: Tensor, sizes: number[] | number, keepdim: boolean) => Tensor = g("aten::value_selecting_reduction_backward", "TxTxx");
 /** aten::values(Tensor(a) self) -> Tensor(a) */
 export const values: (self: Tensor) => Tensor = g("aten::values", "T");
 /** aten::values_copy(Tensor self) -> Tensor */
@@ -3453,19 +3454,19 @@ export const vander: (x: Tensor, N?: number | null, increasing?: boolean) => Ten
 /** aten::var(Tensor self, bool unbiased=True) -> Tensor */
 export const var_: (self: Tensor, unbiased?: boolean) => Tensor = g("aten::var", "Tx");
 /** aten::var.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor */
-export const var_correction: (self: Tensor, dim?: number[] | null, correction?: number | null, keepdim?: boolean) => Tensor = g("aten::var.correction", "Txxx");
+export const var_correction: (self: Tensor, dim?: number[] | number | null, correction?: number | null, keepdim?: boolean) => Tensor = g("aten::var.correction", "Txxx");
 /** aten::var.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> Tensor */
-export const var_dim: (self: Tensor, dim?: number[] | null, unbiased?: boolean, keepdim?: boolean) => Tensor = g("aten::var.dim", "Txxx");
+export const var_dim: (self: Tensor, dim?: number[] | number | null, unbiased?: boolean, keepdim?: boolean) => Tensor = g("aten::var.dim", "Txxx");
 /** aten::var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor) */
 export const var_mean: (self: Tensor, unbiased?: boolean) => [Tensor, Tensor] = g("aten::var_mean", "Tx");
 /** aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor) */
-export const var_mean_correction: (self: Tensor, dim?: number[] | null, correction?: number | null, keepdim?: boolean) => [Tensor, Tensor] = g("aten::var_mean.correction", "Txxx");
+export const var_mean_correction: (self: Tensor, dim?: number[] | number | null, correction?: number | null, keepdim?: boolean) => [Tensor, Tensor] = g("aten::var_mean.correction", "Txxx");
 /** aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor) */
-export const var_mean_dim: (self: Tensor, dim?: number[] | null, unbiased?: boolean, keepdim?: boolean) => [Tensor, Tensor] = g("aten::var_mean.dim", "Txxx");
+export const var_mean_dim: (self: Tensor, dim?: number[] | number | null, unbiased?: boolean, keepdim?: boolean) => [Tensor, Tensor] = g("aten::var_mean.dim", "Txxx");
 /** aten::vdot(Tensor self, Tensor other) -> Tensor */
 export const vdot: (self: Tensor, other: Tensor) => Tensor = g("aten::vdot", "TT");
 /** aten::view(Tensor(a) self, SymInt[] size) -> Tensor(a) */
-export const view: (self: Tensor, size: number[]) => Tensor = g("aten::view", "Tx");
+export const view: (self: Tensor, size: number[] | number) => Tensor = g("aten::view", "Tx");
 /** aten::view.dtype(Tensor(a) self, ScalarType dtype) -> Tensor(a) */
 export const view_dtype: (self: Tensor, dtype: DType) => Tensor = g("aten::view.dtype", "TD");
 /** aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a) */
@@ -3479,11 +3480,11 @@ export const view_as_real: (self: Tensor) => Tensor = g("aten::view_as_real", "T
 /** aten::view_as_real_copy(Tensor self) -> Tensor */
 export const view_as_real_copy: (self: Tensor) => Tensor = g("aten::view_as_real_copy", "T");
 /** aten::view_copy(Tensor self, SymInt[] size) -> Tensor */
-export const view_copy: (self: Tensor, size: number[]) => Tensor = g("aten::view_copy", "Tx");
+export const view_copy: (self: Tensor, size: number[] | number) => Tensor = g("aten::view_copy", "Tx");
 /** aten::view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor */
 export const view_copy_dtype: (self: Tensor, dtype: DType) => Tensor = g("aten::view_copy.dtype", "TD");
 /** aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[] */
-export const vsplit_array: (self: Tensor, indices: number[]) => Tensor[] = g("aten::vsplit.array", "Tx");
+export const vsplit_array: (self: Tensor, indices: number[] | number) => Tensor[] = g("aten::vsplit.array", "Tx");
 /** aten::vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[] */
 export const vsplit_int: (self: Tensor, sections: number) => Tensor[] = g("aten::vsplit.int", "Tx");
 /** aten::vstack(Tensor[] tensors) -> Tensor */
@@ -3513,6 +3514,6 @@ export const zero: (self: Tensor) => Tensor = g("aten::zero", "T");
 /** aten::zero_(Tensor(a!) self) -> Tensor(a!) */
 export const zero_: (self: Tensor) => Tensor = g("aten::zero_", "T");
 /** aten::zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor */
-export const zeros: (size: number[], dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::zeros", "xdxxx");
+export const zeros: (size: number[] | number, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null) => Tensor = g("aten::zeros", "xdxxx");
 /** aten::zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor */
 export const zeros_like: (self: Tensor, dtype?: DType | null, layout?: number | null, device?: string | null, pin_memory?: boolean | null, memory_format?: number | null) => Tensor = g("aten::zeros_like", "Tdxxxx");

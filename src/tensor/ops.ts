@@ -1,19 +1,26 @@
 /**
  * Free functions: tensor creation, ops over several tensors, and the nn.functional-style ops the models use.
- * All go through the same boxed call path as the Tensor methods (op.ts).
+ * The functions in the generated region come from codegen/surface.ts and the schemas (codegen/gen_ops.ts); the
+ * others are hand-written conveniences (creation with options, crossEntropy, dropout). All go through the same
+ * call path as the Tensor methods (op.ts).
  */
 import { native, type NativeHandle, type NativeValue } from "../native/index.ts";
 import { DTYPE_BYTES, DTYPE_CODE, inferDType, type AnyTypedArray, type DType } from "./dtype.ts";
+import { type Generator, nativeGenerator } from "./generator.ts";
 import { op } from "./op.ts";
-import { Tensor } from "./tensor.ts";
+import { Tensor, handleOf as H } from "./tensor.ts";
 
 const T = (v: NativeValue) => new Tensor(v as NativeHandle);
-const hs = (ts: Tensor[]) => ts.map((t) => t.handle);
 
 export interface CreateOptions {
   dtype?: DType;
   device?: string;
   requiresGrad?: boolean;
+}
+
+/** Options of the random creation functions: a Generator draws from that stream instead of the default one. */
+export interface RandomOptions extends CreateOptions {
+  generator?: Generator | null;
 }
 
 function finish(t: Tensor, o: CreateOptions): Tensor {
@@ -30,24 +37,24 @@ const F = {
   empty: op("aten::empty.memory_format"),
   arange: op("aten::arange.start_step"),
   rand: op("aten::rand"),
+  randG: op("aten::rand.generator"),
   randn: op("aten::randn"),
+  randnG: op("aten::randn.generator"),
   randint: op("aten::randint.low"),
+  randintG: op("aten::randint.low_generator"),
+  randperm: op("aten::randperm"),
+  randpermG: op("aten::randperm.generator"),
   zerosLike: op("aten::zeros_like"),
   onesLike: op("aten::ones_like"),
   fullLike: op("aten::full_like"),
   randnLike: op("aten::randn_like"),
-  cat: op("aten::cat"),
-  stack: op("aten::stack"),
-  where: op("aten::where.self"),
-  whereS: op("aten::where.ScalarOther"),
-  linear: op("aten::linear"),
-  embedding: op("aten::embedding"),
-  layerNorm: op("aten::layer_norm"),
   crossEntropy: op("aten::cross_entropy_loss"),
   dropout: op("aten::dropout"),
-  conv2d: op("aten::conv2d"),
-  conv3d: op("aten::conv3d"),
   scalarTensor: op("aten::scalar_tensor"),
+  emptyLike: op("aten::empty_like"),
+  bernoulli_: op("aten::bernoulli_.float"),
+  mul: op("aten::mul.Tensor"),
+  divS_: op("aten::div_.Scalar"),
 };
 
 /**
@@ -147,61 +154,187 @@ export function arange(startOrEnd: number, end?: number, step = 1, o: CreateOpti
   const [s, e] = end === undefined ? [0, startOrEnd] : [startOrEnd, end];
   return finish(T(F.arange(s, e, step, dt(o, null), null, o.device ?? null)), o);
 }
-/** Uniform [0, 1) samples from the global generator (seed with manualSeed). */
-export function rand(shape: number[], o: CreateOptions = {}): Tensor {
-  return finish(T(F.rand(shape, dt(o), null, o.device ?? null)), o);
+/** Uniform [0, 1) samples from `o.generator`, else the default generator (seed with manualSeed). */
+export function rand(shape: number[], o: RandomOptions = {}): Tensor {
+  const g = nativeGenerator(o.generator);
+  return finish(
+    T(g ? F.randG(shape, g, dt(o), null, o.device ?? null) : F.rand(shape, dt(o), null, o.device ?? null)),
+    o,
+  );
 }
-export function randn(shape: number[], o: CreateOptions = {}): Tensor {
-  return finish(T(F.randn(shape, dt(o), null, o.device ?? null)), o);
+export function randn(shape: number[], o: RandomOptions = {}): Tensor {
+  const g = nativeGenerator(o.generator);
+  return finish(
+    T(g ? F.randnG(shape, g, dt(o), null, o.device ?? null) : F.randn(shape, dt(o), null, o.device ?? null)),
+    o,
+  );
 }
 /** Integers uniform in [low, high). */
-export function randint(low: number, high: number, shape: number[], o: CreateOptions = {}): Tensor {
-  return finish(T(F.randint(low, high, shape, dt(o, "int64"), null, o.device ?? null)), o);
+export function randint(low: number, high: number, shape: number[], o: RandomOptions = {}): Tensor {
+  const g = nativeGenerator(o.generator);
+  return finish(
+    T(
+      g
+        ? F.randintG(low, high, shape, g, dt(o, "int64"), null, o.device ?? null)
+        : F.randint(low, high, shape, dt(o, "int64"), null, o.device ?? null),
+    ),
+    o,
+  );
+}
+/** A random permutation of 0..n-1 (int64 unless a dtype is given). */
+export function randperm(n: number, o: RandomOptions = {}): Tensor {
+  const g = nativeGenerator(o.generator);
+  return finish(
+    T(
+      g
+        ? F.randpermG(n, g, dt(o, "int64"), null, o.device ?? null)
+        : F.randperm(n, dt(o, "int64"), null, o.device ?? null),
+    ),
+    o,
+  );
 }
 export function zerosLike(t: Tensor, o: CreateOptions = {}): Tensor {
-  return finish(T(F.zerosLike(t.handle, dt(o, null))), o);
+  return finish(T(F.zerosLike(H(t), dt(o, null))), o);
 }
 export function onesLike(t: Tensor, o: CreateOptions = {}): Tensor {
-  return finish(T(F.onesLike(t.handle, dt(o, null))), o);
+  return finish(T(F.onesLike(H(t), dt(o, null))), o);
 }
 export function fullLike(t: Tensor, value: number, o: CreateOptions = {}): Tensor {
-  return finish(T(F.fullLike(t.handle, value, dt(o, null))), o);
+  return finish(T(F.fullLike(H(t), value, dt(o, null))), o);
 }
 export function randnLike(t: Tensor): Tensor {
-  return T(F.randnLike(t.handle));
+  return T(F.randnLike(H(t)));
 }
 /** A 0-dim tensor. */
 export function scalarTensor(x: number, dtype: DType = "float32"): Tensor {
   return T(F.scalarTensor(x, DTYPE_CODE[dtype]));
 }
 
-export function cat(ts: Tensor[], dim = 0): Tensor {
-  return T(F.cat(hs(ts), dim));
-}
-export function stack(ts: Tensor[], dim = 0): Tensor {
-  return T(F.stack(hs(ts), dim));
-}
-/** Elementwise `cond ? a : b`. */
-export function where(cond: Tensor, a: Tensor, b: Tensor | number): Tensor {
-  return T(typeof b === "number" ? F.whereS(cond.handle, a.handle, b) : F.where(cond.handle, a.handle, b.handle));
+// <generated name="functions"> codegen/gen_ops.ts from codegen/surface.ts: do not edit by hand
+const G = {
+  cat: op("aten::cat"),
+  conv2d: op("aten::conv2d"),
+  conv3d: op("aten::conv3d"),
+  embedding: op("aten::embedding"),
+  layer_norm: op("aten::layer_norm"),
+  linear: op("aten::linear"),
+  stack: op("aten::stack"),
+  where_ScalarOther: op("aten::where.ScalarOther"),
+  where_self: op("aten::where.self"),
+};
+
+/**
+ * aten::cat(Tensor[] tensors, int dim=0) -> Tensor
+ */
+export function cat(tensors: Tensor[], dim?: number): Tensor {
+  return T(
+    G.cat(
+      tensors.map((x) => H(x)),
+      dim,
+    ),
+  );
 }
 
-/** y = x W^T + b (W: [out, in], as torch.nn.functional.linear). */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  return T(F.linear(x.handle, weight.handle, bias ? bias.handle : null));
+/**
+ * aten::stack(Tensor[] tensors, int dim=0) -> Tensor
+ */
+export function stack(tensors: Tensor[], dim?: number): Tensor {
+  return T(
+    G.stack(
+      tensors.map((x) => H(x)),
+      dim,
+    ),
+  );
 }
-export function embedding(weight: Tensor, ids: Tensor, paddingIdx = -1): Tensor {
-  return T(F.embedding(weight.handle, ids.handle, paddingIdx));
+
+/**
+ * Elementwise `condition ? self : other`.
+ * aten::where.self(Tensor condition, Tensor self, Tensor other) -> Tensor
+ * aten::where.ScalarOther(Tensor condition, Tensor self, Scalar other) -> Tensor
+ */
+export function where(condition: Tensor, self: Tensor, other: Tensor | number | boolean): Tensor {
+  return T(
+    typeof other === "object"
+      ? G.where_self(H(condition), H(self), H(other))
+      : G.where_ScalarOther(H(condition), H(self), other),
+  );
 }
+
+/**
+ * y = x W^T + b (W: [out, in], as torch.nn.functional.linear).
+ * aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor
+ */
+export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  return T(G.linear(H(input), H(weight), bias == null ? null : H(bias)));
+}
+
+/**
+ * aten::embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor
+ */
+export function embedding(
+  weight: Tensor,
+  indices: Tensor,
+  paddingIdx?: number,
+  scaleGradByFreq?: boolean,
+  sparse?: boolean,
+): Tensor {
+  return T(G.embedding(H(weight), H(indices), paddingIdx, scaleGradByFreq, sparse));
+}
+
+/**
+ * aten::layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enable=True) -> Tensor
+ */
 export function layerNorm(
-  x: Tensor,
-  normalizedShape: number[],
+  input: Tensor,
+  normalizedShape: number[] | number,
   weight?: Tensor | null,
   bias?: Tensor | null,
-  eps = 1e-5,
+  eps?: number,
+  cudnnEnable?: boolean,
 ): Tensor {
-  return T(F.layerNorm(x.handle, normalizedShape, weight?.handle ?? null, bias?.handle ?? null, eps));
+  return T(
+    G.layer_norm(
+      H(input),
+      normalizedShape,
+      weight == null ? null : H(weight),
+      bias == null ? null : H(bias),
+      eps,
+      cudnnEnable,
+    ),
+  );
 }
+
+/**
+ * aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor
+ */
+export function conv2d(
+  input: Tensor,
+  weight: Tensor,
+  bias?: Tensor | null,
+  stride?: number[] | number,
+  padding?: number[] | number,
+  dilation?: number[] | number,
+  groups?: number,
+): Tensor {
+  return T(G.conv2d(H(input), H(weight), bias == null ? null : H(bias), stride, padding, dilation, groups));
+}
+
+/**
+ * aten::conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor
+ */
+export function conv3d(
+  input: Tensor,
+  weight: Tensor,
+  bias?: Tensor | null,
+  stride?: number[] | number,
+  padding?: number[] | number,
+  dilation?: number[] | number,
+  groups?: number,
+): Tensor {
+  return T(G.conv3d(H(input), H(weight), bias == null ? null : H(bias), stride, padding, dilation, groups));
+}
+// </generated>
+
 /**
  * Cross-entropy of logits [N, C] against class ids [N] (int64); `ignoreIndex` targets are skipped.
  * reduction: "mean" over non-ignored targets (default), "sum", or "none" (per-row losses).
@@ -212,26 +345,21 @@ export function crossEntropy(
   opts: { reduction?: "none" | "mean" | "sum"; ignoreIndex?: number; labelSmoothing?: number } = {},
 ): Tensor {
   const red = { none: 0, mean: 1, sum: 2 }[opts.reduction ?? "mean"];
-  return T(F.crossEntropy(logits.handle, target.handle, null, red, opts.ignoreIndex ?? -100, opts.labelSmoothing ?? 0));
+  return T(F.crossEntropy(H(logits), H(target), null, red, opts.ignoreIndex ?? -100, opts.labelSmoothing ?? 0));
 }
-export function dropout(x: Tensor, p: number, train: boolean): Tensor {
-  return T(F.dropout(x.handle, p, train));
-}
-export function conv2d(
-  x: Tensor,
-  w: Tensor,
-  b: Tensor | null,
-  stride: number | number[] = 1,
-  padding: number | number[] = 0,
-): Tensor {
-  return T(F.conv2d(x.handle, w.handle, b?.handle ?? null, stride, padding));
-}
-export function conv3d(
-  x: Tensor,
-  w: Tensor,
-  b: Tensor | null,
-  stride: number | number[] = 1,
-  padding: number | number[] = 0,
-): Tensor {
-  return T(F.conv3d(x.handle, w.handle, b?.handle ?? null, stride, padding));
+/**
+ * Dropout: zeroes elements with probability p and scales the rest by 1/(1-p) when `train`. With a Generator the
+ * mask comes from that stream, computed as ATen's dropout does (bernoulli_(1-p) mask divided by 1-p, times x).
+ */
+export function dropout(x: Tensor, p: number, train: boolean, generator?: Generator | null): Tensor {
+  const g = nativeGenerator(generator);
+  if (!g || !train || p === 0) return T(F.dropout(H(x), p, train));
+  if (p === 1) {
+    using zero = T(F.zerosLike(H(x)));
+    return T(F.mul(H(x), H(zero)));
+  }
+  using noise = T(F.emptyLike(H(x)));
+  native.dispose(F.bernoulli_(H(noise), 1 - p, g) as NativeHandle);
+  native.dispose(F.divS_(H(noise), 1 - p) as NativeHandle);
+  return T(F.mul(H(x), H(noise)));
 }

@@ -1,24 +1,34 @@
 /**
  * Process-wide engine settings: threads, RNG (seed and exact state save/restore), memory counters, build info.
  */
-import { native, type NativeMemory } from "../native/index.ts";
+import { native, parseThreadCount, type NativeMemory } from "../native/index.ts";
 
-/** Seeds the global CPU generator (rand, randn, randint, multinomial, dropout). */
+export { maxThreads, parseThreadCount, defaultThreadCount, EngineConfigError } from "../native/index.ts";
+
+/** Seeds every default generator (CPU, and CUDA when present): rand, randn, randint, multinomial, dropout. */
 export function manualSeed(seed: number): void {
   native.manualSeed(seed);
 }
 
-/** The global CPU generator's full state (for exact resume). */
-export function getRngState(): Buffer {
-  return native.getRngState();
+/**
+ * The full state of a device's default generator ("cpu" when omitted), for exact resume. Explicit streams have
+ * their own: `Generator.getState()` (generator.ts).
+ */
+export function getRngState(device?: string): Buffer {
+  return native.getRngState(device);
 }
 
-export function setRngState(state: Buffer): void {
-  native.setRngState(state);
+/** Restores a state from getRngState(device). */
+export function setRngState(state: Buffer, device?: string): void {
+  native.setRngState(state, device);
 }
 
-export function setNumThreads(n: number): void {
-  native.setNumThreads(n);
+/**
+ * Sets the intra-op thread count; throws unless it is an integer from 1 to maxThreads() (min(1024, 4 x cores)).
+ * `name` is what the error names (a CLI passes "--threads").
+ */
+export function setNumThreads(n: number, name = "setNumThreads"): void {
+  native.setNumThreads(parseThreadCount(n, name));
 }
 
 export function getNumThreads(): number {

@@ -1,10 +1,36 @@
 /**
  * Scopes for temporaries (STYLE.md (e)): `tidy(fn)` disposes every tensor created while `fn` runs, except the
- * tensors reachable from its return value (arrays, plain objects, Maps) and those passed to `keep()`. Returned
- * tensors move to the enclosing scope. Scopes are synchronous only: returning a Promise throws.
+ * tensors reachable from its return value and those passed to `keep()`. Returned tensors move to the enclosing
+ * scope. Scopes are synchronous only: returning a Promise throws.
+ *
+ * "Reachable from the return value" means: the value itself if it is a tensor; the elements of arrays, the values
+ * of plain objects and Maps; and, for any other object (a class instance such as a KV cache or a model output),
+ * the tensors it declares through the TensorContainer interface:
+ *
+ *   class KVCache implements TensorContainer {
+ *     *tensors() { yield* this.keys; yield* this.values; }
+ *   }
+ *   const cache = tidy(() => model.prefill(ids));   // the cache's tensors survive the scope
+ *
+ * `tensors()` may also yield containers, arrays or plain objects; they are searched the same way. Class instances
+ * without `tensors()` are not searched (their private fields are not the scope's business): their tensors are
+ * disposed with the scope, so a class that is returned from `tidy` must declare them.
  */
 
 import { native } from "../native/index.ts";
+
+/**
+ * An object that owns tensors and says which: `tidy` keeps the tensors a returned container yields (see the module
+ * comment). Implement it on classes that hold tensors and are returned from scopes (KV caches, model outputs).
+ */
+export interface TensorContainer {
+  tensors(): Iterable<unknown>;
+}
+
+/** True for objects that implement TensorContainer. */
+export function isTensorContainer(v: unknown): v is TensorContainer {
+  return v !== null && typeof v === "object" && typeof (v as TensorContainer).tensors === "function";
+}
 
 /** What a scope needs of a tensor; implemented by Tensor. */
 export interface Scoped {
@@ -55,6 +81,7 @@ function collect(value: unknown, out: Set<Scoped>, seen: Set<unknown>): void {
     return;
   }
   if (Array.isArray(value)) for (const v of value) collect(v, out, seen);
+  else if (isTensorContainer(value)) for (const v of value.tensors()) collect(v, out, seen);
   else if (value instanceof Map) for (const v of value.values()) collect(v, out, seen);
   else if (Object.getPrototypeOf(value) === Object.prototype)
     for (const v of Object.values(value)) collect(v, out, seen);

@@ -9,6 +9,7 @@ import { native, type NativeHandle, type NativeValue } from "../native/index.ts"
 import { DTYPE_CODE, dtypeFromCode, typedArrayFromBuffer, type AnyTypedArray, type DType } from "./dtype.ts";
 import { op, opId } from "./op.ts";
 import { track, type Scoped } from "./scope.ts";
+import { Generator, nativeGenerator } from "./generator.ts";
 
 export type Scalar = number | boolean;
 export type TensorOrScalar = Tensor | number;
@@ -22,7 +23,8 @@ export function wrapValue(v: NativeValue): unknown {
 
 /** Converts Tensors (recursively through arrays) into native handles for a raw call. */
 export function unwrapArg(a: unknown): unknown {
-  if (a instanceof Tensor) return a.handle;
+  if (a instanceof Tensor) return handleOf(a);
+  if (a instanceof Generator) return nativeGenerator(a);
   if (Array.isArray(a)) return a.map(unwrapArg);
   return a;
 }
@@ -40,148 +42,162 @@ function list(v: NativeValue): Tensor[] {
   return (v as NativeHandle[]).map((h) => new Tensor(h));
 }
 
-const h = (t: Tensor) => t.handle;
+function disposedError(): Error {
+  return new Error(
+    "tensor was disposed: it cannot be used after dispose(), after the tidy() scope that created it ended " +
+      "(return it from the scope or keep() it), or after assign() moved its data to another tensor",
+  );
+}
 
-// Operators, resolved lazily (first call) and cached by id.
-const A = {
-  add: op("aten::add.Tensor"),
-  addS: op("aten::add.Scalar"),
-  sub: op("aten::sub.Tensor"),
-  subS: op("aten::sub.Scalar"),
-  rsubS: op("aten::rsub.Scalar"),
-  mul: op("aten::mul.Tensor"),
-  mulS: op("aten::mul.Scalar"),
-  div: op("aten::div.Tensor"),
-  divS: op("aten::div.Scalar"),
-  divMode: op("aten::div.Tensor_mode"),
-  remainderS: op("aten::remainder.Scalar"),
-  neg: op("aten::neg"),
-  powS: op("aten::pow.Tensor_Scalar"),
-  powT: op("aten::pow.Tensor_Tensor"),
-  sqrt: op("aten::sqrt"),
-  rsqrt: op("aten::rsqrt"),
-  exp: op("aten::exp"),
-  log: op("aten::log"),
-  log1p: op("aten::log1p"),
+/**
+ * The native handle of a live tensor, for the tensor layer only (ops.ts, autograd.ts, generated_support.ts):
+ * it is not exported from src/tensor/index.ts. Never keep a handle beyond the call it is passed to: after the tensor
+ * is disposed the handle may point to freed memory. Throws the "tensor was disposed" error for a disposed tensor.
+ */
+export let handleOf: (t: Tensor) => NativeHandle;
+
+// Operators of the generated methods, resolved lazily (first call) and cached by id.
+// <generated name="op-table"> codegen/gen_ops.ts from codegen/surface.ts: do not edit by hand
+const G = {
   abs: op("aten::abs"),
-  sign: op("aten::sign"),
-  cos: op("aten::cos"),
-  sin: op("aten::sin"),
-  tanh: op("aten::tanh"),
-  sigmoid: op("aten::sigmoid"),
-  relu: op("aten::relu"),
-  silu: op("aten::silu"),
-  gelu: op("aten::gelu"),
-  floor: op("aten::floor"),
-  ceil: op("aten::ceil"),
-  round: op("aten::round"),
-  reciprocal: op("aten::reciprocal"),
-  clamp: op("aten::clamp"),
-  maximum: op("aten::maximum"),
-  minimum: op("aten::minimum"),
-  eq: op("aten::eq.Tensor"),
-  eqS: op("aten::eq.Scalar"),
-  ne: op("aten::ne.Tensor"),
-  neS: op("aten::ne.Scalar"),
-  lt: op("aten::lt.Tensor"),
-  ltS: op("aten::lt.Scalar"),
-  le: op("aten::le.Tensor"),
-  leS: op("aten::le.Scalar"),
-  gt: op("aten::gt.Tensor"),
-  gtS: op("aten::gt.Scalar"),
-  ge: op("aten::ge.Tensor"),
-  geS: op("aten::ge.Scalar"),
-  logicalAnd: op("aten::logical_and"),
-  logicalOr: op("aten::logical_or"),
-  logicalNot: op("aten::logical_not"),
-  isfinite: op("aten::isfinite"),
-  isnan: op("aten::isnan"),
-  nanToNum: op("aten::nan_to_num"),
-  matmul: op("aten::matmul"),
-  mm: op("aten::mm"),
-  bmm: op("aten::bmm"),
-  sumAll: op("aten::sum"),
-  sumDim: op("aten::sum.dim_IntList"),
-  meanAll: op("aten::mean"),
-  meanDim: op("aten::mean.dim"),
-  maxAll: op("aten::max"),
-  maxDim: op("aten::max.dim"),
-  minAll: op("aten::min"),
-  minDim: op("aten::min.dim"),
+  add_Scalar: op("aten::add.Scalar"),
+  add_Tensor: op("aten::add.Tensor"),
+  add__Tensor: op("aten::add_.Tensor"),
+  addcdiv_: op("aten::addcdiv_"),
+  addcmul_: op("aten::addcmul_"),
+  alias: op("aten::alias"),
+  all: op("aten::all"),
   amax: op("aten::amax"),
   amin: op("aten::amin"),
+  any: op("aten::any"),
   argmax: op("aten::argmax"),
   argmin: op("aten::argmin"),
-  logsumexp: op("aten::logsumexp"),
-  prod: op("aten::prod"),
-  varDim: op("aten::var.correction"),
-  vnorm: op("aten::linalg_vector_norm"),
-  all: op("aten::all"),
-  any: op("aten::any"),
-  softmax: op("aten::softmax.int"),
-  logSoftmax: op("aten::log_softmax.int"),
-  cumsum: op("aten::cumsum"),
-  topk: op("aten::topk"),
-  sort: op("aten::sort"),
   argsort: op("aten::argsort"),
-  multinomial: op("aten::multinomial"),
-  triu: op("aten::triu"),
-  tril: op("aten::tril"),
-  outer: op("aten::outer"),
-  view: op("aten::view"),
-  reshape: op("aten::reshape"),
-  permute: op("aten::permute"),
-  transpose: op("aten::transpose.int"),
-  contiguous: op("aten::contiguous"),
-  expand: op("aten::expand"),
-  repeat: op("aten::repeat"),
-  repeatInterleaveInt: op("aten::repeat_interleave.self_int"),
-  repeatInterleaveT: op("aten::repeat_interleave.self_Tensor"),
-  unsqueeze: op("aten::unsqueeze"),
-  squeezeDim: op("aten::squeeze.dim"),
-  squeeze: op("aten::squeeze"),
-  flatten: op("aten::flatten.using_ints"),
-  flip: op("aten::flip"),
-  roll: op("aten::roll"),
-  slice: op("aten::slice.Tensor"),
-  select: op("aten::select.int"),
-  narrow: op("aten::narrow"),
-  index: op("aten::index.Tensor"),
-  indexPut: op("aten::index_put"),
-  indexPut_: op("aten::index_put_"),
-  indexSelect: op("aten::index_select"),
-  gather: op("aten::gather"),
-  scatter: op("aten::scatter.src"),
-  scatterAdd: op("aten::scatter_add"),
-  maskedFill: op("aten::masked_fill.Scalar"),
-  maskedFillT: op("aten::masked_fill.Tensor"),
-  maskedScatter: op("aten::masked_scatter"),
-  maskedSelect: op("aten::masked_select"),
-  nonzero: op("aten::nonzero"),
-  where: op("aten::where.self"),
-  split: op("aten::split.Tensor"),
-  splitSizes: op("aten::split_with_sizes"),
+  bernoulli: op("aten::bernoulli"),
+  bernoulli__float: op("aten::bernoulli_.float"),
+  bmm: op("aten::bmm"),
+  ceil: op("aten::ceil"),
   chunk: op("aten::chunk"),
-  unbind: op("aten::unbind.int"),
-  toDtype: op("aten::to.dtype"),
-  toDevice: op("aten::to.device"),
+  clamp: op("aten::clamp"),
   clone: op("aten::clone"),
-  detach: op("aten::detach"),
-  alias: op("aten::alias"),
+  contiguous: op("aten::contiguous"),
   copy_: op("aten::copy_"),
-  zero_: op("aten::zero_"),
-  fill_: op("aten::fill_.Scalar"),
-  add_: op("aten::add_.Tensor"),
-  mul_: op("aten::mul_.Tensor"),
-  mulS_: op("aten::mul_.Scalar"),
-  addcmul_: op("aten::addcmul_"),
-  addcdiv_: op("aten::addcdiv_"),
-  lerpS_: op("aten::lerp_.Scalar"),
-  uniform_: op("aten::uniform_"),
+  cos: op("aten::cos"),
+  cumsum: op("aten::cumsum"),
+  detach: op("aten::detach"),
+  eq_Scalar: op("aten::eq.Scalar"),
+  eq_Tensor: op("aten::eq.Tensor"),
+  exp: op("aten::exp"),
+  expand: op("aten::expand"),
+  fill__Scalar: op("aten::fill_.Scalar"),
+  flatten_using_ints: op("aten::flatten.using_ints"),
+  flip: op("aten::flip"),
+  floor: op("aten::floor"),
+  gather: op("aten::gather"),
+  ge_Scalar: op("aten::ge.Scalar"),
+  ge_Tensor: op("aten::ge.Tensor"),
+  gelu: op("aten::gelu"),
+  gt_Scalar: op("aten::gt.Scalar"),
+  gt_Tensor: op("aten::gt.Tensor"),
+  index_Tensor: op("aten::index.Tensor"),
+  index_put: op("aten::index_put"),
+  index_put_: op("aten::index_put_"),
+  index_select: op("aten::index_select"),
+  isfinite: op("aten::isfinite"),
+  isnan: op("aten::isnan"),
+  le_Scalar: op("aten::le.Scalar"),
+  le_Tensor: op("aten::le.Tensor"),
+  lerp__Scalar: op("aten::lerp_.Scalar"),
+  linalg_vector_norm: op("aten::linalg_vector_norm"),
+  log: op("aten::log"),
+  log1p: op("aten::log1p"),
+  log_softmax_int: op("aten::log_softmax.int"),
+  logical_and: op("aten::logical_and"),
+  logical_not: op("aten::logical_not"),
+  logical_or: op("aten::logical_or"),
+  logsumexp: op("aten::logsumexp"),
+  lt_Scalar: op("aten::lt.Scalar"),
+  lt_Tensor: op("aten::lt.Tensor"),
+  masked_fill_Scalar: op("aten::masked_fill.Scalar"),
+  masked_fill_Tensor: op("aten::masked_fill.Tensor"),
+  masked_scatter: op("aten::masked_scatter"),
+  masked_select: op("aten::masked_select"),
+  matmul: op("aten::matmul"),
+  max: op("aten::max"),
+  max_dim: op("aten::max.dim"),
+  maximum: op("aten::maximum"),
+  min: op("aten::min"),
+  min_dim: op("aten::min.dim"),
+  minimum: op("aten::minimum"),
+  mm: op("aten::mm"),
+  mul_Scalar: op("aten::mul.Scalar"),
+  mul_Tensor: op("aten::mul.Tensor"),
+  mul__Scalar: op("aten::mul_.Scalar"),
+  mul__Tensor: op("aten::mul_.Tensor"),
+  multinomial: op("aten::multinomial"),
+  nan_to_num: op("aten::nan_to_num"),
+  narrow: op("aten::narrow"),
+  ne_Scalar: op("aten::ne.Scalar"),
+  ne_Tensor: op("aten::ne.Tensor"),
+  neg: op("aten::neg"),
+  nonzero: op("aten::nonzero"),
   normal_: op("aten::normal_"),
-  clampMax_: op("aten::clamp_max_"),
-  numelOp: op("aten::numel"),
+  outer: op("aten::outer"),
+  permute: op("aten::permute"),
+  pow_Tensor_Scalar: op("aten::pow.Tensor_Scalar"),
+  pow_Tensor_Tensor: op("aten::pow.Tensor_Tensor"),
+  prod: op("aten::prod"),
+  reciprocal: op("aten::reciprocal"),
+  relu: op("aten::relu"),
+  remainder_Scalar: op("aten::remainder.Scalar"),
+  remainder_Tensor: op("aten::remainder.Tensor"),
+  repeat: op("aten::repeat"),
+  repeat_interleave_self_Tensor: op("aten::repeat_interleave.self_Tensor"),
+  repeat_interleave_self_int: op("aten::repeat_interleave.self_int"),
+  reshape: op("aten::reshape"),
+  roll: op("aten::roll"),
+  round: op("aten::round"),
+  rsqrt: op("aten::rsqrt"),
+  rsub_Scalar: op("aten::rsub.Scalar"),
+  scatter_add: op("aten::scatter_add"),
+  scatter_src: op("aten::scatter.src"),
+  select_int: op("aten::select.int"),
+  sigmoid: op("aten::sigmoid"),
+  sign: op("aten::sign"),
+  silu: op("aten::silu"),
+  sin: op("aten::sin"),
+  slice_Tensor: op("aten::slice.Tensor"),
+  softmax_int: op("aten::softmax.int"),
+  sort: op("aten::sort"),
+  split_Tensor: op("aten::split.Tensor"),
+  split_with_sizes: op("aten::split_with_sizes"),
+  sqrt: op("aten::sqrt"),
+  sub_Scalar: op("aten::sub.Scalar"),
+  sub_Tensor: op("aten::sub.Tensor"),
+  tanh: op("aten::tanh"),
+  topk: op("aten::topk"),
+  transpose_int: op("aten::transpose.int"),
+  tril: op("aten::tril"),
+  triu: op("aten::triu"),
+  unbind_int: op("aten::unbind.int"),
+  uniform_: op("aten::uniform_"),
+  unsqueeze: op("aten::unsqueeze"),
+  var_correction: op("aten::var.correction"),
+  view: op("aten::view"),
+  zero_: op("aten::zero_"),
 };
+// </generated>
+
+const divOps = {
+  Tensor: op("aten::div.Tensor"),
+  Scalar: op("aten::div.Scalar"),
+  Tensor_mode: op("aten::div.Tensor_mode"),
+};
+const sumOps = { all: op("aten::sum"), dim: op("aten::sum.dim_IntList") };
+const meanOps = { all: op("aten::mean"), dim: op("aten::mean.dim") };
+const squeezeOps = { all: op("aten::squeeze"), dim: op("aten::squeeze.dim") };
+const toOps = { dtype: op("aten::to.dtype"), device: op("aten::to.device") };
+const mulOp = op("aten::mul.Tensor");
 
 export class Tensor implements Scoped, Disposable {
   #h: NativeHandle | null;
@@ -195,10 +211,15 @@ export class Tensor implements Scoped, Disposable {
     track(this);
   }
 
-  /** The native handle; throws if this tensor was disposed. */
-  get handle(): NativeHandle {
-    if (this.#h === null) throw new Error("Tensor is disposed");
-    return this.#h;
+  /** The native handle; throws if this tensor was disposed. Private: see handleOf for the tensor layer. */
+  #hd(): NativeHandle {
+    const h = this.#h;
+    if (h === null) throw disposedError();
+    return h;
+  }
+
+  static {
+    handleOf = (t) => t.#hd();
   }
 
   get isDisposed(): boolean {
@@ -228,7 +249,7 @@ export class Tensor implements Scoped, Disposable {
    */
   assign(other: Tensor): this {
     if (other === this) return this;
-    const nh = other.handle;
+    const nh = other.#hd();
     other.#h = null;
     if (this.#h !== null) native.dispose(this.#h);
     this.#h = nh;
@@ -240,13 +261,13 @@ export class Tensor implements Scoped, Disposable {
 
   // ---- metadata -------------------------------------------------------------------------------------------------
   get shape(): number[] {
-    return (this.#shape ??= native.shape(this.handle));
+    return (this.#shape ??= native.shape(this.#hd()));
   }
   get dtype(): DType {
-    return (this.#dtype ??= dtypeFromCode(native.dtype(this.handle)));
+    return (this.#dtype ??= dtypeFromCode(native.dtype(this.#hd())));
   }
   get device(): string {
-    return native.meta(this.handle)[2];
+    return native.meta(this.#hd())[2];
   }
   get ndim(): number {
     return this.shape.length;
@@ -277,7 +298,7 @@ export class Tensor implements Scoped, Disposable {
       using f = this.to("float32");
       return f.toArray();
     }
-    return typedArrayFromBuffer(native.toBuffer(this.handle), d);
+    return typedArrayFromBuffer(native.toBuffer(this.#hd()), d);
   }
   /** Data as float32 regardless of dtype. */
   toFloat32(): Float32Array {
@@ -292,426 +313,75 @@ export class Tensor implements Scoped, Disposable {
   }
   /** Zero-copy view of a contiguous CPU tensor's memory (keeps the storage alive while referenced). */
   dataView(): ArrayBuffer {
-    return native.view(this.handle);
+    return native.view(this.#hd());
   }
   /** The value of a one-element tensor. Host sync point on accelerators. */
   item(): number {
-    const v = native.item(this.handle);
+    const v = native.item(this.#hd());
     return typeof v === "boolean" ? (v ? 1 : 0) : v;
   }
 
   // ---- autograd -------------------------------------------------------------------------------------------------
   get requiresGrad(): boolean {
-    return native.meta(this.handle)[3];
+    return native.meta(this.#hd())[3];
   }
   /** Sets requires_grad in place; returns this. */
   requiresGrad_(v = true): this {
-    native.setRequiresGrad(this.handle, v);
+    native.setRequiresGrad(this.#hd(), v);
     return this;
   }
   /** A new handle to the accumulated gradient, or null. The caller owns the returned tensor. */
   get grad(): Tensor | null {
-    const g = native.getGrad(this.handle);
+    const g = native.getGrad(this.#hd());
     return g === null ? null : new Tensor(g);
   }
   /** Replaces the gradient (null frees it: zero_grad with set_to_none). */
   setGrad(g: Tensor | null): void {
-    native.setGrad(this.handle, g === null ? null : g.handle);
+    native.setGrad(this.#hd(), g === null ? null : g.#hd());
   }
   get isLeaf(): boolean {
-    return native.isLeaf(this.handle);
+    return native.isLeaf(this.#hd());
   }
   get gradFn(): string | null {
-    return native.gradFn(this.handle);
+    return native.gradFn(this.#hd());
   }
   backward(gradient?: Tensor, opts: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    native.backward([this.handle], gradient ? [gradient.handle] : null, !!opts.retainGraph, !!opts.createGraph);
-  }
-  detach(): Tensor {
-    return T(A.detach(this.handle));
-  }
-  /** A new handle sharing this tensor's data and autograd history (the way to "return an input"). */
-  alias(): Tensor {
-    return T(A.alias(this.handle));
+    native.backward([this.#hd()], gradient ? [gradient.#hd()] : null, !!opts.retainGraph, !!opts.createGraph);
   }
 
-  // ---- elementwise arithmetic -----------------------------------------------------------------------------------
-  add(o: TensorOrScalar, alpha?: number): Tensor {
-    return T(typeof o === "number" ? A.addS(this.handle, o, alpha) : A.add(this.handle, h(o), alpha));
-  }
-  sub(o: TensorOrScalar, alpha?: number): Tensor {
-    return T(typeof o === "number" ? A.subS(this.handle, o, alpha) : A.sub(this.handle, h(o), alpha));
-  }
-  /** `o - this` for a scalar o. */
-  rsub(o: number): Tensor {
-    return T(A.rsubS(this.handle, o));
-  }
-  mul(o: TensorOrScalar): Tensor {
-    return T(typeof o === "number" ? A.mulS(this.handle, o) : A.mul(this.handle, h(o)));
-  }
+  // ---- hand-written conveniences (codegen/surface.ts HAND_WRITTEN says why each is not generated) ---------------
+  /** Division; with roundingMode "trunc" or "floor" as torch.div(..., rounding_mode=). */
   div(o: TensorOrScalar, roundingMode?: "trunc" | "floor"): Tensor {
     if (roundingMode) {
-      if (typeof o !== "number") return T(A.divMode(this.handle, h(o), roundingMode));
+      if (typeof o !== "number") return T(divOps.Tensor_mode(this.#hd(), o.#hd(), roundingMode));
       using s = scalarLike(this, o);
-      return T(A.divMode(this.handle, s.handle, roundingMode));
+      return T(divOps.Tensor_mode(this.#hd(), s.#hd(), roundingMode));
     }
-    return T(typeof o === "number" ? A.divS(this.handle, o) : A.div(this.handle, h(o)));
-  }
-  remainder(o: number): Tensor {
-    return T(A.remainderS(this.handle, o));
-  }
-  neg(): Tensor {
-    return T(A.neg(this.handle));
-  }
-  pow(e: TensorOrScalar): Tensor {
-    return T(typeof e === "number" ? A.powS(this.handle, e) : A.powT(this.handle, h(e)));
+    return T(typeof o === "number" ? divOps.Scalar(this.#hd(), o) : divOps.Tensor(this.#hd(), o.#hd()));
   }
   square(): Tensor {
-    return T(A.mul(this.handle, this.handle));
-  }
-  sqrt(): Tensor {
-    return T(A.sqrt(this.handle));
-  }
-  rsqrt(): Tensor {
-    return T(A.rsqrt(this.handle));
-  }
-  exp(): Tensor {
-    return T(A.exp(this.handle));
-  }
-  log(): Tensor {
-    return T(A.log(this.handle));
-  }
-  log1p(): Tensor {
-    return T(A.log1p(this.handle));
-  }
-  abs(): Tensor {
-    return T(A.abs(this.handle));
-  }
-  sign(): Tensor {
-    return T(A.sign(this.handle));
-  }
-  cos(): Tensor {
-    return T(A.cos(this.handle));
-  }
-  sin(): Tensor {
-    return T(A.sin(this.handle));
-  }
-  tanh(): Tensor {
-    return T(A.tanh(this.handle));
-  }
-  sigmoid(): Tensor {
-    return T(A.sigmoid(this.handle));
-  }
-  relu(): Tensor {
-    return T(A.relu(this.handle));
-  }
-  silu(): Tensor {
-    return T(A.silu(this.handle));
-  }
-  /** GELU; approximate "tanh" as in `gelu_pytorch_tanh`, "none" (exact erf) by default. */
-  gelu(approximate: "none" | "tanh" = "none"): Tensor {
-    return T(A.gelu(this.handle, approximate));
-  }
-  floor(): Tensor {
-    return T(A.floor(this.handle));
-  }
-  ceil(): Tensor {
-    return T(A.ceil(this.handle));
-  }
-  round(): Tensor {
-    return T(A.round(this.handle));
-  }
-  reciprocal(): Tensor {
-    return T(A.reciprocal(this.handle));
-  }
-  clamp(min?: number | null, max?: number | null): Tensor {
-    return T(A.clamp(this.handle, min ?? null, max ?? null));
-  }
-  maximum(o: Tensor): Tensor {
-    return T(A.maximum(this.handle, h(o)));
-  }
-  minimum(o: Tensor): Tensor {
-    return T(A.minimum(this.handle, h(o)));
-  }
-  nanToNum(nan = 0, posinf?: number, neginf?: number): Tensor {
-    return T(A.nanToNum(this.handle, nan, posinf ?? null, neginf ?? null));
-  }
-
-  // ---- comparison and logic (bool results) ----------------------------------------------------------------------
-  eq(o: TensorOrScalar): Tensor {
-    return T(typeof o === "number" ? A.eqS(this.handle, o) : A.eq(this.handle, h(o)));
-  }
-  ne(o: TensorOrScalar): Tensor {
-    return T(typeof o === "number" ? A.neS(this.handle, o) : A.ne(this.handle, h(o)));
-  }
-  lt(o: TensorOrScalar): Tensor {
-    return T(typeof o === "number" ? A.ltS(this.handle, o) : A.lt(this.handle, h(o)));
-  }
-  le(o: TensorOrScalar): Tensor {
-    return T(typeof o === "number" ? A.leS(this.handle, o) : A.le(this.handle, h(o)));
-  }
-  gt(o: TensorOrScalar): Tensor {
-    return T(typeof o === "number" ? A.gtS(this.handle, o) : A.gt(this.handle, h(o)));
-  }
-  ge(o: TensorOrScalar): Tensor {
-    return T(typeof o === "number" ? A.geS(this.handle, o) : A.ge(this.handle, h(o)));
-  }
-  logicalAnd(o: Tensor): Tensor {
-    return T(A.logicalAnd(this.handle, h(o)));
-  }
-  logicalOr(o: Tensor): Tensor {
-    return T(A.logicalOr(this.handle, h(o)));
-  }
-  logicalNot(): Tensor {
-    return T(A.logicalNot(this.handle));
-  }
-  isfinite(): Tensor {
-    return T(A.isfinite(this.handle));
-  }
-  isnan(): Tensor {
-    return T(A.isnan(this.handle));
-  }
-
-  // ---- linear algebra -------------------------------------------------------------------------------------------
-  matmul(o: Tensor): Tensor {
-    return T(A.matmul(this.handle, h(o)));
-  }
-  mm(o: Tensor): Tensor {
-    return T(A.mm(this.handle, h(o)));
-  }
-  bmm(o: Tensor): Tensor {
-    return T(A.bmm(this.handle, h(o)));
-  }
-  outer(o: Tensor): Tensor {
-    return T(A.outer(this.handle, h(o)));
-  }
-
-  // ---- reductions -----------------------------------------------------------------------------------------------
-  sum(dim?: number | number[], keepdim = false, dtype?: DType): Tensor {
-    const dt = dtype ? DTYPE_CODE[dtype] : null;
-    return T(dim === undefined ? A.sumAll(this.handle, dt) : A.sumDim(this.handle, dim, keepdim, dt));
-  }
-  mean(dim?: number | number[], keepdim = false): Tensor {
-    return T(dim === undefined ? A.meanAll(this.handle) : A.meanDim(this.handle, dim, keepdim));
-  }
-  /** Maximum over all elements. */
-  max(): Tensor {
-    return T(A.maxAll(this.handle));
-  }
-  /** [values, indices] along a dim. */
-  maxDim(dim: number, keepdim = false): [Tensor, Tensor] {
-    return pair(A.maxDim(this.handle, dim, keepdim));
-  }
-  min(): Tensor {
-    return T(A.minAll(this.handle));
-  }
-  minDim(dim: number, keepdim = false): [Tensor, Tensor] {
-    return pair(A.minDim(this.handle, dim, keepdim));
-  }
-  amax(dim: number | number[], keepdim = false): Tensor {
-    return T(A.amax(this.handle, dim, keepdim));
-  }
-  amin(dim: number | number[], keepdim = false): Tensor {
-    return T(A.amin(this.handle, dim, keepdim));
-  }
-  argmax(dim?: number, keepdim = false): Tensor {
-    return T(A.argmax(this.handle, dim ?? null, keepdim));
-  }
-  argmin(dim?: number, keepdim = false): Tensor {
-    return T(A.argmin(this.handle, dim ?? null, keepdim));
-  }
-  logsumexp(dim: number | number[], keepdim = false): Tensor {
-    return T(A.logsumexp(this.handle, dim, keepdim));
-  }
-  prod(): Tensor {
-    return T(A.prod(this.handle));
-  }
-  /** Variance along dims with Bessel correction `correction` (1 = unbiased, as torch.var). */
-  var(dim?: number | number[], correction = 1, keepdim = false): Tensor {
-    return T(A.varDim(this.handle, dim ?? null, correction, keepdim));
-  }
-  /** Vector p-norm over all elements or given dims. */
-  norm(ord = 2, dim?: number | number[], keepdim = false): Tensor {
-    return T(A.vnorm(this.handle, ord, dim ?? null, keepdim));
-  }
-  all(): Tensor {
-    return T(A.all(this.handle));
-  }
-  any(): Tensor {
-    return T(A.any(this.handle));
-  }
-  softmax(dim: number, dtype?: DType): Tensor {
-    return T(A.softmax(this.handle, dim, dtype ? DTYPE_CODE[dtype] : null));
-  }
-  logSoftmax(dim: number, dtype?: DType): Tensor {
-    return T(A.logSoftmax(this.handle, dim, dtype ? DTYPE_CODE[dtype] : null));
-  }
-  cumsum(dim: number, dtype?: DType): Tensor {
-    return T(A.cumsum(this.handle, dim, dtype ? DTYPE_CODE[dtype] : null));
-  }
-  /** [values, indices] of the k largest (or smallest) along dim. */
-  topk(k: number, dim = -1, largest = true, sorted = true): [Tensor, Tensor] {
-    return pair(A.topk(this.handle, k, dim, largest, sorted));
-  }
-  sort(dim = -1, descending = false): [Tensor, Tensor] {
-    return pair(A.sort(this.handle, dim, descending));
-  }
-  argsort(dim = -1, descending = false): Tensor {
-    return T(A.argsort(this.handle, dim, descending));
-  }
-  /** Samples indices from the rows of a probability tensor (uses the global generator). */
-  multinomial(numSamples: number, replacement = false): Tensor {
-    return T(A.multinomial(this.handle, numSamples, replacement));
-  }
-  triu(diagonal = 0): Tensor {
-    return T(A.triu(this.handle, diagonal));
-  }
-  tril(diagonal = 0): Tensor {
-    return T(A.tril(this.handle, diagonal));
-  }
-
-  // ---- shape ----------------------------------------------------------------------------------------------------
-  view(...shape: number[]): Tensor {
-    return T(A.view(this.handle, shape));
-  }
-  reshape(...shape: number[]): Tensor {
-    return T(A.reshape(this.handle, shape));
-  }
-  permute(...dims: number[]): Tensor {
-    return T(A.permute(this.handle, dims));
-  }
-  transpose(d0: number, d1: number): Tensor {
-    return T(A.transpose(this.handle, d0, d1));
+    return T(mulOp(this.#hd(), this.#hd()));
   }
   /** Transpose of the last two dims. */
   get mT(): Tensor {
     return this.transpose(-2, -1);
   }
-  contiguous(): Tensor {
-    return T(A.contiguous(this.handle));
+  /** Sum over all elements, or over `dim`. */
+  sum(dim?: number | number[], keepdim = false, dtype?: DType): Tensor {
+    const dt = dtype ? DTYPE_CODE[dtype] : null;
+    return T(dim === undefined ? sumOps.all(this.#hd(), dt) : sumOps.dim(this.#hd(), dim, keepdim, dt));
   }
-  expand(...shape: number[]): Tensor {
-    return T(A.expand(this.handle, shape));
-  }
-  repeat(...times: number[]): Tensor {
-    return T(A.repeat(this.handle, times));
-  }
-  repeatInterleave(repeats: number | Tensor, dim?: number): Tensor {
-    return T(
-      typeof repeats === "number"
-        ? A.repeatInterleaveInt(this.handle, repeats, dim ?? null)
-        : A.repeatInterleaveT(this.handle, h(repeats), dim ?? null),
-    );
-  }
-  unsqueeze(dim: number): Tensor {
-    return T(A.unsqueeze(this.handle, dim));
+  mean(dim?: number | number[], keepdim = false): Tensor {
+    return T(dim === undefined ? meanOps.all(this.#hd()) : meanOps.dim(this.#hd(), dim, keepdim));
   }
   squeeze(dim?: number): Tensor {
-    return T(dim === undefined ? A.squeeze(this.handle) : A.squeezeDim(this.handle, dim));
+    return T(dim === undefined ? squeezeOps.all(this.#hd()) : squeezeOps.dim(this.#hd(), dim));
   }
-  flatten(startDim = 0, endDim = -1): Tensor {
-    return T(A.flatten(this.handle, startDim, endDim));
-  }
-  flip(...dims: number[]): Tensor {
-    return T(A.flip(this.handle, dims));
-  }
-  roll(shifts: number | number[], dims: number | number[]): Tensor {
-    return T(A.roll(this.handle, shifts, dims));
-  }
-
-  // ---- indexing -------------------------------------------------------------------------------------------------
-  /** Python's `t[..., start:end:step, ...]` on one dim (a view). Negative and open bounds as in Python. */
-  slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
-    return T(A.slice(this.handle, dim, start ?? null, end ?? null, step));
-  }
-  /** `t.select(dim, i)`: drops the dim (a view). */
-  select(dim: number, index: number): Tensor {
-    return T(A.select(this.handle, dim, index));
-  }
-  narrow(dim: number, start: number, length: number): Tensor {
-    return T(A.narrow(this.handle, dim, start, length));
-  }
-  /** Advanced indexing `t[i0, i1, ...]` with index tensors (null = full slice). */
-  index(indices: (Tensor | null)[]): Tensor {
-    return T(
-      A.index(
-        this.handle,
-        indices.map((i) => (i === null ? null : i.handle)),
-      ),
-    );
-  }
-  /** Out-of-place `t[indices] = values` (accumulate adds instead). */
-  indexPut(indices: (Tensor | null)[], values: Tensor, accumulate = false): Tensor {
-    return T(
-      A.indexPut(
-        this.handle,
-        indices.map((i) => (i === null ? null : i.handle)),
-        h(values),
-        accumulate,
-      ),
-    );
-  }
-  /** In-place `t[indices] = values`; returns this. */
-  indexPut_(indices: (Tensor | null)[], values: Tensor, accumulate = false): this {
-    native.dispose(
-      A.indexPut_(
-        this.handle,
-        indices.map((i) => (i === null ? null : i.handle)),
-        h(values),
-        accumulate,
-      ) as NativeHandle,
-    );
-    return this;
-  }
-  indexSelect(dim: number, index: Tensor): Tensor {
-    return T(A.indexSelect(this.handle, dim, h(index)));
-  }
-  gather(dim: number, index: Tensor): Tensor {
-    return T(A.gather(this.handle, dim, h(index)));
-  }
-  scatter(dim: number, index: Tensor, src: Tensor): Tensor {
-    return T(A.scatter(this.handle, dim, h(index), h(src)));
-  }
-  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
-    return T(A.scatterAdd(this.handle, dim, h(index), h(src)));
-  }
-  maskedFill(mask: Tensor, value: number | Tensor): Tensor {
-    return T(
-      typeof value === "number"
-        ? A.maskedFill(this.handle, h(mask), value)
-        : A.maskedFillT(this.handle, h(mask), h(value)),
-    );
-  }
-  /** Copies `source` elements, in order, into the positions where `mask` is true. */
-  maskedScatter(mask: Tensor, source: Tensor): Tensor {
-    return T(A.maskedScatter(this.handle, h(mask), h(source)));
-  }
-  maskedSelect(mask: Tensor): Tensor {
-    return T(A.maskedSelect(this.handle, h(mask)));
-  }
-  nonzero(): Tensor {
-    return T(A.nonzero(this.handle));
-  }
-  split(sizeOrSizes: number | number[], dim = 0): Tensor[] {
-    return list(
-      typeof sizeOrSizes === "number"
-        ? A.split(this.handle, sizeOrSizes, dim)
-        : A.splitSizes(this.handle, sizeOrSizes, dim),
-    );
-  }
-  chunk(chunks: number, dim = 0): Tensor[] {
-    return list(A.chunk(this.handle, chunks, dim));
-  }
-  unbind(dim = 0): Tensor[] {
-    return list(A.unbind(this.handle, dim));
-  }
-
-  // ---- conversion and copies ------------------------------------------------------------------------------------
   /** Cast to a dtype or move to a device ("cpu", "cuda:0"). Always returns a new handle. */
   to(target: DType | { device: string; dtype?: DType }): Tensor {
-    if (typeof target === "string") return T(A.toDtype(this.handle, DTYPE_CODE[target], false, false));
-    const dt = target.dtype ? DTYPE_CODE[target.dtype] : this.#dtypeCode();
-    return T(A.toDevice(this.handle, target.device, dt, false, false));
+    if (typeof target === "string") return T(toOps.dtype(this.#hd(), DTYPE_CODE[target], false, false));
+    const dt = DTYPE_CODE[target.dtype ?? this.dtype];
+    return T(toOps.device(this.#hd(), target.device, dt, false, false));
   }
   float(): Tensor {
     return this.to("float32");
@@ -719,54 +389,765 @@ export class Tensor implements Scoped, Disposable {
   long(): Tensor {
     return this.to("int64");
   }
-  #dtypeCode(): number {
-    return DTYPE_CODE[this.dtype];
-  }
-  clone(): Tensor {
-    return T(A.clone(this.handle));
-  }
 
-  // ---- in-place (return this; use under noGrad for parameters) -------------------------------------------------
-  copy_(src: Tensor): this {
-    native.dispose(A.copy_(this.handle, h(src)) as NativeHandle);
+  // ---- generated from the schemas (codegen/surface.ts lists the names and overloads) ---------------------------
+  // <generated name="methods"> codegen/gen_ops.ts from codegen/surface.ts: do not edit by hand
+  /**
+   * aten::add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor
+   * aten::add.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor
+   */
+  add(other: Tensor | number | boolean, alpha?: number | boolean): Tensor {
+    return T(
+      typeof other === "object" ? G.add_Tensor(this.#hd(), other.#hd(), alpha) : G.add_Scalar(this.#hd(), other, alpha),
+    );
+  }
+  /**
+   * aten::sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor
+   * aten::sub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor
+   */
+  sub(other: Tensor | number | boolean, alpha?: number | boolean): Tensor {
+    return T(
+      typeof other === "object" ? G.sub_Tensor(this.#hd(), other.#hd(), alpha) : G.sub_Scalar(this.#hd(), other, alpha),
+    );
+  }
+  /**
+   * `other - alpha·this` for a scalar other.
+   * aten::rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor
+   */
+  rsub(other: number | boolean, alpha?: number | boolean): Tensor {
+    return T(G.rsub_Scalar(this.#hd(), other, alpha));
+  }
+  /**
+   * aten::mul.Tensor(Tensor self, Tensor other) -> Tensor
+   * aten::mul.Scalar(Tensor self, Scalar other) -> Tensor
+   */
+  mul(other: Tensor | number | boolean): Tensor {
+    return T(typeof other === "object" ? G.mul_Tensor(this.#hd(), other.#hd()) : G.mul_Scalar(this.#hd(), other));
+  }
+  /**
+   * aten::remainder.Tensor(Tensor self, Tensor other) -> Tensor
+   * aten::remainder.Scalar(Tensor self, Scalar other) -> Tensor
+   */
+  remainder(other: Tensor | number | boolean): Tensor {
+    return T(
+      typeof other === "object" ? G.remainder_Tensor(this.#hd(), other.#hd()) : G.remainder_Scalar(this.#hd(), other),
+    );
+  }
+  /**
+   * aten::neg(Tensor self) -> Tensor
+   */
+  neg(): Tensor {
+    return T(G.neg(this.#hd()));
+  }
+  /**
+   * aten::pow.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor
+   * aten::pow.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor
+   */
+  pow(exponent: Tensor | number | boolean): Tensor {
+    return T(
+      typeof exponent === "object"
+        ? G.pow_Tensor_Tensor(this.#hd(), exponent.#hd())
+        : G.pow_Tensor_Scalar(this.#hd(), exponent),
+    );
+  }
+  /**
+   * aten::sqrt(Tensor self) -> Tensor
+   */
+  sqrt(): Tensor {
+    return T(G.sqrt(this.#hd()));
+  }
+  /**
+   * aten::rsqrt(Tensor self) -> Tensor
+   */
+  rsqrt(): Tensor {
+    return T(G.rsqrt(this.#hd()));
+  }
+  /**
+   * aten::exp(Tensor self) -> Tensor
+   */
+  exp(): Tensor {
+    return T(G.exp(this.#hd()));
+  }
+  /**
+   * aten::log(Tensor self) -> Tensor
+   */
+  log(): Tensor {
+    return T(G.log(this.#hd()));
+  }
+  /**
+   * aten::log1p(Tensor self) -> Tensor
+   */
+  log1p(): Tensor {
+    return T(G.log1p(this.#hd()));
+  }
+  /**
+   * aten::abs(Tensor self) -> Tensor
+   */
+  abs(): Tensor {
+    return T(G.abs(this.#hd()));
+  }
+  /**
+   * aten::sign(Tensor self) -> Tensor
+   */
+  sign(): Tensor {
+    return T(G.sign(this.#hd()));
+  }
+  /**
+   * aten::cos(Tensor self) -> Tensor
+   */
+  cos(): Tensor {
+    return T(G.cos(this.#hd()));
+  }
+  /**
+   * aten::sin(Tensor self) -> Tensor
+   */
+  sin(): Tensor {
+    return T(G.sin(this.#hd()));
+  }
+  /**
+   * aten::tanh(Tensor self) -> Tensor
+   */
+  tanh(): Tensor {
+    return T(G.tanh(this.#hd()));
+  }
+  /**
+   * aten::sigmoid(Tensor self) -> Tensor
+   */
+  sigmoid(): Tensor {
+    return T(G.sigmoid(this.#hd()));
+  }
+  /**
+   * aten::relu(Tensor self) -> Tensor
+   */
+  relu(): Tensor {
+    return T(G.relu(this.#hd()));
+  }
+  /**
+   * aten::silu(Tensor self) -> Tensor
+   */
+  silu(): Tensor {
+    return T(G.silu(this.#hd()));
+  }
+  /**
+   * approximate "tanh" as in `gelu_pytorch_tanh`, "none" (exact erf) by default.
+   * aten::gelu(Tensor self, *, str approximate="none") -> Tensor
+   */
+  gelu(approximate?: string): Tensor {
+    return T(G.gelu(this.#hd(), approximate));
+  }
+  /**
+   * aten::floor(Tensor self) -> Tensor
+   */
+  floor(): Tensor {
+    return T(G.floor(this.#hd()));
+  }
+  /**
+   * aten::ceil(Tensor self) -> Tensor
+   */
+  ceil(): Tensor {
+    return T(G.ceil(this.#hd()));
+  }
+  /**
+   * aten::round(Tensor self) -> Tensor
+   */
+  round(): Tensor {
+    return T(G.round(this.#hd()));
+  }
+  /**
+   * aten::reciprocal(Tensor self) -> Tensor
+   */
+  reciprocal(): Tensor {
+    return T(G.reciprocal(this.#hd()));
+  }
+  /**
+   * aten::clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor
+   */
+  clamp(min?: number | boolean | null, max?: number | boolean | null): Tensor {
+    return T(G.clamp(this.#hd(), min, max));
+  }
+  /**
+   * aten::maximum(Tensor self, Tensor other) -> Tensor
+   */
+  maximum(other: Tensor): Tensor {
+    return T(G.maximum(this.#hd(), other.#hd()));
+  }
+  /**
+   * aten::minimum(Tensor self, Tensor other) -> Tensor
+   */
+  minimum(other: Tensor): Tensor {
+    return T(G.minimum(this.#hd(), other.#hd()));
+  }
+  /**
+   * aten::nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor
+   */
+  nanToNum(nan?: number | null, posinf?: number | null, neginf?: number | null): Tensor {
+    return T(G.nan_to_num(this.#hd(), nan, posinf, neginf));
+  }
+  /**
+   * aten::eq.Tensor(Tensor self, Tensor other) -> Tensor
+   * aten::eq.Scalar(Tensor self, Scalar other) -> Tensor
+   */
+  eq(other: Tensor | number | boolean): Tensor {
+    return T(typeof other === "object" ? G.eq_Tensor(this.#hd(), other.#hd()) : G.eq_Scalar(this.#hd(), other));
+  }
+  /**
+   * aten::ne.Tensor(Tensor self, Tensor other) -> Tensor
+   * aten::ne.Scalar(Tensor self, Scalar other) -> Tensor
+   */
+  ne(other: Tensor | number | boolean): Tensor {
+    return T(typeof other === "object" ? G.ne_Tensor(this.#hd(), other.#hd()) : G.ne_Scalar(this.#hd(), other));
+  }
+  /**
+   * aten::lt.Tensor(Tensor self, Tensor other) -> Tensor
+   * aten::lt.Scalar(Tensor self, Scalar other) -> Tensor
+   */
+  lt(other: Tensor | number | boolean): Tensor {
+    return T(typeof other === "object" ? G.lt_Tensor(this.#hd(), other.#hd()) : G.lt_Scalar(this.#hd(), other));
+  }
+  /**
+   * aten::le.Tensor(Tensor self, Tensor other) -> Tensor
+   * aten::le.Scalar(Tensor self, Scalar other) -> Tensor
+   */
+  le(other: Tensor | number | boolean): Tensor {
+    return T(typeof other === "object" ? G.le_Tensor(this.#hd(), other.#hd()) : G.le_Scalar(this.#hd(), other));
+  }
+  /**
+   * aten::gt.Tensor(Tensor self, Tensor other) -> Tensor
+   * aten::gt.Scalar(Tensor self, Scalar other) -> Tensor
+   */
+  gt(other: Tensor | number | boolean): Tensor {
+    return T(typeof other === "object" ? G.gt_Tensor(this.#hd(), other.#hd()) : G.gt_Scalar(this.#hd(), other));
+  }
+  /**
+   * aten::ge.Tensor(Tensor self, Tensor other) -> Tensor
+   * aten::ge.Scalar(Tensor self, Scalar other) -> Tensor
+   */
+  ge(other: Tensor | number | boolean): Tensor {
+    return T(typeof other === "object" ? G.ge_Tensor(this.#hd(), other.#hd()) : G.ge_Scalar(this.#hd(), other));
+  }
+  /**
+   * aten::logical_and(Tensor self, Tensor other) -> Tensor
+   */
+  logicalAnd(other: Tensor): Tensor {
+    return T(G.logical_and(this.#hd(), other.#hd()));
+  }
+  /**
+   * aten::logical_or(Tensor self, Tensor other) -> Tensor
+   */
+  logicalOr(other: Tensor): Tensor {
+    return T(G.logical_or(this.#hd(), other.#hd()));
+  }
+  /**
+   * aten::logical_not(Tensor self) -> Tensor
+   */
+  logicalNot(): Tensor {
+    return T(G.logical_not(this.#hd()));
+  }
+  /**
+   * aten::isfinite(Tensor self) -> Tensor
+   */
+  isfinite(): Tensor {
+    return T(G.isfinite(this.#hd()));
+  }
+  /**
+   * aten::isnan(Tensor self) -> Tensor
+   */
+  isnan(): Tensor {
+    return T(G.isnan(this.#hd()));
+  }
+  /**
+   * aten::matmul(Tensor self, Tensor other) -> Tensor
+   */
+  matmul(other: Tensor): Tensor {
+    return T(G.matmul(this.#hd(), other.#hd()));
+  }
+  /**
+   * aten::mm(Tensor self, Tensor mat2) -> Tensor
+   */
+  mm(mat2: Tensor): Tensor {
+    return T(G.mm(this.#hd(), mat2.#hd()));
+  }
+  /**
+   * aten::bmm(Tensor self, Tensor mat2) -> Tensor
+   */
+  bmm(mat2: Tensor): Tensor {
+    return T(G.bmm(this.#hd(), mat2.#hd()));
+  }
+  /**
+   * aten::outer(Tensor self, Tensor vec2) -> Tensor
+   */
+  outer(vec2: Tensor): Tensor {
+    return T(G.outer(this.#hd(), vec2.#hd()));
+  }
+  /**
+   * Maximum over all elements.
+   * aten::max(Tensor self) -> Tensor
+   */
+  max(): Tensor {
+    return T(G.max(this.#hd()));
+  }
+  /**
+   * [values, indices] along a dim.
+   * aten::max.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)
+   */
+  maxDim(dim: number, keepdim?: boolean): [Tensor, Tensor] {
+    return pair(G.max_dim(this.#hd(), dim, keepdim));
+  }
+  /**
+   * aten::min(Tensor self) -> Tensor
+   */
+  min(): Tensor {
+    return T(G.min(this.#hd()));
+  }
+  /**
+   * aten::min.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)
+   */
+  minDim(dim: number, keepdim?: boolean): [Tensor, Tensor] {
+    return pair(G.min_dim(this.#hd(), dim, keepdim));
+  }
+  /**
+   * aten::amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor
+   */
+  amax(dim?: number[] | number, keepdim?: boolean): Tensor {
+    return T(G.amax(this.#hd(), dim, keepdim));
+  }
+  /**
+   * aten::amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor
+   */
+  amin(dim?: number[] | number, keepdim?: boolean): Tensor {
+    return T(G.amin(this.#hd(), dim, keepdim));
+  }
+  /**
+   * aten::argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor
+   */
+  argmax(dim?: number | null, keepdim?: boolean): Tensor {
+    return T(G.argmax(this.#hd(), dim, keepdim));
+  }
+  /**
+   * aten::argmin(Tensor self, int? dim=None, bool keepdim=False) -> Tensor
+   */
+  argmin(dim?: number | null, keepdim?: boolean): Tensor {
+    return T(G.argmin(this.#hd(), dim, keepdim));
+  }
+  /**
+   * aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor
+   */
+  logsumexp(dim: number[] | number, keepdim?: boolean): Tensor {
+    return T(G.logsumexp(this.#hd(), dim, keepdim));
+  }
+  /**
+   * aten::prod(Tensor self, *, ScalarType? dtype=None) -> Tensor
+   */
+  prod(dtype?: DType | null): Tensor {
+    return T(G.prod(this.#hd(), dtype == null ? dtype : DTYPE_CODE[dtype]));
+  }
+  /**
+   * Variance with Bessel correction `correction` (default 1, as torch.var).
+   * aten::var.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> Tensor
+   */
+  var(dim?: number[] | number | null, correction?: number | null, keepdim?: boolean): Tensor {
+    return T(G.var_correction(this.#hd(), dim, correction, keepdim));
+  }
+  /**
+   * Vector p-norm over all elements or given dims.
+   * aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor
+   */
+  norm(ord?: number | boolean, dim?: number[] | number | null, keepdim?: boolean, dtype?: DType | null): Tensor {
+    return T(G.linalg_vector_norm(this.#hd(), ord, dim, keepdim, dtype == null ? dtype : DTYPE_CODE[dtype]));
+  }
+  /**
+   * aten::all(Tensor self) -> Tensor
+   */
+  all(): Tensor {
+    return T(G.all(this.#hd()));
+  }
+  /**
+   * aten::any(Tensor self) -> Tensor
+   */
+  any(): Tensor {
+    return T(G.any(this.#hd()));
+  }
+  /**
+   * aten::softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor
+   */
+  softmax(dim: number, dtype?: DType | null): Tensor {
+    return T(G.softmax_int(this.#hd(), dim, dtype == null ? dtype : DTYPE_CODE[dtype]));
+  }
+  /**
+   * aten::log_softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor
+   */
+  logSoftmax(dim: number, dtype?: DType | null): Tensor {
+    return T(G.log_softmax_int(this.#hd(), dim, dtype == null ? dtype : DTYPE_CODE[dtype]));
+  }
+  /**
+   * aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor
+   */
+  cumsum(dim: number, dtype?: DType | null): Tensor {
+    return T(G.cumsum(this.#hd(), dim, dtype == null ? dtype : DTYPE_CODE[dtype]));
+  }
+  /**
+   * [values, indices] of the k largest (or smallest) along dim.
+   * aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)
+   */
+  topk(k: number, dim?: number, largest?: boolean, sorted?: boolean): [Tensor, Tensor] {
+    return pair(G.topk(this.#hd(), k, dim, largest, sorted));
+  }
+  /**
+   * aten::sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)
+   */
+  sort(dim?: number, descending?: boolean): [Tensor, Tensor] {
+    return pair(G.sort(this.#hd(), dim, descending));
+  }
+  /**
+   * aten::argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor
+   */
+  argsort(dim?: number, descending?: boolean): Tensor {
+    return T(G.argsort(this.#hd(), dim, descending));
+  }
+  /**
+   * Samples indices from the rows of a probability tensor (from `generator`, else the default generator).
+   * aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor
+   */
+  multinomial(numSamples: number, replacement?: boolean, generator?: Generator | null): Tensor {
+    return T(G.multinomial(this.#hd(), numSamples, replacement, nativeGenerator(generator)));
+  }
+  /**
+   * aten::triu(Tensor self, int diagonal=0) -> Tensor
+   */
+  triu(diagonal?: number): Tensor {
+    return T(G.triu(this.#hd(), diagonal));
+  }
+  /**
+   * aten::tril(Tensor self, int diagonal=0) -> Tensor
+   */
+  tril(diagonal?: number): Tensor {
+    return T(G.tril(this.#hd(), diagonal));
+  }
+  /**
+   * aten::view(Tensor(a) self, SymInt[] size) -> Tensor(a)
+   */
+  view(...size: number[]): Tensor {
+    return T(G.view(this.#hd(), size));
+  }
+  /**
+   * aten::reshape(Tensor(a) self, SymInt[] shape) -> Tensor(a)
+   */
+  reshape(...shape: number[]): Tensor {
+    return T(G.reshape(this.#hd(), shape));
+  }
+  /**
+   * aten::permute(Tensor(a) self, int[] dims) -> Tensor(a)
+   */
+  permute(...dims: number[]): Tensor {
+    return T(G.permute(this.#hd(), dims));
+  }
+  /**
+   * aten::transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)
+   */
+  transpose(dim0: number, dim1: number): Tensor {
+    return T(G.transpose_int(this.#hd(), dim0, dim1));
+  }
+  /**
+   * aten::contiguous(Tensor(a) self, *, MemoryFormat memory_format=0) -> Tensor(a)
+   */
+  contiguous(memoryFormat?: number): Tensor {
+    return T(G.contiguous(this.#hd(), memoryFormat));
+  }
+  /**
+   * aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)
+   */
+  expand(...size: number[]): Tensor {
+    return T(G.expand(this.#hd(), size));
+  }
+  /**
+   * aten::repeat(Tensor self, SymInt[] repeats) -> Tensor
+   */
+  repeat(...repeats: number[]): Tensor {
+    return T(G.repeat(this.#hd(), repeats));
+  }
+  /**
+   * aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor
+   * aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor
+   */
+  repeatInterleave(repeats: Tensor | number, dim?: number | null, outputSize?: number | null): Tensor {
+    return T(
+      typeof repeats === "object"
+        ? G.repeat_interleave_self_Tensor(this.#hd(), repeats.#hd(), dim, outputSize)
+        : G.repeat_interleave_self_int(this.#hd(), repeats, dim, outputSize),
+    );
+  }
+  /**
+   * aten::unsqueeze(Tensor(a) self, int dim) -> Tensor(a)
+   */
+  unsqueeze(dim: number): Tensor {
+    return T(G.unsqueeze(this.#hd(), dim));
+  }
+  /**
+   * aten::flatten.using_ints(Tensor(a) self, int start_dim=0, int end_dim=-1) -> Tensor(a)
+   */
+  flatten(startDim?: number, endDim?: number): Tensor {
+    return T(G.flatten_using_ints(this.#hd(), startDim, endDim));
+  }
+  /**
+   * aten::flip(Tensor self, int[] dims) -> Tensor
+   */
+  flip(...dims: number[]): Tensor {
+    return T(G.flip(this.#hd(), dims));
+  }
+  /**
+   * aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor
+   */
+  roll(shifts: number[] | number, dims?: number[] | number): Tensor {
+    return T(G.roll(this.#hd(), shifts, dims));
+  }
+  /**
+   * Python's `t[..., start:end:step, ...]` on one dim (a view). Negative and open bounds as in Python.
+   * aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)
+   */
+  slice(dim?: number, start?: number | null, end?: number | null, step?: number): Tensor {
+    return T(G.slice_Tensor(this.#hd(), dim, start, end, step));
+  }
+  /**
+   * `t.select(dim, i)`: drops the dim (a view).
+   * aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a)
+   */
+  select(dim: number, index: number): Tensor {
+    return T(G.select_int(this.#hd(), dim, index));
+  }
+  /**
+   * aten::narrow(Tensor(a) self, int dim, int start, int length) -> Tensor(a)
+   */
+  narrow(dim: number, start: number, length: number): Tensor {
+    return T(G.narrow(this.#hd(), dim, start, length));
+  }
+  /**
+   * Advanced indexing `t[i0, i1, ...]` with index tensors (null = full slice).
+   * aten::index.Tensor(Tensor self, Tensor?[] indices) -> Tensor
+   */
+  index(indices: (Tensor | null)[]): Tensor {
+    return T(
+      G.index_Tensor(
+        this.#hd(),
+        indices.map((x) => (x === null ? null : x.#hd())),
+      ),
+    );
+  }
+  /**
+   * Out-of-place `t[indices] = values` (accumulate adds instead).
+   * aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor
+   */
+  indexPut(indices: (Tensor | null)[], values: Tensor, accumulate?: boolean): Tensor {
+    return T(
+      G.index_put(
+        this.#hd(),
+        indices.map((x) => (x === null ? null : x.#hd())),
+        values.#hd(),
+        accumulate,
+      ),
+    );
+  }
+  /**
+   * In-place `t[indices] = values`.
+   * aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)
+   */
+  indexPut_(indices: (Tensor | null)[], values: Tensor, accumulate?: boolean): this {
+    native.dispose(
+      G.index_put_(
+        this.#hd(),
+        indices.map((x) => (x === null ? null : x.#hd())),
+        values.#hd(),
+        accumulate,
+      ) as NativeHandle,
+    );
     return this;
   }
+  /**
+   * aten::index_select(Tensor self, int dim, Tensor index) -> Tensor
+   */
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return T(G.index_select(this.#hd(), dim, index.#hd()));
+  }
+  /**
+   * aten::gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor
+   */
+  gather(dim: number, index: Tensor, sparseGrad?: boolean): Tensor {
+    return T(G.gather(this.#hd(), dim, index.#hd(), sparseGrad));
+  }
+  /**
+   * aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor
+   */
+  scatter(dim: number, index: Tensor, src: Tensor): Tensor {
+    return T(G.scatter_src(this.#hd(), dim, index.#hd(), src.#hd()));
+  }
+  /**
+   * aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor
+   */
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
+    return T(G.scatter_add(this.#hd(), dim, index.#hd(), src.#hd()));
+  }
+  /**
+   * aten::masked_fill.Tensor(Tensor self, Tensor mask, Tensor value) -> Tensor
+   * aten::masked_fill.Scalar(Tensor self, Tensor mask, Scalar value) -> Tensor
+   */
+  maskedFill(mask: Tensor, value: Tensor | number | boolean): Tensor {
+    return T(
+      typeof value === "object"
+        ? G.masked_fill_Tensor(this.#hd(), mask.#hd(), value.#hd())
+        : G.masked_fill_Scalar(this.#hd(), mask.#hd(), value),
+    );
+  }
+  /**
+   * Copies `source` elements, in order, where `mask` is true.
+   * aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor
+   */
+  maskedScatter(mask: Tensor, source: Tensor): Tensor {
+    return T(G.masked_scatter(this.#hd(), mask.#hd(), source.#hd()));
+  }
+  /**
+   * aten::masked_select(Tensor self, Tensor mask) -> Tensor
+   */
+  maskedSelect(mask: Tensor): Tensor {
+    return T(G.masked_select(this.#hd(), mask.#hd()));
+  }
+  /**
+   * aten::nonzero(Tensor self) -> Tensor
+   */
+  nonzero(): Tensor {
+    return T(G.nonzero(this.#hd()));
+  }
+  /**
+   * aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]
+   * aten::split.Tensor(Tensor(a -> *) self, int split_size, int dim=0) -> Tensor(a)[]
+   */
+  split(splitSizes: number[] | number | number, dim?: number): Tensor[] {
+    return list(
+      typeof splitSizes === "object"
+        ? G.split_with_sizes(this.#hd(), splitSizes, dim)
+        : G.split_Tensor(this.#hd(), splitSizes, dim),
+    );
+  }
+  /**
+   * aten::chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[]
+   */
+  chunk(chunks: number, dim?: number): Tensor[] {
+    return list(G.chunk(this.#hd(), chunks, dim));
+  }
+  /**
+   * aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]
+   */
+  unbind(dim?: number): Tensor[] {
+    return list(G.unbind_int(this.#hd(), dim));
+  }
+  /**
+   * aten::clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor
+   */
+  clone(memoryFormat?: number | null): Tensor {
+    return T(G.clone(this.#hd(), memoryFormat));
+  }
+  /**
+   * aten::detach(Tensor(a) self) -> Tensor(a)
+   */
+  detach(): Tensor {
+    return T(G.detach(this.#hd()));
+  }
+  /**
+   * A new handle sharing this tensor's data and autograd history (the way to "return an input").
+   * aten::alias(Tensor(a) self) -> Tensor(a)
+   */
+  alias(): Tensor {
+    return T(G.alias(this.#hd()));
+  }
+  /**
+   * aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)
+   */
+  copy_(src: Tensor, nonBlocking?: boolean): this {
+    native.dispose(G.copy_(this.#hd(), src.#hd(), nonBlocking) as NativeHandle);
+    return this;
+  }
+  /**
+   * aten::zero_(Tensor(a!) self) -> Tensor(a!)
+   */
   zero_(): this {
-    native.dispose(A.zero_(this.handle) as NativeHandle);
+    native.dispose(G.zero_(this.#hd()) as NativeHandle);
     return this;
   }
-  fill_(v: number): this {
-    native.dispose(A.fill_(this.handle, v) as NativeHandle);
+  /**
+   * aten::fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)
+   */
+  fill_(value: number | boolean): this {
+    native.dispose(G.fill__Scalar(this.#hd(), value) as NativeHandle);
     return this;
   }
-  add_(o: Tensor, alpha?: number): this {
-    native.dispose(A.add_(this.handle, h(o), alpha) as NativeHandle);
+  /**
+   * aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)
+   */
+  add_(other: Tensor, alpha?: number | boolean): this {
+    native.dispose(G.add__Tensor(this.#hd(), other.#hd(), alpha) as NativeHandle);
     return this;
   }
-  mul_(o: TensorOrScalar): this {
-    native.dispose((typeof o === "number" ? A.mulS_(this.handle, o) : A.mul_(this.handle, h(o))) as NativeHandle);
+  /**
+   * aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)
+   * aten::mul_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)
+   */
+  mul_(other: Tensor | number | boolean): this {
+    native.dispose(
+      (typeof other === "object"
+        ? G.mul__Tensor(this.#hd(), other.#hd())
+        : G.mul__Scalar(this.#hd(), other)) as NativeHandle,
+    );
     return this;
   }
-  addcmul_(t1: Tensor, t2: Tensor, value = 1): this {
-    native.dispose(A.addcmul_(this.handle, h(t1), h(t2), value) as NativeHandle);
+  /**
+   * aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)
+   */
+  addcmul_(tensor1: Tensor, tensor2: Tensor, value?: number | boolean): this {
+    native.dispose(G.addcmul_(this.#hd(), tensor1.#hd(), tensor2.#hd(), value) as NativeHandle);
     return this;
   }
-  addcdiv_(t1: Tensor, t2: Tensor, value = 1): this {
-    native.dispose(A.addcdiv_(this.handle, h(t1), h(t2), value) as NativeHandle);
+  /**
+   * aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)
+   */
+  addcdiv_(tensor1: Tensor, tensor2: Tensor, value?: number | boolean): this {
+    native.dispose(G.addcdiv_(this.#hd(), tensor1.#hd(), tensor2.#hd(), value) as NativeHandle);
     return this;
   }
-  lerp_(end: Tensor, weight: number): this {
-    native.dispose(A.lerpS_(this.handle, h(end), weight) as NativeHandle);
+  /**
+   * aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)
+   */
+  lerp_(end: Tensor, weight: number | boolean): this {
+    native.dispose(G.lerp__Scalar(this.#hd(), end.#hd(), weight) as NativeHandle);
     return this;
   }
-  uniform_(from = 0, to = 1): this {
-    native.dispose(A.uniform_(this.handle, from, to) as NativeHandle);
+  /**
+   * aten::uniform_(Tensor(a!) self, float from=0., float to=1., *, Generator? generator=None) -> Tensor(a!)
+   */
+  uniform_(from?: number, to?: number, generator?: Generator | null): this {
+    native.dispose(G.uniform_(this.#hd(), from, to, nativeGenerator(generator)) as NativeHandle);
     return this;
   }
-  normal_(mean = 0, std = 1): this {
-    native.dispose(A.normal_(this.handle, mean, std) as NativeHandle);
+  /**
+   * aten::normal_(Tensor(a!) self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor(a!)
+   */
+  normal_(mean?: number, std?: number, generator?: Generator | null): this {
+    native.dispose(G.normal_(this.#hd(), mean, std, nativeGenerator(generator)) as NativeHandle);
     return this;
   }
+  /**
+   * Fills with 1 with probability p, else 0.
+   * aten::bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)
+   */
+  bernoulli_(p?: number, generator?: Generator | null): this {
+    native.dispose(G.bernoulli__float(this.#hd(), p, nativeGenerator(generator)) as NativeHandle);
+    return this;
+  }
+  /**
+   * 1 with probability `this` (elementwise), else 0.
+   * aten::bernoulli(Tensor self, *, Generator? generator=None) -> Tensor
+   */
+  bernoulli(generator?: Generator | null): Tensor {
+    return T(G.bernoulli(this.#hd(), nativeGenerator(generator)));
+  }
+  // </generated>
 }
 
 const scalarTensorOp = op("aten::scalar_tensor");
@@ -776,7 +1157,12 @@ function scalarLike(like: Tensor, x: number): Tensor {
   return T(scalarTensorOp(x, DTYPE_CODE[like.dtype]));
 }
 
-/** Calls any ATen operator by schema name ("aten::name.overload"), converting Tensors in and out. */
+/**
+ * The escape hatch: calls any ATen operator by schema name ("aten::name.overload"), converting Tensors (also inside
+ * arrays) to handles and returned handles to Tensors. Arguments follow the schema's order; `undefined` takes the
+ * schema default, `null` is None. Untyped: prefer a Tensor method, a function of ops.ts or the typed `aten`
+ * namespace (ops.generated.ts), and add an entry to codegen/surface.ts for an op the code calls often.
+ */
 export function callOp(qualified: string, ...args: unknown[]): unknown {
   return wrapValue(native.call(opId(qualified), ...args.map(unwrapArg)));
 }

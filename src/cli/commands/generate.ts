@@ -88,7 +88,6 @@ export const command: CommandSpec = {
       throw new UsageError("--top-p must be in (0, 1]");
     if (opts["top-k"] !== undefined && !(Number.isInteger(opts["top-k"]) && Number(opts["top-k"]) >= 0))
       throw new UsageError("--top-k must be a non-negative integer");
-    if (opts.threads !== undefined) setNumThreads(Number(opts.threads));
     const seed = Number(opts.seed);
     if (!Number.isSafeInteger(seed) || seed < 0)
       throw new UsageError(`--seed must be an integer in 0..${Number.MAX_SAFE_INTEGER}, got ${opts.seed}`);
@@ -107,6 +106,7 @@ export const command: CommandSpec = {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+    if (opts.threads !== undefined) setNumThreads(Number(opts.threads), "--threads");
 
     const t0 = Date.now();
     let lastPct = -1;

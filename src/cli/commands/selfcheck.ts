@@ -204,7 +204,7 @@ export const command: CommandSpec = {
   },
   details: "Example:\n  rft selfcheck --steps 30",
   async run(opts) {
-    if (opts.threads !== undefined) t.setNumThreads(opts.threads as number);
+    if (opts.threads !== undefined) t.setNumThreads(opts.threads as number, "--threads");
     const steps = opts.steps as number;
     const batch = opts.batch as number;
     if (!(steps >= 2 && Number.isInteger(steps))) throw new Error("--steps must be an integer >= 2");
