@@ -10,7 +10,7 @@
  * copy of the weights. Saving writes the classic layout into a temporary sibling directory, then renames it into
  * place: a crash never leaves a half-written checkpoint.
  */
-import { existsSync, readFileSync, renameSync, rmSync, mkdirSync } from "node:fs";
+import { existsSync, renameSync, rmSync, mkdirSync } from "node:fs";
 import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { Tensor, noGrad, tidy, isFloating, type DType } from "../../tensor/index.ts";
@@ -33,6 +33,7 @@ import {
   writePreprocessorConfig,
 } from "./processor_config.ts";
 import { readChatTemplate } from "./chat_template.ts";
+import { readShardIndex } from "../../io/shard_index.ts";
 import { Qwen2VLForConditionalGeneration } from "./model.ts";
 import { QwenTokenizer } from "./tokenizer.ts";
 
@@ -93,12 +94,14 @@ export interface LoadedCheckpoint {
 }
 
 function shardFiles(dir: string): string[] {
-  const index = join(dir, INDEX_FILE);
-  if (existsSync(index)) {
-    const parsed = JSON.parse(readFileSync(index, "utf8")) as { weight_map?: Record<string, string> };
-    if (!parsed.weight_map) throw new CheckpointError(`${index}: no weight_map`);
-    return [...new Set(Object.values(parsed.weight_map))].map((f) => join(dir, f));
+  // Shard names come from the checkpoint: confined to its directory (src/io/shard_index.ts).
+  let shardIndex;
+  try {
+    shardIndex = readShardIndex(dir);
+  } catch (e) {
+    throw new CheckpointError((e as Error).message);
   }
+  if (shardIndex) return shardIndex.paths;
   const single = join(dir, SINGLE_FILE);
   if (!existsSync(single)) throw new CheckpointError(`${dir}: no ${SINGLE_FILE} or ${INDEX_FILE}`);
   return [single];
