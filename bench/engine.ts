@@ -1,6 +1,7 @@
 /**
  * Engine benchmark: per-op call overhead, GEMM peak, BLAS core-type choice, and the Qwen2-style decoder of
- * shared/anchors/pytorch_qwen2_reference.py rebuilt with our nn, in train and decode modes, fp32 and bf16 autocast,
+ * shared/anchors/pytorch_qwen2_reference.py as our model code builds it (Qwen2VLForConditionalGeneration at the
+ * anchor's shapes, text only), in train and decode modes, fp32 and bf16 autocast,
  * against the Python anchor run in the same process tree with the same threads and BLAS environment.
  *
  *   npm run bench -- engine [--json] [--threads N] [--steps N] [--repeats N] [--quick] [--no-anchor] [--only train|decode]
@@ -17,7 +18,9 @@ import { PY, anchorEnv, hasPyTorch, runAnchorScript } from "./lib/anchor.ts";
 import { fileURLToPath } from "node:url";
 import * as t from "../src/tensor/index.ts";
 import { blasCoreTypeSource } from "../src/native/index.ts";
-import { Module, ModuleList, Linear, Embedding, RMSNorm, AdamW } from "../src/nn/index.ts";
+import { AdamW } from "../src/nn/index.ts";
+import { presetConfig, type Qwen2VLConfig } from "../src/models/qwen2vl/config.ts";
+import { Qwen2VLForConditionalGeneration } from "../src/models/qwen2vl/model.ts";
 
 interface Opts {
   json: boolean;
@@ -57,7 +60,14 @@ function parse(argv: string[]): Opts {
   return o;
 }
 
-// ---- the anchor's architecture, with our nn ---------------------------------------------------------------------
+// ---- the anchor's architecture, built from the model code ---------------------------------------------------------
+// The anchor (shared/anchors/pytorch_qwen2_reference.py) is a Qwen2 decoder: hidden 256, 4 layers, 4 heads, 2 KV
+// heads, SwiGLU 704, vocabulary 1024, rotary theta 1e6, RMSNorm eps 1e-6, q/k/v with bias, untied LM head. That is
+// our Qwen2-VL model's text decoder at the tiny preset's shapes with an untied head, so the bench instantiates
+// Qwen2VLForConditionalGeneration itself (text.ts, model.ts: masks, M-RoPE positions, KV cache) and cannot drift
+// from it. With text only, the three M-RoPE components are equal and the rotary is the anchor's 1D one. The vision
+// tower is cut to one block of width 16 and takes no part (no image tokens are fed; it is left out of the
+// optimizer and of the FLOP count).
 const SHAPE = {
   hidden: 256,
   layers: 4,
@@ -70,147 +80,37 @@ const SHAPE = {
   prompt: 64,
   newTokens: 128,
 };
-const HD = SHAPE.hidden / SHAPE.heads;
 
-function rope(start: number, len: number): [t.Tensor, t.Tensor] {
-  return t.tidy(() => {
-    const inv = t.arange(0, HD, 2, { dtype: "float32" }).div(HD).mul(Math.log(1e6)).neg().exp(); // 1/θ^(2i/d)
-    const f = t.arange(start, start + len, 1, { dtype: "float32" }).outer(inv);
-    const e = t.cat([f, f], -1);
-    return [e.cos(), e.sin()];
-  });
+const tinyPreset = presetConfig("qwen2-vl-tiny");
+const CFG: Qwen2VLConfig = {
+  ...tinyPreset,
+  vocab_size: SHAPE.vocab,
+  hidden_size: SHAPE.hidden,
+  num_hidden_layers: SHAPE.layers,
+  num_attention_heads: SHAPE.heads,
+  num_key_value_heads: SHAPE.kvHeads,
+  intermediate_size: SHAPE.intermediate,
+  rope_theta: 1e6,
+  rms_norm_eps: 1e-6,
+  tie_word_embeddings: false,
+  vision_config: { ...tinyPreset.vision_config, depth: 1, embed_dim: 16, num_heads: 1 },
+};
+/** Token ids drawn for inputs: below the special tokens (the tiny layout puts them last), so no image pads. */
+const PLAIN_VOCAB = Math.min(
+  CFG.image_token_id,
+  CFG.video_token_id,
+  CFG.vision_start_token_id,
+  CFG.vision_end_token_id,
+  CFG.bos_token_id ?? SHAPE.vocab,
+);
+
+function newDecoder(): Qwen2VLForConditionalGeneration {
+  return new Qwen2VLForConditionalGeneration(CFG);
 }
 
-function rot(x: t.Tensor, cos: t.Tensor, sin: t.Tensor): t.Tensor {
-  return t.tidy(() => {
-    const x1 = x.slice(-1, 0, HD / 2);
-    const x2 = x.slice(-1, HD / 2);
-    return x.mul(cos).add(t.cat([x2.neg(), x1], -1).mul(sin));
-  });
-}
-
-/**
- * Per-layer KV cache. "mirror" grows it with cat as the anchor does; "inplace" preallocates `capacity` positions
- * and writes each step's keys/values into them (no copy of the cache per step).
- */
-interface KV {
-  k?: t.Tensor;
-  v?: t.Tensor;
-  inplace?: { capacity: number; length: number };
-}
-
-class Attn extends Module {
-  q = this.module("q", new Linear(SHAPE.hidden, SHAPE.heads * HD));
-  k = this.module("k", new Linear(SHAPE.hidden, SHAPE.kvHeads * HD));
-  v = this.module("v", new Linear(SHAPE.hidden, SHAPE.kvHeads * HD));
-  o = this.module("o", new Linear(SHAPE.heads * HD, SHAPE.hidden, { bias: false }));
-  forward(x: t.Tensor, cos: t.Tensor, sin: t.Tensor, cache?: KV): t.Tensor {
-    // One scope per module call frees its temporaries as soon as it returns (as refcounting does in Python), so
-    // the allocator hands the next op warm memory instead of growing the working set for a whole forward.
-    return t.tidy(() => this.#forward(x, cos, sin, cache));
-  }
-  #forward(x: t.Tensor, cos: t.Tensor, sin: t.Tensor, cache?: KV): t.Tensor {
-    const [b, n] = x.shape as [number, number];
-    const q = rot(this.q.forward(x).view(b, n, SHAPE.heads, HD).transpose(1, 2), cos, sin); // (B, H, T, hd)
-    let k = rot(this.k.forward(x).view(b, n, SHAPE.kvHeads, HD).transpose(1, 2), cos, sin);
-    let v = this.v.forward(x).view(b, n, SHAPE.kvHeads, HD).transpose(1, 2);
-    if (cache?.inplace) return this.o.forward(groupedAttention(q, k, v, cache, cache.inplace));
-    if (cache) {
-      if (cache.k) {
-        k = t.cat([cache.k, k], 2);
-        v = t.cat([cache.v!, v], 2);
-        cache.k.dispose();
-        cache.v!.dispose();
-      }
-      cache.k = t.keep(k);
-      cache.v = t.keep(v);
-    }
-    const rep = SHAPE.heads / SHAPE.kvHeads;
-    const kk = k.repeatInterleave(rep, 1);
-    const vv = v.repeatInterleave(rep, 1);
-    let s = q.matmul(kk.transpose(-1, -2)).div(Math.sqrt(HD));
-    const total = kk.size(2);
-    if (n > 1) s = s.maskedFill(t.ones([n, total], { dtype: "bool" }).triu(total - n + 1), -Infinity);
-    const y = s
-      .softmax(-1)
-      .matmul(vv)
-      .transpose(1, 2)
-      .reshape(b, n, SHAPE.heads * HD);
-    return this.o.forward(y);
-  }
-}
-
-/**
- * The same attention without the anchor's copies: keys/values are written into a preallocated cache, and the
- * query heads that share a KV head are grouped into one matmul ([B, KV, rep·T, hd]) instead of repeating K and V.
- * Query head h uses KV head floor(h / rep), as repeat_interleave(rep, 1) does.
- */
-function groupedAttention(
-  q: t.Tensor,
-  k: t.Tensor,
-  v: t.Tensor,
-  cache: KV,
-  st: { capacity: number; length: number },
-): t.Tensor {
-  const [b, , n] = q.shape as [number, number, number];
-  if (!cache.k) {
-    cache.k = t.keep(t.empty([b, SHAPE.kvHeads, st.capacity, HD], { dtype: k.dtype }));
-    cache.v = t.keep(t.empty([b, SHAPE.kvHeads, st.capacity, HD], { dtype: v.dtype }));
-  }
-  cache.k.narrow(2, st.length, n).copy_(k);
-  cache.v!.narrow(2, st.length, n).copy_(v);
-  st.length += n;
-  const S = st.length;
-  const kAll = cache.k.narrow(2, 0, S);
-  const vAll = cache.v!.narrow(2, 0, S);
-  const rep = SHAPE.heads / SHAPE.kvHeads;
-  const qg = q.reshape(b, SHAPE.kvHeads, rep * n, HD); // (B, KV, rep·T, hd)
-  let s = qg.matmul(kAll.transpose(-1, -2)).div(Math.sqrt(HD)); // (B, KV, rep·T, S)
-  if (n > 1) {
-    const mask = t.ones([n, S], { dtype: "bool" }).triu(S - n + 1);
-    s = s
-      .view(b, SHAPE.kvHeads, rep, n, S)
-      .maskedFill(mask, -Infinity)
-      .view(b, SHAPE.kvHeads, rep * n, S);
-  }
-  return s
-    .softmax(-1)
-    .matmul(vAll) // (B, KV, rep·T, hd)
-    .view(b, SHAPE.heads, n, HD)
-    .transpose(1, 2)
-    .reshape(b, n, SHAPE.heads * HD);
-}
-
-class Block extends Module {
-  n1 = this.module("n1", new RMSNorm(SHAPE.hidden));
-  n2 = this.module("n2", new RMSNorm(SHAPE.hidden));
-  attn = this.module("attn", new Attn());
-  gate = this.module("gate", new Linear(SHAPE.hidden, SHAPE.intermediate, { bias: false }));
-  up = this.module("up", new Linear(SHAPE.hidden, SHAPE.intermediate, { bias: false }));
-  down = this.module("down", new Linear(SHAPE.intermediate, SHAPE.hidden, { bias: false }));
-  forward(x: t.Tensor, cos: t.Tensor, sin: t.Tensor, cache?: KV): t.Tensor {
-    return t.tidy(() => this.#forward(x, cos, sin, cache));
-  }
-  #forward(x: t.Tensor, cos: t.Tensor, sin: t.Tensor, cache?: KV): t.Tensor {
-    const h = x.add(this.attn.forward(this.n1.forward(x), cos, sin, cache));
-    const m = this.n2.forward(h);
-    return h.add(this.down.forward(this.gate.forward(m).silu().mul(this.up.forward(m))));
-  }
-}
-
-class Decoder extends Module {
-  emb = this.module("emb", new Embedding(SHAPE.vocab, SHAPE.hidden));
-  blocks = this.module("blocks", new ModuleList(Array.from({ length: SHAPE.layers }, () => new Block())));
-  norm = this.module("norm", new RMSNorm(SHAPE.hidden));
-  head = this.module("head", new Linear(SHAPE.hidden, SHAPE.vocab, { bias: false }));
-  forward(ids: t.Tensor, start = 0, caches?: KV[]): t.Tensor {
-    return t.tidy(() => {
-      const [cos, sin] = rope(start, ids.size(1));
-      let x = this.emb.forward(ids);
-      this.blocks.items.forEach((b, i) => (x = b.forward(x, cos, sin, caches?.[i])));
-      return this.head.forward(this.norm.forward(x));
-    });
-  }
+/** The text decoder's parameters (what the anchor has): everything but the unused vision tower. */
+function textParameters(m: Qwen2VLForConditionalGeneration): [string, t.Tensor][] {
+  return [...m.namedParameters()].filter(([n]) => !n.startsWith("visual."));
 }
 
 // ---- measurements -------------------------------------------------------------------------------------------------
@@ -257,33 +157,35 @@ function trainTokensPerSec(
   steps: number,
 ): { tokensPerSec: number; stepMs: number; params: number; flopsPerStep: number } {
   t.manualSeed(0);
-  const m = new Decoder();
-  const opt = new AdamW(m.namedParameters(), { lr: 1e-4 });
-  const x = t.randint(0, SHAPE.vocab, [SHAPE.batch, SHAPE.seq]);
+  const m = newDecoder();
+  const params = textParameters(m);
+  const opt = new AdamW(params, { lr: 1e-4 });
+  const x = t.randint(0, PLAIN_VOCAB, [SHAPE.batch, SHAPE.seq]);
   const y = t.randint(0, SHAPE.vocab, [SHAPE.batch, SHAPE.seq]).view(-1);
   const full = () => {
     opt.zeroGrad();
     t.tidy(() => {
-      const logits = t.autocast(() => m.forward(x), { enabled: bf16 });
+      const logits = t.autocast(() => m.forward({ inputIds: x }).logits, { enabled: bf16 });
       t.crossEntropy(logits.float().view(-1, SHAPE.vocab), y).backward();
     });
     opt.stepUpdate();
   };
   const dt = timeIt(full, steps, 2);
-  const params = m.numParameters();
-  const nonEmb = params - SHAPE.vocab * SHAPE.hidden;
+  const nParams = params.reduce((a, [, p]) => a + p.numel, 0);
+  const nonEmb = nParams - SHAPE.vocab * SHAPE.hidden;
   const tokens = SHAPE.batch * SHAPE.seq;
   const flopsPerStep = 6 * nonEmb * tokens + 12 * SHAPE.layers * SHAPE.batch * SHAPE.seq ** 2 * SHAPE.hidden;
   opt.dispose();
   m.dispose();
   x.dispose();
   y.dispose();
-  return { tokensPerSec: tokens / dt, stepMs: dt * 1000, params, flopsPerStep };
+  return { tokensPerSec: tokens / dt, stepMs: dt * 1000, params: nParams, flopsPerStep };
 }
 
 /**
- * Greedy decoding tokens/s (best of `repeats`). `variant` "mirror" is the anchor op for op; "inplace" uses the
- * preallocated cache and grouped attention. Returns the generated ids too, so the two can be checked equal.
+ * Greedy decoding tokens/s (best of `repeats`) through the model's forward and KV cache. `variant` "mirror" grows
+ * the cache by concatenation each step, as the anchor does; "inplace" preallocates it for prompt + new tokens (what
+ * generate() does). Returns the generated ids too, so the two can be checked equal.
  */
 export function decodeTokensPerSec(
   bf16: boolean,
@@ -291,36 +193,33 @@ export function decodeTokensPerSec(
   variant: "mirror" | "inplace" = "mirror",
 ): { tokensPerSec: number; totalS: number; tokens: number[] } {
   t.manualSeed(0);
-  const m = new Decoder().eval();
-  const ids = t.randint(0, SHAPE.vocab, [SHAPE.batch, SHAPE.prompt]);
+  const m = newDecoder().eval();
+  const ids = t.randint(0, PLAIN_VOCAB, [SHAPE.batch, SHAPE.prompt]);
   let tokens: number[] = [];
   const gen = () =>
     t.inferenceMode(() =>
       t.autocast(
         () => {
-          const caches: KV[] = Array.from({ length: SHAPE.layers }, () =>
-            variant === "inplace" ? { inplace: { capacity: SHAPE.prompt + SHAPE.newTokens, length: 0 } } : {},
-          );
+          using cache = m.newCache(variant === "inplace" ? SHAPE.prompt + SHAPE.newTokens : 0);
           const out: t.Tensor[] = [];
-          let nxt = t.tidy(() => m.forward(ids, 0, caches).select(1, -1).argmax(-1, true));
+          let deltas: number[] = [];
+          const step = (inputIds: t.Tensor) =>
+            t.tidy(() => {
+              const n = inputIds.size(1);
+              const r = m.forward({ inputIds }, { cache, ropeDeltas: deltas, logitsRange: [n - 1, n] });
+              deltas = r.ropeDeltas;
+              return r.logits.select(1, 0).argmax(-1, true);
+            });
+          let nxt = step(ids);
           for (let i = 0; i < SHAPE.newTokens - 1; i++) {
             const prev = nxt;
-            nxt = t.tidy(() =>
-              m
-                .forward(prev, SHAPE.prompt + i, caches)
-                .select(1, -1)
-                .argmax(-1, true),
-            );
+            nxt = step(prev);
             out.push(prev); // kept on the device; read once after the loop (no per-step host sync)
           }
           out.push(nxt);
           using all = t.cat(out, 1);
           tokens = all.toNumbers();
           for (const x of out) x.dispose();
-          for (const c of caches) {
-            c.k?.dispose();
-            c.v?.dispose();
-          }
         },
         { enabled: bf16 },
       ),
@@ -471,9 +370,9 @@ export async function run(argv: string[]): Promise<void> {
     const ad = py ? runAnchor("decode", bf16, o) : null;
     const ratio = ad ? d.tokensPerSec / ad.new_tokens_per_s! : null;
     const gratio = ad ? g.tokensPerSec / ad.new_tokens_per_s! : null;
-    // Same greedy tokens from both variants (fp32; bf16 rounding may legitimately flip a near tie).
+    // Same greedy tokens from both cache variants (fp32; bf16 rounding may legitimately flip a near tie).
     const same = d.tokens.length === g.tokens.length && d.tokens.every((x, i) => x === g.tokens[i]);
-    if (!bf16 && !same) throw new Error("bench engine: the in-place/grouped decoder generated different tokens");
+    if (!bf16 && !same) throw new Error("bench engine: the preallocated-cache decoder generated different tokens");
     out({
       bench: "decode",
       dtype: bf16 ? "bf16" : "fp32",
