@@ -110,9 +110,20 @@ export function parseCommand(
     if (o.type === "strings") options[name].multiple = true;
     if (o.short) options[name].short = o.short;
   }
+  // "--seed -3": node's parser takes "-3" for a flag; a number option's value may be negative, so join them.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const spec = a.startsWith("--") ? cmd.options[a.slice(2)] : undefined;
+    if (spec?.type === "number" && next !== undefined && /^-[\d.]/.test(next)) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError((e as Error).message.replace(/\. To specify a positional.*$/s, ""));
   }
