@@ -19,6 +19,11 @@ test("rft selfcheck: engine numerics, a tiny Qwen2-VL learns, memory flat, gener
   ]);
   assert.ok(out.checks.every((c: { ok: boolean }) => c.ok));
   assert.match(r.stderr, /train: step 30\/30 loss/);
+  // Its parameter count is for its own 512-token vocabulary and says how it relates to the preset's (issue 8.6).
+  assert.match(
+    r.stderr,
+    /512-token vocabulary, 4\.42M parameters \(the preset's default 1024-token vocabulary gives 4\.55M\)/,
+  );
 });
 
 test("rft selfcheck rejects bad options", () => {

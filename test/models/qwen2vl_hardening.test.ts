@@ -280,3 +280,27 @@ test("spec §1.9 pre-resize: Pillow NEAREST above 262,144 px, as an option of th
 test("mm_token_type_ids as transformers defines them (0 text, 1 image, 2 video)", () => {
   assert.deepEqual(mmTokenTypeIds([5, 9, 9, 6, 8], 9, 8), [0, 1, 1, 0, 2]);
 });
+
+test("parameter counts: model info and selfcheck differ only by the vocabulary, and both say so", async () => {
+  const { paramCounts } = await import("../../src/models/qwen2vl/params.ts");
+  const { tinyTokenizerLayoutIds } = await import("../../src/models/qwen2vl/token_layout.ts");
+  const { Qwen2VLForConditionalGeneration } = await import("../../src/models/qwen2vl/model.ts");
+  const preset = paramCounts(presetConfig("qwen2-vl-tiny"));
+  const c512 = presetConfig("qwen2-vl-tiny", tinyTokenizerLayoutIds(512));
+  using m = new Qwen2VLForConditionalGeneration(c512, { device: "meta" });
+  assert.equal(m.numParameters(), paramCounts(c512).total); // selfcheck's model, counted the same way
+  assert.equal(m.numParameters(), 4_422_400); // the "4.42M"
+  assert.equal(preset.total, 4_553_472); // the "4.55M"
+  assert.equal(preset.total - m.numParameters(), (1024 - 512) * 256); // exactly the embedding rows
+  assert.equal(preset.embeddings, 1024 * 256);
+  const r = await run(["model", "info", "--preset", "qwen2-vl-tiny"]);
+  assert.match(
+    r.out,
+    /of which embeddings 262\.1K \(vocab 1024 x hidden 256, tied\): totals differ with the vocabulary/,
+  );
+});
+
+test("rft generate --help says a fresh checkpoint's weights are random", async () => {
+  const r = await run(["generate", "--help"]);
+  assert.match(r.out, /`rft model init` has random weights/);
+});

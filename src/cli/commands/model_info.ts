@@ -105,6 +105,11 @@ export const command: CommandSpec = {
     console.log(
       `  parameters: total ${fmt(counts.total)} (${counts.total}), vision ${fmt(counts.vision)} (${counts.vision}), text ${fmt(counts.text)} (${counts.text})`,
     );
+    console.log(
+      `    of which embeddings ${fmt(counts.embeddings)} (vocab ${cfg.vocab_size} x hidden ${cfg.hidden_size}` +
+        `${cfg.tie_word_embeddings ? ", tied" : ", plus the untied lm_head"}): totals differ with the vocabulary ` +
+        "(rft selfcheck trains a 512-token tokenizer)",
+    );
     for (const w of warnings) console.log(`  warning: ${w.field}: ${w.message}`);
     return 0;
   },

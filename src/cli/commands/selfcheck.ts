@@ -19,6 +19,7 @@ import { synthesize, INSTRUCT_FILE } from "../../tasks/synth/generate.ts";
 import { trainByteLevelBpe, writeTokenizerFiles } from "../../models/qwen2vl/tiny_tokenizer.ts";
 import { QwenTokenizer } from "../../models/qwen2vl/tokenizer.ts";
 import { presetConfig } from "../../models/qwen2vl/config.ts";
+import { paramCounts } from "../../models/qwen2vl/params.ts";
 import { defaultPreprocessorConfig } from "../../models/qwen2vl/processor.ts";
 import { prepareInputs } from "../../models/qwen2vl/inputs.ts";
 import { Qwen2VLForConditionalGeneration } from "../../models/qwen2vl/model.ts";
@@ -137,8 +138,13 @@ async function modelChecks(steps: number, batch: number, log: (s: string) => voi
     }
     t.manualSeed(0);
     using model = new Qwen2VLForConditionalGeneration(cfg);
+    // The count depends on the vocabulary: this check trains its own 512-token tokenizer, while the preset (and
+    // `rft model info --preset qwen2-vl-tiny`) uses the default 1024-token layout: 512 × hidden fewer embedding rows.
+    const presetParams = paramCounts(presetConfig("qwen2-vl-tiny")).total;
     log(
-      `model: qwen2-vl-tiny, ${(model.numParameters() / 1e6).toFixed(2)}M parameters, batch of ${prompts.length} image questions`,
+      `model: qwen2-vl-tiny with this check's ${cfg.vocab_size}-token vocabulary, ` +
+        `${(model.numParameters() / 1e6).toFixed(2)}M parameters (the preset's default ${presetConfig("qwen2-vl-tiny").vocab_size}-token ` +
+        `vocabulary gives ${(presetParams / 1e6).toFixed(2)}M), batch of ${prompts.length} image questions`,
     );
     using opt = new AdamW(model.namedParameters(), { lr: 2e-3, weightDecay: 0 });
     const padId = tok.padTokenId();

@@ -81,6 +81,11 @@ export interface ParamCounts {
   vision: number;
   /** Decoder, embeddings and lm_head (counted once when tied). */
   text: number;
+  /**
+   * Of `text`: the token embedding plus an untied lm_head, vocab_size × hidden_size each. The part that depends on
+   * the tokenizer: the same architecture with another vocabulary has another total.
+   */
+  embeddings: number;
 }
 
 export function paramCounts(c: Qwen2VLConfig): ParamCounts {
@@ -90,7 +95,8 @@ export function paramCounts(c: Qwen2VLConfig): ParamCounts {
     if (p.part === "vision") vision += numel(p.shape);
     else text += numel(p.shape);
   }
-  return { total: vision + text, vision, text };
+  const embeddings = c.vocab_size * c.hidden_size * (c.tie_word_embeddings ? 1 : 2);
+  return { total: vision + text, vision, text, embeddings };
 }
 
 /** Shape of a parameter by classic name, or undefined when the config has no such parameter. */
