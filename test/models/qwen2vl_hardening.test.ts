@@ -113,13 +113,22 @@ test("memory: requests that cannot fit are refused naming what to change", async
   const big = estimateRequestMemory(c2b, { batch: 1, promptTokens: 100, maxNewTokens: 1e9, dtype: "bfloat16" });
   assert.equal(big.kvCache, 2 * 28 * 1 * 2 * 128 * (100 + 1e9) * 2);
   assert.throws(() => checkRequestFits(big, { budget: 64 * 2 ** 30 }), /KV cache .*lower --max-new-tokens/);
-  // A 12000x12000 image at the default max_pixels: 16,384 patches, vision attention over 50 GB on the 2B tower.
+  // A 12000x12000 image at the default max_pixels: 3584x3584 px, 65,536 patches; on the tiny tower one block's
+  // scores alone are 4·65536²·4 B = 68.7 GB (the allocation the issue saw fail), on the 2B tower 4x that.
   const pp = defaultPreprocessorConfig();
   const g = imageGeometry(12000, 12000, pp);
   const patches = g.gridThw[1] * g.gridThw[2];
   const est = estimateRequestMemory(c2b, { batch: 1, promptTokens: 4096, maxNewTokens: 16, imagePatches: [patches] });
   assert.equal(est.visionAttention, 3 * 16 * patches * patches * 4);
-  assert.ok(est.visionAttention > 50e9);
+  assert.equal(patches, 65_536);
+  assert.ok(est.visionAttention > 800e9);
+  const tinyEst = estimateRequestMemory(presetConfig("qwen2-vl-tiny"), {
+    batch: 1,
+    promptTokens: 16_400,
+    maxNewTokens: 1,
+    imagePatches: [patches],
+  });
+  assert.ok(tinyEst.visionAttention >= 4 * patches * patches * 4); // at least the 68.7 GB scores tensor
   assert.throws(() => checkRequestFits(est, { budget: 24 * 2 ** 30 }), /vision attention .*--max-pixels/);
   // Through the CLI: a budget too small for this request.
   const r = await gen(tiny, "--memory-budget", "64KB");
