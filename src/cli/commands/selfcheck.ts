@@ -20,7 +20,7 @@ import { trainByteLevelBpe, writeTokenizerFiles } from "../../models/qwen2vl/tin
 import { QwenTokenizer } from "../../models/qwen2vl/tokenizer.ts";
 import { presetConfig } from "../../models/qwen2vl/config.ts";
 import { paramCounts } from "../../models/qwen2vl/params.ts";
-import { defaultPreprocessorConfig } from "../../models/qwen2vl/processor.ts";
+import { defaultPreprocessorConfig } from "../../models/qwen2vl/processor_config.ts";
 import { prepareInputs } from "../../models/qwen2vl/inputs.ts";
 import { Qwen2VLForConditionalGeneration } from "../../models/qwen2vl/model.ts";
 import { completionLogProbs, generate, promptSample, type PromptSample } from "../../models/qwen2vl/generate.ts";
