@@ -1,109 +1,33 @@
 /**
- * Batched generation and log-probs of given completions for Qwen2-VL.
+ * Generation and log-probs of given completions for Qwen2-VL.
  *
- * - `collate`: samples (token ids + processor output) → a left-padded batch (what HF's processor does with
- *   padding_side="left").
  * - `generate`: prefill + KV-cache decoding; greedy (temperature 0) or sampling with temperature → top-k → top-p
- *   (HF's warper order); stops per row on any stop id or after maxNewTokens. A seed makes it deterministic without
- *   disturbing the global RNG stream (the state is restored afterwards).
- * - `completionLogProbs`: log p(completion token | prompt, previous tokens) for every completion position (GRPO's
- *   policy and reference forwards, spec §4.6), chunked over the batch; records autograd unless run under noGrad.
+ *   (HF's warper order). Each distinct prompt is prefilled once and its KV cache fanned out to its
+ *   `numReturnSequences` samples (GRPO's G); rows that hold the same prompt object share its images, so the vision
+ *   tower runs once per distinct image. Per-row sampling settings, token-id and string stops, a per-step token
+ *   callback (streaming). A seed makes it deterministic without disturbing the global RNG stream.
+ * - `generateAsync`: the same loop, yielding to the event loop between decode steps (a server can answer other
+ *   requests while it generates); same outputs as `generate` for the same seed.
+ * - `completionLogProbs`: the earlier all-in-one log-prob API, now a thin wrapper over `logProbBatch` +
+ *   `tokenLogProbs` (logprobs.ts), which the trainers use directly (one micro-batch per call, bounded memory).
  */
 import {
   Tensor,
   tensor,
   cat,
   tidy,
+  keep,
   inferenceMode,
   manualSeed,
   getRngState,
   setRngState,
   full,
-  type DType,
 } from "../../tensor/index.ts";
-import type { GridThw } from "./rope.ts";
 import type { Qwen2VLForConditionalGeneration } from "./model.ts";
+import { collate, logProbBatch, type PromptSample } from "./batch.ts";
+import { tokenLogProbs } from "./logprobs.ts";
 
-export interface PromptSample {
-  /** Name used in error messages (the pad-count check). */
-  id?: string;
-  /** Prompt token ids with `<|image_pad|>` already expanded (processor.expandImagePads). */
-  inputIds: readonly number[];
-  /** Row-major [Σ t·h·w, C·T·P·P] patches of this sample's images (processor output), or none. */
-  pixelValues?: Float32Array | null;
-  imageGridThw?: readonly GridThw[];
-}
-
-/** A PromptSample from inputs.ts's prepareInputs() output. */
-export function promptSample(x: {
-  sampleId: string;
-  inputIds: readonly number[];
-  pixelValues: Float32Array;
-  imageGridThw: readonly GridThw[];
-}): PromptSample {
-  return {
-    id: x.sampleId,
-    inputIds: x.inputIds,
-    pixelValues: x.imageGridThw.length ? x.pixelValues : null,
-    imageGridThw: x.imageGridThw,
-  };
-}
-
-export interface Batch extends Disposable {
-  inputIds: Tensor;
-  attentionMask: Tensor;
-  pixelValues: Tensor | null;
-  imageGridThw: GridThw[] | null;
-  sampleIds: string[];
-  /** Unpadded length of each sample. */
-  lengths: number[];
-}
-
-/** Left-pads samples into a batch (caller owns the tensors: dispose the batch or use `using`). */
-export function collate(samples: readonly PromptSample[], padTokenId: number, dtype: DType = "float32"): Batch {
-  const T = Math.max(0, ...samples.map((s) => s.inputIds.length));
-  const B = samples.length;
-  const ids = new Array<number>(B * T).fill(padTokenId);
-  const mask = new Array<number>(B * T).fill(0);
-  samples.forEach((s, b) => {
-    const off = b * T + T - s.inputIds.length;
-    s.inputIds.forEach((id, i) => {
-      ids[off + i] = id;
-      mask[off + i] = 1;
-    });
-  });
-  const grids: GridThw[] = samples.flatMap((s) => (s.imageGridThw ?? []).map((g) => [g[0], g[1], g[2]] as GridThw));
-  let pixelValues: Tensor | null = null;
-  if (grids.length) {
-    const rows = grids.reduce((a, [t, h, w]) => a + t * h * w, 0);
-    const total = samples.reduce((a, s) => a + (s.pixelValues?.length ?? 0), 0);
-    if (rows === 0 || total % rows !== 0)
-      throw new Error(`collate: ${total} pixel values do not fill ${rows} patch rows`);
-    const data = new Float32Array(total);
-    let off = 0;
-    for (const s of samples) {
-      if (s.pixelValues) data.set(s.pixelValues, off);
-      off += s.pixelValues?.length ?? 0;
-    }
-    const pv = tensor(data, { shape: [rows, total / rows] });
-    pixelValues = dtype === "float32" ? pv : pv.to(dtype);
-    if (pixelValues !== pv) pv.dispose();
-  }
-  const batch: Batch = {
-    inputIds: tensor(ids, { dtype: "int64", shape: [B, T] }),
-    attentionMask: tensor(mask, { dtype: "int64", shape: [B, T] }),
-    pixelValues,
-    imageGridThw: grids.length ? grids : null,
-    sampleIds: samples.map((s, i) => s.id ?? `#${i}`),
-    lengths: samples.map((s) => s.inputIds.length),
-    [Symbol.dispose]() {
-      batch.inputIds.dispose();
-      batch.attentionMask.dispose();
-      batch.pixelValues?.dispose();
-    },
-  };
-  return batch;
-}
+export { collate, promptSample, type PromptSample, type PromptBatch, type Batch } from "./batch.ts";
 
 export interface SamplingOptions {
   /** 0 = greedy (default 1). */
@@ -114,27 +38,58 @@ export interface SamplingOptions {
   topK?: number;
 }
 
+/** Per-row settings (a server batching several requests); unset fields fall back to the call's options. */
+export interface RowOptions extends SamplingOptions {
+  maxNewTokens?: number;
+  stopTokenIds?: readonly number[];
+  stopStrings?: readonly string[];
+}
+
+export interface Tokenizer {
+  decode(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): string;
+}
+
+/** One new token of one output row (streaming). */
+export interface TokenEvent {
+  /** Output row (prompt-major: prompt i, sample j → i · numReturnSequences + j). */
+  row: number;
+  id: number;
+  logprob: number;
+  /** Set when this token ended the row. */
+  finishReason?: "stop" | "length";
+}
+
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
   /** Any of these ends a row (the stop token is included in `ids`). */
   stopTokenIds: readonly number[];
+  /** Any of these strings in the decoded text ends a row; `text` is cut before it (needs `tokenizer`). */
+  stopStrings?: readonly string[];
   padTokenId: number;
-  /** Seeds the sampler; the global RNG state is restored afterwards. */
+  /** Samples per prompt (default 1): the prompt is prefilled once and its cache fanned out. */
+  numReturnSequences?: number;
+  /** Per output row settings (length = prompts × numReturnSequences). */
+  rows?: readonly RowOptions[];
+  /** Seeds the sampler; the global RNG state is left as it was. */
   seed?: number;
   /** Decodes `text` when given (special tokens skipped, the final stop token left out). */
-  tokenizer?: { decode(ids: readonly number[], opts?: { skipSpecialTokens?: boolean }): string };
+  tokenizer?: Tokenizer;
   /** Called after every forward (step 0 = prefill) while the cache is alive: progress, memory sampling. */
   onStep?: (step: number) => void;
+  /** Called after every step with the new token of every row still running (streaming). */
+  onTokens?: (events: TokenEvent[], step: number) => void;
 }
 
 export interface Generation {
   promptIds: number[];
-  /** Generated ids, including the stop token when finishReason is "stop". */
+  /** Generated ids, including the stop token when finishReason is "stop" (and the tokens of a stop string). */
   ids: number[];
   text?: string;
   /** log p of each generated token under the sampling distribution (logits / temperature; raw logits when greedy). */
   logprobs: number[];
   finishReason: "stop" | "length";
+  /** The stop string that ended the row, if one did. */
+  stopString?: string;
 }
 
 /**
@@ -178,42 +133,147 @@ export function generate(
   samples: readonly PromptSample[],
   o: GenerateOptions,
 ): Generation[] {
-  const saved = o.seed !== undefined ? getRngState() : null;
-  if (o.seed !== undefined) manualSeed(o.seed);
-  try {
-    return inferenceMode(() => generateInner(model, samples, o));
-  } finally {
-    if (saved) setRngState(saved);
+  const run = new SeededSteps(decodeLoop(model, samples, o), o.seed);
+  for (;;) {
+    const r = run.next();
+    if (r.done) return r.value;
   }
 }
 
-function generateInner(
+/**
+ * `generate` that yields to the event loop between decode steps, so one process can serve HTTP (or run several
+ * generations interleaved) while it generates. With a seed its outputs equal `generate`'s: the sampler's RNG
+ * state is swapped in for each step and out after it.
+ */
+export async function generateAsync(
+  model: Qwen2VLForConditionalGeneration,
+  samples: readonly PromptSample[],
+  o: GenerateOptions & { signal?: AbortSignal },
+): Promise<Generation[]> {
+  const run = new SeededSteps(decodeLoop(model, samples, o), o.seed);
+  try {
+    for (;;) {
+      if (o.signal?.aborted) throw new Error("generation aborted");
+      const r = run.next();
+      if (r.done) return r.value;
+      await new Promise<void>((res) => setImmediate(res));
+    }
+  } finally {
+    run.close();
+  }
+}
+
+/** Runs a decode loop one step at a time in inference mode, with its own RNG stream when seeded. */
+class SeededSteps {
+  #state: Buffer | null;
+  constructor(
+    readonly it: Generator<number, Generation[]>,
+    seed: number | undefined,
+  ) {
+    if (seed === undefined) this.#state = null;
+    else {
+      const saved = getRngState();
+      manualSeed(seed);
+      this.#state = getRngState();
+      setRngState(saved);
+    }
+  }
+  next(): IteratorResult<number, Generation[]> {
+    const saved = this.#state ? getRngState() : null;
+    if (this.#state) setRngState(this.#state);
+    try {
+      return inferenceMode(() => this.it.next());
+    } finally {
+      if (saved) {
+        this.#state = getRngState();
+        setRngState(saved);
+      }
+    }
+  }
+  /** Frees the loop's tensors when it is abandoned before the end. */
+  close(): void {
+    inferenceMode(() => this.it.return([]));
+  }
+}
+
+function sameSampling(a: SamplingOptions, b: SamplingOptions): boolean {
+  return (
+    (a.temperature ?? 1) === (b.temperature ?? 1) && (a.topP ?? 1) === (b.topP ?? 1) && (a.topK ?? 0) === (b.topK ?? 0)
+  );
+}
+
+/** selectNext with per-row settings: rows with equal settings are sampled together, in order of first row. */
+function selectRows(logits: Tensor, settings: readonly SamplingOptions[]): [Tensor, Tensor] {
+  const groups: { o: SamplingOptions; rows: number[] }[] = [];
+  settings.forEach((o, r) => {
+    const g = groups.find((x) => sameSampling(x.o, o));
+    if (g) g.rows.push(r);
+    else groups.push({ o, rows: [r] });
+  });
+  if (groups.length === 1) return selectNext(logits, groups[0]!.o);
+  return tidy(() => {
+    const toks: Tensor[] = [];
+    const lps: Tensor[] = [];
+    const order: number[] = [];
+    for (const g of groups) {
+      const idx = tensor(g.rows, { dtype: "int64", device: logits.device });
+      const [t, l] = selectNext(logits.indexSelect(0, idx), g.o);
+      toks.push(t);
+      lps.push(l);
+      order.push(...g.rows);
+    }
+    // Back to row order: position of row r in the concatenation.
+    const inv = new Array<number>(order.length);
+    order.forEach((r, p) => (inv[r] = p));
+    const back = tensor(inv, { dtype: "int64", device: logits.device });
+    return [cat(toks, 0).indexSelect(0, back), cat(lps, 0).indexSelect(0, back)];
+  });
+}
+
+/** The decode loop as a generator: yields the step number after each forward; returns the generations. */
+function* decodeLoop(
   model: Qwen2VLForConditionalGeneration,
   samples: readonly PromptSample[],
   o: GenerateOptions,
-): Generation[] {
-  const B = samples.length;
-  const out: Generation[] = samples.map((s) => ({
-    promptIds: [...s.inputIds],
+): Generator<number, Generation[]> {
+  const G = o.numReturnSequences ?? 1;
+  if (!Number.isInteger(G) || G < 1) throw new Error(`numReturnSequences must be a positive integer (got ${G})`);
+  const B0 = samples.length;
+  const B = B0 * G;
+  if (o.rows && o.rows.length !== B)
+    throw new Error(`generate: ${o.rows.length} row settings for ${B} output rows (${B0} prompts × ${G})`);
+  const rowOpt = (r: number): RowOptions => o.rows?.[r] ?? {};
+  const sampling: SamplingOptions[] = Array.from({ length: B }, (_, r) => ({
+    temperature: rowOpt(r).temperature ?? o.temperature,
+    topP: rowOpt(r).topP ?? o.topP,
+    topK: rowOpt(r).topK ?? o.topK,
+  }));
+  const maxNew = Array.from({ length: B }, (_, r) => rowOpt(r).maxNewTokens ?? o.maxNewTokens);
+  const stopIds = Array.from({ length: B }, (_, r) => new Set(rowOpt(r).stopTokenIds ?? o.stopTokenIds));
+  const stopStrs = Array.from({ length: B }, (_, r) => rowOpt(r).stopStrings ?? o.stopStrings ?? []);
+  if (stopStrs.some((x) => x.length) && !o.tokenizer) throw new Error("generate: stop strings need a tokenizer");
+  if (stopStrs.some((x) => x.some((s) => s.length === 0))) throw new Error("generate: empty stop string");
+  const out: Generation[] = Array.from({ length: B }, (_, r) => ({
+    promptIds: [...samples[Math.floor(r / G)]!.inputIds],
     ids: [],
     logprobs: [],
     finishReason: "length",
   }));
-  if (B === 0 || o.maxNewTokens <= 0) return out;
-  const stop = new Set(o.stopTokenIds);
-  const done = new Array<boolean>(B).fill(false);
-  using batch = collate(samples, o.padTokenId, model.dtype);
+  const steps = Math.max(0, ...maxNew);
+  if (B === 0 || steps <= 0) return out;
+  const done = maxNew.map((m) => m <= 0);
+  const batch = collate(samples, o.padTokenId, model.dtype);
   const T = batch.inputIds.size(1);
-  using cache = model.newCache(T + o.maxNewTokens);
+  const cache = model.newCache(T + steps);
   let mask = batch.attentionMask.alias();
   let deltas: number[] = [];
   let next: Tensor | null = null;
-  // Batch row → sample index. Rows that finished keep decoding a pad token (ignored) until a quarter of the batch
+  // Batch row → output row. Rows that finished keep decoding a pad token (ignored) until a quarter of the batch
   // has finished; then the batch is compacted (cache, mask, deltas) so that long completions do not pay for
   // finished rows.
-  let rows = samples.map((_, i) => i);
+  let rows = Array.from({ length: B }, (_, r) => r);
   try {
-    for (let step = 0; step < o.maxNewTokens; step++) {
+    for (let step = 0; step < steps; step++) {
       const [tok, lp] = tidy(() => {
         const inputs =
           step === 0
@@ -222,14 +282,33 @@ function generateInner(
                 attentionMask: mask,
                 pixelValues: batch.pixelValues,
                 imageGridThw: batch.imageGridThw,
+                imageSource: batch.imageSource,
                 sampleIds: batch.sampleIds,
               }
             : { inputIds: next!, attentionMask: mask };
         const n = step === 0 ? T : 1;
         const r = model.forward(inputs, { cache, ropeDeltas: deltas, logitsRange: [n - 1, n] });
         deltas = r.ropeDeltas;
-        const logits = r.logits.select(1, 0).to("float32"); // [rows, V]
-        return selectNext(logits, o);
+        let logits = r.logits.select(1, 0).to("float32"); // [rows, V]
+        if (step === 0 && G > 1) {
+          // Fan the prefill out to the G samples of each prompt: cache rows, mask, deltas and logits.
+          const fan = tensor(
+            rows.map((r) => Math.floor(r / G)),
+            { dtype: "int64", device: logits.device },
+          );
+          cache.selectRows(fan);
+          const m = mask.indexSelect(0, fan);
+          mask.dispose();
+          mask = keep(m); // the loop owns the mask across steps
+          deltas = rows.map((r) => deltas[Math.floor(r / G)]!);
+          logits = logits.indexSelect(0, fan);
+        }
+        return o.rows
+          ? selectRows(
+              logits,
+              rows.map((r) => sampling[r]!),
+            )
+          : selectNext(logits, o);
       });
       o.onStep?.(step);
       // Host sync: the loop needs the tokens to decide which rows have stopped.
@@ -237,17 +316,30 @@ function generateInner(
       const lps = lp.toNumbers();
       tok.dispose();
       lp.dispose();
+      const events: TokenEvent[] = [];
       rows.forEach((b, p) => {
         if (done[b]) return;
-        out[b]!.ids.push(toks[p]!);
-        out[b]!.logprobs.push(lps[p]!);
-        if (stop.has(toks[p]!)) {
-          done[b] = true;
-          out[b]!.finishReason = "stop";
+        const g = out[b]!;
+        g.ids.push(toks[p]!);
+        g.logprobs.push(lps[p]!);
+        const ev: TokenEvent = { row: b, id: toks[p]!, logprob: lps[p]! };
+        if (stopIds[b]!.has(toks[p]!)) g.finishReason = "stop";
+        else if (stopStrs[b]!.length) {
+          const hit = findStopString(o.tokenizer!, g.ids, stopStrs[b]!);
+          if (hit !== null) {
+            g.finishReason = "stop";
+            g.stopString = hit;
+          }
         }
+        if (g.finishReason === "stop" || g.ids.length >= maxNew[b]!) {
+          done[b] = true;
+          ev.finishReason = g.finishReason;
+        }
+        events.push(ev);
       });
+      if (events.length) o.onTokens?.(events, step);
       const live = rows.flatMap((b, p) => (done[b] ? [] : [p])); // batch positions still generating
-      if (live.length === 0 || step === o.maxNewTokens - 1) break;
+      if (live.length === 0 || step === steps - 1) break;
       let nextIds = rows.map((b, p) => (done[b] ? o.padTokenId : toks[p]!));
       const finished = rows.length - live.length;
       if (finished > 0 && finished >= Math.ceil(rows.length / 4)) {
@@ -266,23 +358,40 @@ function generateInner(
       const grown = tidy(() => cat([mask, full([rows.length, 1], 1, { dtype: "int64", device: mask.device })], 1));
       mask.dispose();
       mask = grown;
+      yield step;
     }
   } finally {
     mask.dispose();
     next?.dispose();
+    cache.dispose();
+    batch[Symbol.dispose]();
   }
   if (o.tokenizer) {
     for (const g of out) {
-      const body = g.finishReason === "stop" ? g.ids.slice(0, -1) : g.ids;
-      g.text = o.tokenizer.decode(body, { skipSpecialTokens: true });
+      const body = g.finishReason === "stop" && !g.stopString ? g.ids.slice(0, -1) : g.ids;
+      let text = body.length ? o.tokenizer.decode(body, { skipSpecialTokens: true }) : "";
+      if (g.stopString) text = text.slice(0, text.indexOf(g.stopString));
+      g.text = text;
     }
   }
   return out;
 }
 
+/**
+ * The stop string that the newest token completed, if any: only the tail that can hold a string ending at the new
+ * token is decoded (a token decodes to at least one character, so `longest + 1` tokens are enough).
+ */
+function findStopString(tok: Tokenizer, ids: readonly number[], stops: readonly string[]): string | null {
+  const longest = Math.max(...stops.map((s) => s.length));
+  const tail = tok.decode(ids.slice(-(longest + 1)), { skipSpecialTokens: true });
+  const prev = tok.decode(ids.slice(-(longest + 1), -1), { skipSpecialTokens: true });
+  for (const s of stops) if (tail.includes(s) && !prev.includes(s)) return s;
+  return null;
+}
+
 export interface LogProbOptions {
   padTokenId: number;
-  /** Rows per forward (memory bound); default 8. */
+  /** Rows per forward; default 8. */
   chunkSize?: number;
   /** Divide logits by this before the softmax (as TRL does for the sampling temperature); default 1. */
   temperature?: number;
@@ -296,11 +405,9 @@ export interface CompletionLogProbs {
 }
 
 /**
- * Per-token log-probs of given completions after their prompts. `completions[b]` are the generated ids (e.g.
- * `Generation.ids`); `completionMask[b]` (optional) marks which of them count (spec §4.5: up to and including the
- * first EOS). Rows are processed `chunkSize` at a time (each chunk left-pads its prompts; completions are padded
- * to the longest of the batch). With gradients enabled the result carries autograd history through the policy
- * (the graph of every chunk stays alive until backward: pass micro-batches); under noGrad it is the reference.
+ * Per-token log-probs of given completions after their prompts, for a whole batch at once (rows `chunkSize` at a
+ * time). With gradients enabled the result carries every chunk's graph until backward: trainers use
+ * `logProbBatch` + `tokenLogProbs` per micro-batch instead (logprobs.ts), which bounds memory.
  */
 export function completionLogProbs(
   model: Qwen2VLForConditionalGeneration,
@@ -314,58 +421,27 @@ export function completionLogProbs(
   const B = prompts.length;
   const C = Math.max(1, ...completions.map((c) => c.length));
   const chunk = Math.max(1, o.chunkSize ?? 8);
-  const maskRows = completions.map((c, b) => {
-    const row = new Array<number>(C).fill(0);
-    for (let i = 0; i < c.length; i++) row[i] = completionMask ? (completionMask[b]![i] ?? 0) : 1;
-    return row;
-  });
   const parts: Tensor[] = [];
+  const masks: Tensor[] = [];
   try {
     for (let s = 0; s < B; s += chunk) {
-      const e = Math.min(B, s + chunk);
-      parts.push(chunkLogProbs(model, prompts.slice(s, e), completions.slice(s, e), C, o));
+      const rows = prompts.slice(s, s + chunk).map((prompt, i) => ({
+        prompt,
+        completion: completions[s + i]!,
+        mask: completionMask?.[s + i]?.slice(0, completions[s + i]!.length),
+      }));
+      using batch = logProbBatch(rows, o.padTokenId, model.dtype, C);
+      // The graph (if any) must outlive this call: a generous chunk budget keeps it in plain autograd.
+      const lp = tokenLogProbs(model, batch, { temperature: o.temperature, chunkBytes: Number.MAX_SAFE_INTEGER });
+      parts.push(lp.logprobs.alias());
+      lp.dispose();
+      masks.push(batch.completionMask.alias());
     }
-    return tidy(() => {
-      const mask = tensor(maskRows.flat(), { shape: [B, C], device: parts[0]!.device });
-      const lp = parts.length === 1 ? parts[0]!.alias() : cat(parts, 0);
-      return { logprobs: lp.mul(mask), mask };
-    });
+    return tidy(() => ({
+      logprobs: parts.length === 1 ? parts[0]!.alias() : cat(parts, 0),
+      mask: masks.length === 1 ? masks[0]!.alias() : cat(masks, 0),
+    }));
   } finally {
-    for (const p of parts) p.dispose();
+    for (const p of [...parts, ...masks]) p.dispose();
   }
-}
-
-function chunkLogProbs(
-  model: Qwen2VLForConditionalGeneration,
-  prompts: readonly PromptSample[],
-  completions: readonly (readonly number[])[],
-  C: number,
-  o: LogProbOptions,
-): Tensor {
-  using batch = collate(prompts, o.padTokenId, model.dtype);
-  return tidy(() => {
-    const b = prompts.length;
-    const P = batch.inputIds.size(1);
-    const compIds = completions.flatMap((c) => Array.from({ length: C }, (_, i) => c[i] ?? o.padTokenId));
-    // Every completion column is attended (pads after a short completion only follow its real tokens and are
-    // masked out of the result, so they cannot change the log-probs of real tokens: attention is causal).
-    const comp = tensor(compIds, { dtype: "int64", shape: [b, C] });
-    const inputIds = cat([batch.inputIds, comp], 1); // [b, P + C]
-    const attentionMask = cat([batch.attentionMask, full([b, C], 1, { dtype: "int64" })], 1);
-    const r = model.forward(
-      {
-        inputIds,
-        attentionMask,
-        pixelValues: batch.pixelValues,
-        imageGridThw: batch.imageGridThw,
-        sampleIds: batch.sampleIds,
-        promptColumns: P,
-      },
-      { logitsRange: [P - 1, P + C - 1] }, // logits at t predict token t + 1: the C completion tokens
-    );
-    let logits = r.logits.to("float32"); // [b, C, V]
-    if (o.temperature !== undefined && o.temperature !== 1) logits = logits.div(o.temperature);
-    const logp = logits.logSoftmax(-1);
-    return logp.gather(2, comp.to({ device: logp.device }).unsqueeze(-1)).squeeze(-1); // [b, C]
-  });
 }
