@@ -144,6 +144,15 @@ export function writeOutputMarker(dir: string, kind: string, command: string): v
   writeFileAtomic(join(dir, OUTPUT_MARKER), outputMarkerFile(kind, command)[OUTPUT_MARKER]!);
 }
 
+/** Whether `p` is (or links to) a directory; false for a broken link. */
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function isMissing(e: unknown): boolean {
   return (e as NodeJS.ErrnoException).code === "ENOENT";
 }
@@ -168,7 +177,7 @@ export function prepareOutputDir(dir: string, opts: PrepareDirOptions): Prepared
     throw new OutputError(`${flag} ${dir}: cannot inspect: ${(e as Error).message}`);
   }
   const force = " (use --force to replace it)";
-  if (!st.isDirectory() && !(st.isSymbolicLink() && statSync(path).isDirectory())) {
+  if (!st.isDirectory() && !(st.isSymbolicLink() && isDirectory(path))) {
     if (opts.force) return { path, existed: true };
     throw new OutputError(`${flag} ${dir} exists and is not a directory; refusing to replace it${force}`);
   }

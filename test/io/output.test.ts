@@ -145,3 +145,9 @@ test("replaceDirAtomic: the new directory replaces the old only when complete", 
   assert.deepEqual(readdirSync(d), ["new.txt"]);
   assert.deepEqual(readdirSync(root), ["out"]);
 });
+
+test("a broken symbolic link at the output path is refused like a file, not a crash", () => {
+  const root = tmp();
+  symlinkSync(join(root, "nowhere"), join(root, "dangling"));
+  assert.throws(() => prepareOutputDir(join(root, "dangling"), opts), /exists and is not a directory; refusing/);
+});
