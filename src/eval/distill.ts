@@ -9,7 +9,8 @@
  * input only had `solution`) that `rft data build` takes. Unlike the reference, which resumes by position and so
  * can skip or repeat items after failures, a rerun continues by id. Tensor-free.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { prepareOutputFile } from "../io/output.ts";
 import { resolve } from "node:path";
 import { readJsonFile } from "../data/json.ts";
 import { type MetaRecord, parseMetaArray, recordImages } from "../data/meta.ts";
@@ -142,19 +143,22 @@ export async function runDistill(
     .slice(0, n)
     .map((r, i) => (typeof r.answer === "string" ? r : { ...r, answer: records[i]!.answer }));
   const { journal, errors } = distillPaths(opts.out);
-  if (resolve(opts.out) === resolve(opts.meta))
-    throw new Error(`--out ${opts.out} is the input --meta; give another file`);
-  if (existsSync(opts.out) && !opts.force) {
-    const prev = readJsonFile(opts.out);
-    const ids = new Set(meta.records.map((r) => r.id));
-    const foreign = Array.isArray(prev)
-      ? (prev as { id?: unknown }[]).filter((r) => !ids.has(String(r?.id))).length
-      : -1;
-    if (foreign !== 0)
-      throw new Error(
-        `--out ${opts.out} exists and ${foreign < 0 ? "is not a JSON array" : `holds ${foreign} record(s) not in ${opts.meta}`}; use another --out, or --force`,
-      );
-  }
+  const ids = new Set(meta.records.map((r) => r.id));
+  // An existing output is ours when it is a JSON array of records of this input (a rerun continues it).
+  prepareOutputFile(opts.out, {
+    flag: "--out",
+    command: "rft data distill",
+    force: opts.force,
+    inputs: [opts.meta],
+    recognize: (path) => {
+      try {
+        const prev = JSON.parse(readFileSync(path, "utf8")) as unknown;
+        return Array.isArray(prev) && prev.every((r) => ids.has(String((r as { id?: unknown })?.id)));
+      } catch {
+        return false;
+      }
+    },
+  });
   if (opts.force) {
     rmSync(opts.out, { force: true });
     rmSync(journal, { force: true });

@@ -1,23 +1,12 @@
 /**
- * File helpers of the evaluation runner: atomic whole-file writes and an append-only journal of JSON lines.
- * Tensor-free.
+ * File helpers of the evaluation runner: atomic whole-file writes (src/io/output.ts) and an append-only journal of
+ * JSON lines. Tensor-free.
  */
-import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { writeFileAtomic } from "../io/output.ts";
 
-/**
- * Writes a file atomically: a temporary file beside it, then a rename, so a reader (or a resumed run after a kill)
- * sees the old content or the new one, never a torn file.
- */
-export function writeFileAtomic(path: string, data: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
+/** Atomic whole-file writes: the shared helper (temporary file, fsync, rename). */
+export { writeFileAtomic } from "../io/output.ts";
 
 /** Writes a JSON value atomically (indent 4, as the reference writes its prediction files). */
 export function writeJsonAtomic(path: string, value: unknown, indent = 4): void {

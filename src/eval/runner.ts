@@ -8,7 +8,8 @@
  * per-set accuracies and the averages (docs/evaluation.md defines them). Permanent failures go to OUT/errors.jsonl
  * and into the summary. Tensor-free: the local backend (local.ts) is the only part that loads the model.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { OutputError, prepareOutputDir, writeOutputMarker } from "../io/output.ts";
 import { join, resolve } from "node:path";
 import { readJsonFile } from "../data/json.ts";
 import { recordImages } from "../data/meta.ts";
@@ -150,6 +151,8 @@ export interface EvalSummary {
 }
 
 const RUN_FILE = "eval_run.json";
+/** The output kind in the directory's marker (src/io/output.ts). */
+export const OUTPUT_KIND = "eval";
 export const ERRORS_FILE = "errors.jsonl";
 export const SUMMARY_FILE = "summary.json";
 
@@ -206,26 +209,39 @@ function ourFiles(out: string, sets: readonly string[]): string[] {
   return names.map((n) => join(out, n));
 }
 
-/** Checks (or claims) OUT for this run; refuses to mix runs with different settings or to write into foreign dirs. */
-function prepareOut(opts: RunEvalOptions, key: Record<string, unknown>, sets: readonly string[]): "new" | "resume" {
+/**
+ * Checks OUT for this run (src/io/output.ts rules: never onto an input; a non-empty directory must be an earlier
+ * `rft eval` output unless --force) and compares the settings of an earlier evaluation there: the same settings
+ * resume; others are refused, or with --force that evaluation's files are removed and the run starts over.
+ */
+function prepareOut(
+  opts: RunEvalOptions,
+  key: Record<string, unknown>,
+  sets: readonly EvalSet[],
+  imageRoot: string,
+): "new" | "resume" {
   const out = opts.out;
   const runPath = join(out, RUN_FILE);
-  if (existsSync(runPath)) {
-    const prev = readJsonFile(runPath) as { key?: Record<string, unknown>; sets?: string[] };
-    const diffs = Object.keys(key).filter((k) => JSON.stringify(prev.key?.[k]) !== JSON.stringify(key[k]));
-    if (diffs.length === 0) return "resume";
-    if (!opts.force) {
-      const what = diffs.map((k) => `${k}: ${JSON.stringify(prev.key?.[k])} → ${JSON.stringify(key[k])}`).join("; ");
-      throw new Error(
-        `--out ${out} holds an evaluation with other settings (${what}); use another --out, or --force to start over there`,
-      );
-    }
-    for (const f of ourFiles(out, [...new Set([...(prev.sets ?? []), ...sets])])) rmSync(f, { force: true });
-    return "new";
+  prepareOutputDir(out, {
+    kind: OUTPUT_KIND,
+    flag: "--out",
+    command: "rft eval",
+    force: opts.force,
+    recognize: (dir) => existsSync(join(dir, RUN_FILE)),
+    inputs: [...sets.map((s) => s.file), imageRoot],
+  });
+  if (!existsSync(runPath)) return "new";
+  const prev = readJsonFile(runPath) as { key?: Record<string, unknown>; sets?: string[] };
+  const diffs = Object.keys(key).filter((k) => JSON.stringify(prev.key?.[k]) !== JSON.stringify(key[k]));
+  if (diffs.length === 0) return "resume";
+  if (!opts.force) {
+    const what = diffs.map((k) => `${k}: ${JSON.stringify(prev.key?.[k])} → ${JSON.stringify(key[k])}`).join("; ");
+    throw new OutputError(
+      `--out ${out} holds an evaluation with other settings (${what}); use another --out, or --force to start over there`,
+    );
   }
-  if (existsSync(out) && readdirSync(out).length > 0 && !opts.force) {
-    throw new Error(`--out ${out} is not empty and was not written by rft eval; use another --out, or --force`);
-  }
+  const names = [...new Set([...(prev.sets ?? []), ...sets.map((s) => s.name)])];
+  for (const f of ourFiles(out, names)) rmSync(f, { force: true });
   return "new";
 }
 
@@ -252,12 +268,9 @@ export async function runEval(opts: RunEvalOptions, backend: EvalBackend, hooks:
   );
 
   const key = runKey(opts, family, backend);
-  const mode = prepareOut(
-    opts,
-    key,
-    sets.map((s) => s.name),
-  );
+  const mode = prepareOut(opts, key, sets, imageRoot);
   mkdirSync(opts.out, { recursive: true });
+  writeOutputMarker(opts.out, OUTPUT_KIND, "rft eval");
   writeJsonAtomic(join(opts.out, RUN_FILE), { tool: "rft eval", key, sets: sets.map((s) => s.name) }, 2);
   const errorsPath = join(opts.out, ERRORS_FILE);
   // Earlier failures are retried below; the file lists this run's permanent failures only.

@@ -133,10 +133,10 @@ test("rft data distill: failures retried on rerun by id, output accepted by rft 
     writeFileSync(other, JSON.stringify([{ ...recs[0], id: "zzz" }]));
     const r3 = await runRft(args.map((a) => (a === meta ? other : a)));
     assert.equal(r3.status, 1);
-    assert.match(r3.stderr, /holds 10 record\(s\) not in/);
+    assert.match(r3.stderr, /exists and is not an earlier rft data distill output/);
     const r4 = await runRft(args.map((a) => (a === out ? meta : a)));
     assert.equal(r4.status, 1);
-    assert.match(r4.stderr, /is the input --meta/);
+    assert.match(r4.stderr, /is also an input/);
   } finally {
     await server.close();
   }

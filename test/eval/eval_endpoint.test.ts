@@ -2,12 +2,13 @@
 // after SIGKILL, and the output files.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Action, startFakeEndpoint } from "./fake_endpoint.ts";
 import { idFromText, miniCountingBench, runRft, startRft } from "./helpers.ts";
 import { readFinished } from "../../src/eval/store.ts";
+import { readOutputMarker } from "../../src/io/output.ts";
 import { averages } from "../../src/eval/runner.ts";
 import { backoffMs, parseRetryAfter } from "../../src/eval/retry.ts";
 
@@ -195,6 +196,37 @@ test("flaky endpoint: every item ends scored or listed as failed, none repeated,
     assert.equal(r2.status, 0, r2.stderr);
     assert.deepEqual([...new Set(server.requests.map((q) => q.id))].sort(), ["id-00", "id-06"]);
     assert.match(r2.stdout, /clevr-math\s+id\s+12\s+10\s+2/);
+    assert.equal(readOutputMarker(out)?.kind, "eval", "the output marker");
+
+    // Other settings into the same --out are refused; --force starts over.
+    server.reset();
+    const other = [
+      "eval",
+      "--task",
+      "clevr-math",
+      "--endpoint",
+      server.url,
+      "--model-name",
+      "fake",
+      "--bench",
+      bench.dir,
+    ].concat(["--out", out, "--strategy", "zero-shot", "--max-attempts", "1", "--limit", "2", "--timeout", "0.5"]);
+    const r3 = await runRft(other);
+    assert.equal(r3.status, 1);
+    assert.match(r3.stderr, /other settings \(strategy: "cot-sft" → "zero-shot"\)/);
+    assert.equal(server.requests.length, 0);
+    const r4 = await runRft([...other, "--force"]);
+    assert.equal(r4.status, 0, r4.stderr);
+    const s4 = readJson(join(out, "summary.json"));
+    assert.equal(s4.strategy, "zero-shot");
+    assert.deepEqual(
+      s4.sets.map((x: { n: number; scored: number; failed: number }) => [x.n, x.scored + x.failed]),
+      [
+        [2, 2],
+        [2, 2],
+      ],
+    );
+    assert.equal(readJson(join(out, "clevr-math.json")).length, s4.sets[0].scored, "the earlier predictions are gone");
   } finally {
     await server.close();
   }
@@ -268,7 +300,18 @@ test("rft eval refuses bad flag combinations and a foreign --out", async () => {
     ]),
   );
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /not empty and was not written by rft eval/);
+  assert.match(r.stderr, /contains an input/);
+  const foreign = mkdtempSync(join(tmpdir(), "rft-foreign-"));
+  writeFileSync(join(foreign, "notes.txt"), "mine");
+  r = await runRft(
+    ["eval", "--task", "clevr-math", "--bench", bench.dir, "--out", foreign, "--endpoint", "http://x/v1"].concat([
+      "--model-name",
+      "m",
+    ]),
+  );
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /is not empty .*not an earlier rft eval output/);
+  assert.equal(readFileSync(join(foreign, "notes.txt"), "utf8"), "mine");
 });
 
 test("a wrong key stops the run at once (401 is fatal), keeping what finished", async () => {
