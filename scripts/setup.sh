@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One-time (idempotent) set-up for a fresh Debian/Ubuntu machine:
 #   1. libtorch: $LIBTORCH if set, else Debian's libtorch-dev (+ libopenblas0-openmp), installed with apt when missing;
-#   2. npm dependencies (npm ci, only when node_modules is missing or older than package-lock.json);
-#   3. the native addon (native/build/Release/rft_native.node), rebuilt when its sources changed.
+#   2. chromium (Debian's package) for the headless-browser tests, installed with apt when missing (not for npm start);
+#   3. npm dependencies (npm ci, only when node_modules is missing or older than package-lock.json);
+#   4. the native addon (native/build/Release/rft_native.node), rebuilt when its sources changed.
 # Every step says what is missing when it cannot proceed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,20 @@ else
     say "installing ${missing[*]} with apt-get (about 1 GB with dependencies)"
     $SUDO apt-get update -qq || die "apt-get update failed"
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+  fi
+fi
+
+# Chromium (Debian's package): the tests drive the chat page of `rft serve` and the report's HTML in it, headless,
+# through puppeteer-core. Not needed to run anything, so `npm start` (its prestart) leaves it out, and
+# RFT_NO_CHROMIUM=1 skips it (those tests then skip with a message).
+if [ -z "${RFT_NO_CHROMIUM:-}" ] && [ "${npm_lifecycle_event:-}" != prestart ] && ! command -v chromium >/dev/null; then
+  if command -v apt-get >/dev/null && { [ "$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    say "installing chromium with apt-get (for the browser tests)"
+    $SUDO apt-get update -qq || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null || die "apt-get install chromium failed"
+  else
+    say "chromium is missing and cannot be installed here (no apt-get or no root/sudo): the browser tests will skip"
   fi
 fi
 
