@@ -275,6 +275,8 @@ export async function runEval(opts: RunEvalOptions, backend: EvalBackend, hooks:
   const errorsPath = join(opts.out, ERRORS_FILE);
   // Earlier failures are retried below; the file lists this run's permanent failures only.
   writeFileAtomic(errorsPath, "");
+  // summary.json exists only for a finished run (a stale one would describe other items).
+  rmSync(join(opts.out, SUMMARY_FILE), { force: true });
   if (mode === "resume") hooks.onLog?.(`resuming in ${opts.out}`);
 
   const stores = sets.map((s) => new PredictionStore(opts.out, s.name, s.raw));

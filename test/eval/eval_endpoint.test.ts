@@ -351,19 +351,29 @@ test("Ctrl-C (SIGINT) stops an eval between items with what finished saved", asy
   });
   try {
     const out = join(bench.dir, "out");
-    const { child, done } = startRft(
-      ["eval", "--task", "clevr-math", "--endpoint", server.url, "--model-name", "fake", "--bench", bench.dir].concat([
-        "--out",
-        out,
-        "--concurrency",
-        "1",
-      ]),
-    );
+    // A finished run with --limit 1 first: its summary must not survive into the interrupted one.
+    const args = [
+      "eval",
+      "--task",
+      "clevr-math",
+      "--endpoint",
+      server.url,
+      "--model-name",
+      "fake",
+      "--bench",
+      bench.dir,
+    ];
+    args.push("--out", out, "--concurrency", "1");
+    assert.equal((await runRft([...args, "--limit", "1"])).status, 0);
+    assert.ok(existsSync(join(out, "summary.json")));
+    server.reset();
+    const { child, done } = startRft(args);
     const t0 = Date.now();
-    while (server.totalOk() < 2 && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 10));
+    while (server.totalOk() < 1 && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 10));
     child.kill("SIGINT");
     const r = await done;
     assert.equal(r.status, 1, r.stderr);
+    assert.ok(!existsSync(join(out, "summary.json")), "no summary for an unfinished run");
     assert.match(r.stderr, /interrupted; rerun the same command to continue/);
     const saved = readJson(join(out, "clevr-math.json")).map((p: { id: string }) => p.id);
     assert.ok(saved.length >= 2 && saved.length < 8, `saved ${saved.length}`);
