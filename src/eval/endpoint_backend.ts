@@ -19,7 +19,9 @@ export function endpointBackend(opts: EndpointBackendOptions): EvalBackend {
     model: opts.model,
     batchSize: 1,
     concurrency: opts.concurrency,
-    settings: { endpoint: client.baseURL, sampling: opts.sampling },
+    settings: { sampling: opts.sampling },
+    // A server may move (another host or port) between a run and its resumption; the model name stays.
+    info: { endpoint: client.baseURL },
     async run(batch, ctx): Promise<EvalOutcome[]> {
       return Promise.all(
         batch.map(async (item): Promise<EvalOutcome> => {

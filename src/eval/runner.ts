@@ -65,6 +65,8 @@ export interface EvalBackend {
   concurrency: number;
   /** Settings a resumed run must share with the first one (sampling, endpoint, ...). */
   settings: Record<string, unknown>;
+  /** Recorded in the summary, free to change between a run and its resumption (e.g. the endpoint URL). */
+  info?: Record<string, unknown>;
   run(batch: EvalItem[], ctx: BackendContext): Promise<EvalOutcome[]>;
   close?(): void | Promise<void>;
 }
@@ -402,7 +404,7 @@ export async function runEval(opts: RunEvalOptions, backend: EvalBackend, hooks:
     sets: results,
     ...averages(results),
     backend: backend.kind,
-    settings: backend.settings,
+    settings: { ...backend.settings, ...backend.info },
     limit: opts.limit ?? null,
     failures,
     seconds: (Date.now() - t0) / 1000,

@@ -1,0 +1,229 @@
+/**
+ * The self-contained report page: the task tables and, per training run, line charts of its metrics.jsonl (reward
+ * components, KL, completion length, loss, learning rate, and gradient norm, entropy, zero-variance groups when
+ * logged). Chart.js (a dependency, MIT) is read from node_modules at report time and inlined, so the page needs no
+ * network; the chart data sits in a JSON script element. Tensor-free.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import type { Report, RunInput, TaskTable } from "./report.ts";
+import { fmtMetric, headerCells, rowCells } from "./report.ts";
+
+export interface ChartSeries {
+  label: string;
+  /** [step, value] pairs. */
+  points: [number, number][];
+}
+
+export interface ChartSpec {
+  /** DOM id of the canvas. */
+  id: string;
+  run: string;
+  title: string;
+  series: ChartSeries[];
+}
+
+interface ChartGroup {
+  title: string;
+  /** Metric names, or a pattern whose first capture group is the series label. */
+  keys: (string | RegExp)[];
+}
+
+/** The charts of a run, in order; a group is drawn when at least one of its metrics was logged. */
+export const CHART_GROUPS: readonly ChartGroup[] = [
+  { title: "Rewards", keys: ["reward", /^rewards\/(.+)\/mean$/] },
+  { title: "KL", keys: ["kl"] },
+  { title: "Completion length", keys: ["completions/mean_length", "completions/max_length", "completions/min_length"] },
+  { title: "Loss", keys: ["loss"] },
+  { title: "Learning rate", keys: ["learning_rate"] },
+  { title: "Gradient norm", keys: ["grad_norm"] },
+  { title: "Entropy", keys: ["entropy"] },
+  {
+    title: "Zero-variance groups, clipped completions",
+    keys: ["frac_reward_zero_std", "completions/clipped_ratio", "clip_ratio/region_mean"],
+  },
+];
+
+/** The chart specs of the runs (`run-<i>-<j>` ids). */
+export function runCharts(runs: readonly RunInput[]): ChartSpec[] {
+  const out: ChartSpec[] = [];
+  runs.forEach((run, i) => {
+    const names = new Set<string>();
+    for (const m of run.metrics) for (const k of Object.keys(m)) names.add(k);
+    CHART_GROUPS.forEach((g, j) => {
+      const series: ChartSeries[] = [];
+      for (const key of g.keys) {
+        const matched =
+          typeof key === "string"
+            ? names.has(key)
+              ? [[key, key] as const]
+              : []
+            : [...names].flatMap((n) => {
+                const m = key.exec(n);
+                return m ? [[n, `rewards/${m[1]}`] as const] : [];
+              });
+        for (const [metric, label] of matched) {
+          const points: [number, number][] = [];
+          for (const m of run.metrics) {
+            const y = m[metric];
+            if (typeof y === "number" && Number.isFinite(y) && typeof m.step === "number") points.push([m.step, y]);
+          }
+          if (points.length) series.push({ label, points });
+        }
+      }
+      if (series.length) out.push({ id: `run-${i}-${j}`, run: run.name, title: g.title, series });
+    });
+  });
+  return out;
+}
+
+/** Chart.js's minified UMD build from node_modules. */
+export function chartJsSource(): string {
+  let main: string;
+  try {
+    main = createRequire(import.meta.url).resolve("chart.js");
+  } catch {
+    throw new Error("the chart.js package is not installed (run npm install): rft report inlines it into report.html");
+  }
+  const path = join(dirname(main), "chart.umd.min.js");
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new Error(`${path}: cannot read Chart.js's UMD build: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+}
+
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+/** Text safe inside a <script> element. */
+function scriptText(s: string): string {
+  return s.replace(/<\/script/gi, "<\\/script").replace(/<!--/g, "<\\!--");
+}
+
+const TASK_TITLES: Record<string, string> = {
+  "visual-counting": "Visual counting",
+  "structure-perception": "Structure perception",
+  "spatial-transformation": "Spatial transformation",
+};
+
+function tableHtml(t: TaskTable): string {
+  const head = headerCells(t)
+    .map((h) => `<th>${esc(h)}</th>`)
+    .join("");
+  const body = t.rows
+    .map((r) => {
+      const cells = rowCells(t, r)
+        .map((c, i) => (i === 0 ? `<th scope="row">${esc(c)}</th>` : `<td>${esc(c)}</td>`))
+        .join("");
+      return `<tr class="${r.source}">${cells}</tr>`;
+    })
+    .join("\n");
+  const notes = t.notes.length ? `<ul class="notes">${t.notes.map((n) => `<li>${esc(n)}</li>`).join("")}</ul>` : "";
+  return `<section class="task" id="task-${t.task}">
+<h2>${esc(TASK_TITLES[t.task] ?? t.task)} <small>(${esc(t.task)})</small></h2>
+<p class="unit">Accuracy in %. ID avg / OOD avg: unweighted mean of the row's ID / OOD sets; AVG: unweighted mean of all its sets. Bold rows are ours.</p>
+<table><thead><tr>${head}</tr></thead><tbody>
+${body}
+</tbody></table>
+${notes}</section>`;
+}
+
+function runHtml(rep: Report, runs: readonly RunInput[], charts: readonly ChartSpec[]): string {
+  if (runs.length === 0) return "";
+  const parts = runs.map((run, i) => {
+    const s = rep.runs[i]!;
+    const meta = [
+      s.trainer && `trainer ${s.trainer}`,
+      s.recipe && `recipe ${s.recipe}${s.profile ? ` (profile ${s.profile})` : ""}`,
+      `${s.steps} logged step${s.steps === 1 ? "" : "s"}`,
+      s.dir && `from ${s.dir}`,
+    ]
+      .filter(Boolean)
+      .join(" · ");
+    const mine = charts.filter((c) => c.id.startsWith(`run-${i}-`));
+    const canvases = mine.length
+      ? mine
+          .map(
+            (c) =>
+              `<figure class="chart"><figcaption>${esc(c.title)}</figcaption><div class="box"><canvas id="${c.id}" role="img" aria-label="${esc(`${run.name}: ${c.title}`)}"></canvas></div></figure>`,
+          )
+          .join("\n")
+      : `<p>No steps logged.</p>`;
+    const last = Object.entries(s.last)
+      .filter(([k]) => k !== "step")
+      .map(([k, v]) => `${esc(k)} ${esc(fmtMetric(v))}`)
+      .join(" · ");
+    return `<section class="run"><h3>${esc(run.name)}</h3><p class="meta">${esc(meta)}</p>${last ? `<p class="last">last step: ${last}</p>` : ""}
+<div class="charts">${canvases}</div></section>`;
+  });
+  return `<h2>Training runs</h2>\n${parts.join("\n")}`;
+}
+
+const STYLE = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1200px;padding:0 16px;color:#1d2430}
+h1{font-size:22px}h2{font-size:18px;margin-top:28px}h3{font-size:15px;margin-bottom:4px}
+table{border-collapse:collapse;margin:8px 0;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #d5dae1;padding:3px 8px;text-align:right;white-space:nowrap}
+thead th{background:#f1f3f6}tbody th{text-align:left;font-weight:normal}
+tr.ours th,tr.ours td{font-weight:600;background:#fbfcf0}tr.paper{color:#556}
+.unit,.meta,.last,.notes{color:#556;font-size:13px}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:12px}
+figure.chart{margin:0;border:1px solid #e3e6ea;padding:6px}figcaption{font-weight:600;font-size:13px}
+.box{position:relative;height:220px}
+#chart-errors{color:#b00}
+`;
+
+/** The page's script: draws every chart spec with Chart.js; errors are shown on the page and logged. */
+const INIT = `
+(function(){
+  var spec = JSON.parse(document.getElementById("rft-report-data").textContent);
+  var colors = ["#1f77b4","#d62728","#2ca02c","#ff7f0e","#9467bd","#8c564b","#e377c2","#17becf"];
+  window.rftCharts = [];
+  spec.charts.forEach(function(c){
+    try {
+      var canvas = document.getElementById(c.id);
+      var chart = new Chart(canvas, {
+        type: "line",
+        data: { datasets: c.series.map(function(s, k){
+          return { label: s.label, data: s.points.map(function(p){ return { x: p[0], y: p[1] }; }),
+                   borderColor: colors[k % colors.length], backgroundColor: colors[k % colors.length],
+                   borderWidth: 1.5, pointRadius: s.points.length > 60 ? 0 : 2, tension: 0 };
+        }) },
+        options: { animation: false, responsive: true, maintainAspectRatio: false,
+                   interaction: { mode: "nearest", intersect: false },
+                   plugins: { legend: { display: true, labels: { boxWidth: 12 } } },
+                   scales: { x: { type: "linear", title: { display: true, text: "step" } } } }
+      });
+      window.rftCharts.push(chart);
+    } catch (e) {
+      console.error("chart " + c.id + ": " + e);
+      var p = document.getElementById("chart-errors");
+      if (p) p.textContent += "chart " + c.id + " failed: " + e + "\\n";
+    }
+  });
+})();
+`;
+
+/** report.html (see the module comment). */
+export function reportHtml(rep: Report, runs: readonly RunInput[], opts: { chartJs?: string } = {}): string {
+  const charts = runCharts(runs);
+  const data = JSON.stringify({ charts }).replace(/</g, "\\u003c");
+  const tables = rep.tables.length ? rep.tables.map(tableHtml).join("\n") : "<p>No evaluation results.</p>";
+  const notes = rep.notes.map((n) => `<p>${esc(n)}</p>`).join("\n");
+  const lib = charts.length ? `<script>${scriptText(opts.chartJs ?? chartJsSource())}</script>` : "";
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${esc(rep.title)}</title><style>${STYLE}</style></head>
+<body>
+<h1>${esc(rep.title)}</h1>
+${notes}
+${tables}
+${runHtml(rep, runs, charts)}
+<pre id="chart-errors"></pre>
+<script type="application/json" id="rft-report-data">${data}</script>
+${lib}
+${charts.length ? `<script>${INIT}</script>` : ""}
+</body></html>
+`;
+}

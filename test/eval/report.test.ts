@@ -1,0 +1,292 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  type ResultRow,
+  buildReport,
+  classifyDir,
+  readEvalDir,
+  readRunDir,
+  reportMarkdown,
+  writeReport,
+} from "../../src/eval/report.ts";
+import { runCharts } from "../../src/eval/report_html.ts";
+import { PAPER_RESULTS, VC_DOMAIN_SHIFT } from "../../src/eval/paper_results.ts";
+import { rft } from "../cli/run_rft.ts";
+import { evalDir, grpoRunDir, sftRunDir, tmp } from "./report_fixtures.ts";
+
+/** Two VC evals (one inferred Reason-RFT from its checkpoint's run, one zero-shot), one ST eval, one GRPO run. */
+function fixture() {
+  const root = tmp();
+  const run = grpoRunDir(root, "rft-run", 6, "reason-rft");
+  mkdirSync(join(run, "checkpoint-6"));
+  writeFileSync(join(run, "checkpoint-6", "config.json"), "{}");
+  const evRft = evalDir(root, "ev-rft", "visual-counting", join(run, "checkpoint-6"), "cot-sft", [
+    ["clevr-math", "id", 40, 0.75],
+    ["super-clevr", "ood", 40, 0.5],
+    ["clevr-math-ood-steps", "ood", 40, 0.25],
+  ]);
+  const evZero = evalDir(root, "ev-zero", "visual-counting", "runs/tiny", "zero-shot", [
+    ["clevr-math", "id", 40, 0.5],
+    ["super-clevr", "ood", 40, 0.25],
+    ["clevr-math-ood-steps", "ood", 40, 0.125],
+  ]);
+  const evSt = evalDir(root, "ev-st", "spatial-transformation", "runs/sft", "cot-sft", [
+    ["trance", "id", 20, 0.6],
+    ["trance-left", "ood", 20, 0.3],
+    ["trance-right", "ood", 20, 0.2, 2],
+  ]);
+  return { root, run, evRft, evZero, evSt };
+}
+
+test("readEvalDir: rows from summary.json; the paradigm from --paradigm, the checkpoint's run recipe, or zero-shot", () => {
+  const f = fixture();
+  const rft = readEvalDir(f.evRft);
+  assert.deepEqual(
+    rft.map((r) => [r.task, r.paradigm, r.set, r.split, r.n, r.accuracy]),
+    [
+      ["visual-counting", "reason-rft", "clevr-math", "id", 40, 0.75],
+      ["visual-counting", "reason-rft", "super-clevr", "ood", 40, 0.5],
+      ["visual-counting", "reason-rft", "clevr-math-ood-steps", "ood", 40, 0.25],
+    ],
+  );
+  assert.equal(readEvalDir(f.evZero)[0]!.paradigm, "zero-shot");
+  const st = readEvalDir(f.evSt);
+  assert.equal(st[0]!.paradigm, undefined, "cot-sft strategy with no run config: no paradigm");
+  assert.equal(st[2]!.failed, 2);
+  assert.equal(readEvalDir(f.evSt, { paradigm: "cot-sft" })[0]!.paradigm, "cot-sft");
+  assert.equal(readEvalDir(f.evSt, { label: "mine" })[0]!.label, "mine");
+  assert.deepEqual(classifyDir(f.evRft), { eval: true, run: false });
+  assert.deepEqual(classifyDir(f.run), { eval: false, run: true });
+  assert.throws(() => classifyDir(f.root), /neither an eval output \(summary\.json\) nor a training run/);
+});
+
+test("buildReport: exact per-set scores and averages per task, ours in paradigm order, the paper's rows beside", () => {
+  const f = fixture();
+  const rep = buildReport({
+    results: [...readEvalDir(f.evRft), ...readEvalDir(f.evZero), ...readEvalDir(f.evSt, { paradigm: "cot-sft" })],
+    runs: [readRunDir(f.run)],
+  });
+  assert.deepEqual(
+    rep.tables.map((t) => t.task),
+    ["visual-counting", "spatial-transformation"],
+  );
+  const [vc, st] = rep.tables;
+  assert.deepEqual(vc!.columns, [
+    { set: "clevr-math", split: "id", n: 40 },
+    { set: "super-clevr", split: "ood", n: 40 },
+    { set: "clevr-math-ood-steps", split: "ood", n: 40 },
+  ]);
+  const ours = vc!.rows.filter((r) => r.source === "ours");
+  assert.deepEqual(
+    ours.map((r) => [r.label, r.scores, r.id_avg, r.ood_avg, r.avg]),
+    [
+      ["Zero-Shot", { "clevr-math": 50, "super-clevr": 25, "clevr-math-ood-steps": 12.5 }, 50, 18.75, 29.1667],
+      ["Reason-RFT", { "clevr-math": 75, "super-clevr": 50, "clevr-math-ood-steps": 25 }, 75, 37.5, 50],
+    ],
+  );
+  // The paper's ten Qwen2-VL rows follow ours; VC comes from §9.2 (pooled Super-CLEVR).
+  const paper = vc!.rows.filter((r) => r.source === "paper");
+  assert.equal(paper.length, 10);
+  const p2b = paper.find((r) => r.model === "Qwen2-VL-2B" && r.paradigm === "reason-rft")!;
+  assert.deepEqual(
+    [p2b.label, p2b.scores, p2b.id_avg, p2b.ood_avg, p2b.avg, p2b.printed_avg],
+    ["paper Qwen2-VL-2B Reason-RFT", { "clevr-math": 96.8, "super-clevr": 51.2 }, 96.8, 51.2, 74, 74],
+  );
+  assert.match(p2b.cite!, /§9\.2/);
+  assert.ok(vc!.notes.some((n) => /no clevr-math-ood-steps set: our averages include it/.test(n)));
+
+  assert.deepEqual(
+    st!.columns.map((c) => [c.set, c.split, c.n]),
+    [
+      ["trance", "id", 20],
+      ["trance-left", "ood", 20],
+      ["trance-right", "ood", 20],
+    ],
+  );
+  const cot = st!.rows[0]!;
+  assert.deepEqual(
+    [cot.label, cot.scores, cot.failed, cot.id_avg, cot.ood_avg, cot.avg],
+    ["CoT-SFT", { trance: 60, "trance-left": 30, "trance-right": 20 }, { "trance-right": 2 }, 60, 25, 36.6667],
+  );
+  const p7b = st!.rows.find((r) => r.model === "Qwen2-VL-7B" && r.paradigm === "reason-rft-zero")!;
+  assert.deepEqual([p7b.scores, p7b.avg], [{ trance: 67.67, "trance-left": 57.2, "trance-right": 56.15 }, 60.34]);
+
+  assert.deepEqual(rep.runs[0]!.recipe, "reason-rft");
+  assert.equal(rep.runs[0]!.steps, 6);
+  assert.equal(rep.runs[0]!.last["rewards/accuracy/mean"], 0.5);
+  assert.ok(rep.results.every((r) => r.accuracy === null || (r.accuracy >= 0 && r.accuracy <= 1)));
+});
+
+test("reportMarkdown: the paper's layout, per-set cells, averages, failures, and n per cell when counts differ", () => {
+  const f = fixture();
+  const md = reportMarkdown(
+    buildReport({
+      results: [...readEvalDir(f.evZero), ...readEvalDir(f.evRft), ...readEvalDir(f.evSt, { paradigm: "cot-sft" })],
+      runs: [readRunDir(f.run)],
+    }),
+  );
+  const lines = md.split("\n");
+  assert.ok(lines.includes("## Visual counting (visual-counting)"));
+  assert.ok(
+    lines.includes(
+      "| Method | clevr-math ID (n=40) | super-clevr OOD (n=40) | clevr-math-ood-steps OOD (n=40) | ID avg | OOD avg | AVG |",
+    ),
+  );
+  assert.ok(lines.includes("| **Zero-Shot** | 50.00 | 25.00 | 12.50 | 50.00 | 18.75 | 29.17 |"));
+  assert.ok(lines.includes("| **Reason-RFT** | 75.00 | 50.00 | 25.00 | 75.00 | 37.50 | 50.00 |"));
+  assert.ok(lines.includes("| paper Qwen2-VL-2B Zero-Shot | 82.40 | 32.00 | – | 82.40 | 32.00 | 57.20 |"));
+  assert.ok(lines.includes("| **CoT-SFT** | 60.00 | 30.00 | 20.00 (2 failed) | 60.00 | 25.00 | 36.67 |"));
+  assert.ok(lines.includes("| paper Qwen2-VL-2B Reason-RFT | 74.61 | 64.05 | 64.08 | 74.61 | 64.06 | 67.58 |"));
+  assert.ok(lines.includes("## Training runs"));
+  assert.ok(lines.some((l) => l.startsWith("| rft-run | grpo | reason-rft (mini) | 6 |")));
+  assert.ok(md.indexOf("**Zero-Shot**") < md.indexOf("**Reason-RFT**"), "paradigm order");
+
+  // Rows with different counts for a set: the header has no n, each cell names its own.
+  const rows: ResultRow[] = [
+    { task: "structure-perception", paradigm: "ans-sft", set: "geomath", split: "id", n: 10, accuracy: 0.3 },
+    { task: "structure-perception", paradigm: "reason-rft", set: "geomath", split: "id", n: 20, accuracy: 0.45 },
+    { task: "structure-perception", paradigm: "reason-rft", set: "geometry3k", split: "ood", n: 20, accuracy: null },
+  ];
+  const md2 = reportMarkdown(buildReport({ results: rows, paper: false }));
+  assert.ok(md2.includes("| Method | geomath ID | geometry3k OOD (n=20) | ID avg | OOD avg | AVG |"), md2);
+  assert.ok(md2.includes("| **ANS-SFT** | 30.00 (n=10) | – | 30.00 | – | 30.00 |"), md2);
+  assert.ok(md2.includes("| **Reason-RFT** | 45.00 (n=20) | – | 45.00 | – | – |"), md2);
+  assert.ok(!md2.includes("paper"), "paper: false leaves the paper out");
+});
+
+test("buildReport refuses malformed rows and two results for one cell, naming them", () => {
+  const row: ResultRow = {
+    task: "visual-counting",
+    paradigm: "cot-sft",
+    set: "clevr-math",
+    split: "id",
+    n: 5,
+    accuracy: 0.2,
+  };
+  assert.throws(
+    () => buildReport({ results: [row, { ...row, source: "b" }] }),
+    /two results for visual-counting, row "CoT-SFT", set clevr-math/,
+  );
+  assert.throws(() => buildReport({ results: [{ ...row, accuracy: 20 }] }), /"accuracy" must be in \[0, 1\]/);
+  assert.throws(() => buildReport({ results: [{ ...row, task: "nope" as never }] }), /unknown task "nope"/);
+  assert.throws(() => buildReport({ results: [{ ...row, split: "x" as never }] }), /"split" must be "id" or "ood"/);
+  // Aliases of the task are accepted (the demo may pass short names).
+  assert.equal(buildReport({ results: [{ ...row, task: "vc" as never }] }).tables[0]!.task, "visual-counting");
+});
+
+test("readEvalDir / readRunDir: clear errors naming the file; a torn last metrics line is skipped", () => {
+  const root = tmp();
+  mkdirSync(join(root, "bad"));
+  writeFileSync(join(root, "bad", "summary.json"), JSON.stringify({ model: "m", sets: [] }));
+  assert.throws(() => readEvalDir(join(root, "bad")), /bad\/summary\.json: "task" must name a task family/);
+  writeFileSync(join(root, "bad", "summary.json"), "{");
+  assert.throws(() => readEvalDir(join(root, "bad")), /summary\.json: not valid JSON/);
+
+  const run = sftRunDir(root, "sft", 3);
+  writeFileSync(join(run, "metrics.jsonl"), readFileSync(join(run, "metrics.jsonl"), "utf8") + '{"step": 4, "lo');
+  const r = readRunDir(run);
+  assert.equal(r.metrics.length, 3);
+  assert.deepEqual([r.trainer, r.recipe, r.profile], ["sft", "cot-sft", "mini"]);
+  writeFileSync(join(run, "metrics.jsonl"), '{"step": 1, "loss": 1}\nnot json\n{"step": 3, "loss": 1}\n');
+  assert.throws(() => readRunDir(run), /metrics\.jsonl:2: not valid JSON/);
+});
+
+test("runCharts: reward components, KL, completion length, loss and learning rate of a GRPO run; loss and lr of SFT", () => {
+  const root = tmp();
+  const charts = runCharts([readRunDir(grpoRunDir(root, "g", 4)), readRunDir(sftRunDir(root, "s", 3))]);
+  const g = charts.filter((c) => c.id.startsWith("run-0-"));
+  assert.deepEqual(
+    g.map((c) => [c.title, c.series.map((s) => s.label)]),
+    [
+      ["Rewards", ["reward", "rewards/accuracy", "rewards/format"]],
+      ["KL", ["kl"]],
+      ["Completion length", ["completions/mean_length", "completions/max_length"]],
+      ["Loss", ["loss"]],
+      ["Learning rate", ["learning_rate"]],
+      ["Gradient norm", ["grad_norm"]],
+      ["Entropy", ["entropy"]],
+      ["Zero-variance groups, clipped completions", ["frac_reward_zero_std", "completions/clipped_ratio"]],
+    ],
+  );
+  assert.deepEqual(g[1]!.series[0]!.points, [
+    [1, 0.001],
+    [2, 0.002],
+    [3, 0.003],
+    [4, 0.004],
+  ]);
+  const s = charts.filter((c) => c.id.startsWith("run-1-"));
+  assert.deepEqual(
+    s.map((c) => c.title),
+    ["Loss", "Learning rate", "Gradient norm"],
+  );
+});
+
+test("writeReport: three files and the marker; own earlier output rewritten; foreign dirs and inputs refused", () => {
+  const f = fixture();
+  const out = join(f.root, "report");
+  const input = { results: readEvalDir(f.evRft), runs: [readRunDir(f.run)], extra: { seconds: 12.5 } };
+  writeReport(out, input, { inputs: [f.evRft, f.run] });
+  for (const name of ["report.md", "report.json", "report.html", ".rft-output"]) assert.ok(existsSync(join(out, name)));
+  const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+  assert.equal(json.kind, "rft-report");
+  assert.equal(json.seconds, 12.5);
+  assert.deepEqual(
+    json.results.map((r: ResultRow) => [r.task, r.paradigm, r.set, r.split, r.n, r.accuracy]),
+    [
+      ["visual-counting", "reason-rft", "clevr-math", "id", 40, 0.75],
+      ["visual-counting", "reason-rft", "super-clevr", "ood", 40, 0.5],
+      ["visual-counting", "reason-rft", "clevr-math-ood-steps", "ood", 40, 0.25],
+    ],
+  );
+  const html = readFileSync(join(out, "report.html"), "utf8");
+  assert.match(html, /Chart\.js v4/, "Chart.js is inlined");
+  assert.ok(!/<script[^>]+src=/.test(html) && !/https?:\/\/(?!www\.chartjs\.org)/.test(html), "no external resource");
+
+  writeReport(out, { results: readEvalDir(f.evZero) }); // an earlier report: rewritten
+  assert.match(readFileSync(join(out, "report.md"), "utf8"), /\*\*Zero-Shot\*\*/);
+  assert.throws(() => writeReport(f.run, input), /--out .*rft-run is not empty.*refusing/);
+  assert.throws(() => writeReport(f.evRft, input, { inputs: [f.evRft] }), /is also an input/);
+  writeReport(join(f.run, "..", "forced"), input, { force: true });
+});
+
+test("rft report: the CLI writes the report from eval and run directories; bad flags exit 2, foreign --out 1", () => {
+  const f = fixture();
+  const out = join(f.root, "rep");
+  const r = rft(["report", f.evZero, f.evSt, f.run, "--paradigm", `${f.evSt}=cot-sft`, "--out", out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /\| \*\*CoT-SFT\*\* \| 60\.00 \| 30\.00 \| 20\.00 \(2 failed\) \| 60\.00 \| 25\.00 \| 36\.67 \|/,
+  );
+  assert.match(r.stdout, /wrote .*report\.md, .*report\.json, .*report\.html/);
+  const bad = rft(["report", f.evSt, "--paradigm", `${f.evSt}=grpo`, "--out", out]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--paradigm .*=grpo: one of zero-shot, ans-sft, cot-sft, reason-rft-zero, reason-rft/);
+  const other = rft(["report", f.evSt, "--label", `${f.evZero}=x`, "--out", out]);
+  assert.equal(other.status, 2);
+  assert.match(other.stderr, /is not one of the directories given/);
+  const none = rft(["report", "--out", out]);
+  assert.equal(none.status, 2);
+  const foreign = rft(["report", f.evSt, "--out", f.evZero]);
+  assert.equal(foreign.status, 1);
+  assert.match(foreign.stderr, /holds a eval written by rft eval, not a report|not empty/);
+});
+
+test("paper numbers: each Qwen2-VL row's printed AVG is the mean of its sets (transcription check, spec §9)", () => {
+  for (const [task, rows] of Object.entries(PAPER_RESULTS)) {
+    assert.equal(rows.length, 10, task);
+    for (const r of rows) {
+      const xs = Object.values(r.sets);
+      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+      assert.ok(Math.abs(m - r.printedAvg) <= 0.0051, `${task} ${r.model} ${r.paradigm}: ${m} vs ${r.printedAvg}`);
+    }
+  }
+  // §9.1's VC columns: AVG is the mean of the three, except the 2B Reason-RFT row (61.73 computed, 61.77 printed).
+  const off: string[] = [];
+  for (const [model, rows] of Object.entries(VC_DOMAIN_SHIFT))
+    for (const [p, v] of Object.entries(rows))
+      if (Math.abs((v[0]! + v[1]! + v[2]!) / 3 - v[3]!) > 0.0051) off.push(`${model} ${p}`);
+  assert.deepEqual(off, ["Qwen2-VL-2B reason-rft"]);
+});

@@ -1,0 +1,98 @@
+/** Fixture eval and run directories for the report tests (summary.json and metrics.jsonl as the tools write them). */
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export function tmp(prefix = "rft-report-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+type Set = [name: string, split: "id" | "ood", n: number, accuracy: number | null, failed?: number];
+
+/** An `rft eval` output directory with its summary.json (averages as runner.ts computes them). */
+export function evalDir(
+  root: string,
+  name: string,
+  task: string,
+  model: string,
+  strategy: string,
+  sets: Set[],
+): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const mean = (xs: (number | null)[]) =>
+    xs.length === 0 || xs.some((x) => x === null) ? null : (xs as number[]).reduce((a, b) => a + b, 0) / xs.length;
+  const summary = {
+    task,
+    model,
+    strategy,
+    sets: sets.map(([n, split, count, accuracy, failed = 0]) => ({
+      name: n,
+      split,
+      benchmark: n,
+      n: count,
+      scored: count - failed,
+      failed,
+      accuracy,
+    })),
+    id_avg: mean(sets.filter((s) => s[1] === "id").map((s) => s[3])),
+    ood_avg: mean(sets.filter((s) => s[1] === "ood").map((s) => s[3])),
+    avg: mean(sets.map((s) => s[3])),
+    backend: "local",
+    settings: {},
+    limit: null,
+    failures: [],
+    seconds: 1,
+  };
+  writeFileSync(join(dir, "summary.json"), JSON.stringify(summary, null, 2));
+  writeFileSync(join(dir, ".rft-output"), JSON.stringify({ kind: "eval", command: "rft eval" }));
+  return dir;
+}
+
+/** A GRPO run directory: `steps` metrics lines with TRL's names and the config.yaml header of writeRunConfig. */
+export function grpoRunDir(root: string, name: string, steps: number, recipe = "reason-rft-zero"): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const lines: string[] = [];
+  for (let s = 1; s <= steps; s++) {
+    lines.push(
+      JSON.stringify({
+        step: s,
+        epoch: s / steps,
+        loss: 0.5 / s,
+        learning_rate: 1e-5 * (1 - (s - 1) / steps),
+        grad_norm: 1 + 0.1 * s,
+        reward: 0.2 + (0.6 * s) / steps,
+        reward_std: 0.3,
+        "rewards/accuracy/mean": (0.5 * s) / steps,
+        "rewards/format/mean": 0.2 + (0.1 * s) / steps,
+        kl: 0.001 * s,
+        "completions/mean_length": 60 - s,
+        "completions/max_length": 90,
+        "completions/clipped_ratio": 0,
+        frac_reward_zero_std: 0.25,
+        entropy: 1.5,
+        tokens_per_second: 100,
+      }),
+    );
+  }
+  writeFileSync(join(dir, "metrics.jsonl"), lines.join("\n") + "\n");
+  writeFileSync(
+    join(dir, "config.yaml"),
+    `# trainer: grpo\n# recipe: ${recipe} (profile mini)\n# why: fixture\nlearning_rate: 1e-05  # AdamW peak learning rate\n`,
+  );
+  writeFileSync(join(dir, "config.json"), JSON.stringify({ learning_rate: 1e-5 }, null, 2));
+  return dir;
+}
+
+/** An SFT run directory (loss, learning rate, grad norm only). */
+export function sftRunDir(root: string, name: string, steps: number): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const lines = Array.from({ length: steps }, (_, i) =>
+    JSON.stringify({ step: i + 1, epoch: (i + 1) / steps, loss: 2 - i * 0.1, learning_rate: 1e-5, grad_norm: 3 }),
+  );
+  writeFileSync(join(dir, "metrics.jsonl"), lines.join("\n") + "\n");
+  writeFileSync(join(dir, "config.yaml"), `# trainer: sft\n# recipe: cot-sft (profile mini)\nlearning_rate: 1e-05\n`);
+  return dir;
+}
