@@ -108,7 +108,8 @@ export const PAPER_RESULTS: Readonly<Record<TaskFamily, readonly PaperRow[]>> = 
       "reason-rft": [59.27, 49.25, 54.26],
     },
   }),
-  // §9.1: ST ID | ST DS-L | ST DS-R | ST AVG
+  // §9.1: ST ID | ST DS-L | ST DS-R | ST AVG. The 2B Reason-RFT-Zero row's printed AVG (33.74) is the mean of DS-L and
+  // DS-R only; the mean of its three columns is 36.54 (the report notes it).
   "spatial-transformation": rows(ST, ["trance", "trance-left", "trance-right"], {
     "Qwen2-VL-2B": {
       "zero-shot": [3.78, 4.6, 4.67, 4.35],

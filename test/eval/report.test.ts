@@ -242,7 +242,7 @@ test("writeReport: three files and the marker; own earlier output rewritten; for
   );
   const html = readFileSync(join(out, "report.html"), "utf8");
   assert.match(html, /Chart\.js v4/, "Chart.js is inlined");
-  assert.ok(!/<script[^>]+src=/.test(html) && !/https?:\/\/(?!www\.chartjs\.org)/.test(html), "no external resource");
+  assert.ok(!/<script[^>]+src=|<link|<img/i.test(html), "nothing loaded from outside the page");
 
   writeReport(out, { results: readEvalDir(f.evZero) }); // an earlier report: rewritten
   assert.match(readFileSync(join(out, "report.md"), "utf8"), /\*\*Zero-Shot\*\*/);
@@ -274,19 +274,29 @@ test("rft report: the CLI writes the report from eval and run directories; bad f
   assert.match(foreign.stderr, /holds a eval written by rft eval, not a report|not empty/);
 });
 
-test("paper numbers: each Qwen2-VL row's printed AVG is the mean of its sets (transcription check, spec §9)", () => {
+test("paper numbers: each Qwen2-VL row's printed AVG is the mean of its sets but for the known rows (spec §9)", () => {
+  const off: string[] = [];
   for (const [task, rows] of Object.entries(PAPER_RESULTS)) {
     assert.equal(rows.length, 10, task);
     for (const r of rows) {
       const xs = Object.values(r.sets);
       const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-      assert.ok(Math.abs(m - r.printedAvg) <= 0.0051, `${task} ${r.model} ${r.paradigm}: ${m} vs ${r.printedAvg}`);
+      if (Math.abs(m - r.printedAvg) > 0.0051) off.push(`${task} ${r.model} ${r.paradigm}`);
     }
   }
+  // 2B Reason-RFT-Zero on ST prints 33.74 = mean(DS-L 34.07, DS-R 33.41), not the mean of the three (36.54).
+  assert.deepEqual(off, ["spatial-transformation Qwen2-VL-2B reason-rft-zero"]);
+  const st = buildReport({
+    results: [{ task: "spatial-transformation", set: "trance", split: "id", n: 1, accuracy: 1 }],
+  }).tables[0]!;
+  assert.ok(
+    st.notes.includes("paper Qwen2-VL-2B Reason-RFT-Zero: the paper prints AVG 33.74; the mean of its sets is 36.54."),
+    st.notes.join("\n"),
+  );
   // §9.1's VC columns: AVG is the mean of the three, except the 2B Reason-RFT row (61.73 computed, 61.77 printed).
-  const off: string[] = [];
+  const offVc: string[] = [];
   for (const [model, rows] of Object.entries(VC_DOMAIN_SHIFT))
     for (const [p, v] of Object.entries(rows))
-      if (Math.abs((v[0]! + v[1]! + v[2]!) / 3 - v[3]!) > 0.0051) off.push(`${model} ${p}`);
-  assert.deepEqual(off, ["Qwen2-VL-2B reason-rft"]);
+      if (Math.abs((v[0]! + v[1]! + v[2]!) / 3 - v[3]!) > 0.0051) offVc.push(`${model} ${p}`);
+  assert.deepEqual(offVc, ["Qwen2-VL-2B reason-rft"]);
 });
