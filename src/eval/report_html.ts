@@ -165,7 +165,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px au
 h1{font-size:22px}h2{font-size:18px;margin-top:28px}h3{font-size:15px;margin-bottom:4px}
 table{border-collapse:collapse;margin:8px 0;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #d5dae1;padding:3px 8px;text-align:right;white-space:nowrap}
-thead th{background:#f1f3f6}tbody th{text-align:left;font-weight:normal}
+thead th{background:#f1f3f6}thead th:first-child{text-align:left}tr.ours+tr.paper>*{border-top:2px solid #8a93a3}tbody th{text-align:left;font-weight:normal}
 tr.ours th,tr.ours td{font-weight:600;background:#fbfcf0}tr.paper{color:#556}
 .unit,.meta,.last,.notes{color:#556;font-size:13px}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:12px}
@@ -179,6 +179,8 @@ const INIT = `
 (function(){
   var spec = JSON.parse(document.getElementById("rft-report-data").textContent);
   var colors = ["#1f77b4","#d62728","#2ca02c","#ff7f0e","#9467bd","#8c564b","#e377c2","#17becf"];
+  function tick(v){ var a = Math.abs(v);
+    return a !== 0 && (a < 1e-3 || a >= 1e5) ? Number(v).toExponential(1) : String(Number(Number(v).toPrecision(4))); }
   window.rftCharts = [];
   spec.charts.forEach(function(c){
     try {
@@ -193,7 +195,8 @@ const INIT = `
         options: { animation: false, responsive: true, maintainAspectRatio: false,
                    interaction: { mode: "nearest", intersect: false },
                    plugins: { legend: { display: true, labels: { boxWidth: 12 } } },
-                   scales: { x: { type: "linear", title: { display: true, text: "step" } } } }
+                   scales: { x: { type: "linear", title: { display: true, text: "step" } },
+                             y: { ticks: { callback: tick } } } }
       });
       window.rftCharts.push(chart);
     } catch (e) {

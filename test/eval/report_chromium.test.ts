@@ -1,0 +1,127 @@
+/**
+ * The report page in headless Chromium (Debian's `chromium`, installed by scripts/setup.sh; the test skips with a
+ * message when it is missing): the charts drew (Chart.js instances with the runs' data, the line colour on the
+ * canvas), the tables hold ours and the paper's rows, no console error, and nothing was requested from outside.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import puppeteer from "puppeteer-core";
+import { readEvalDir, readRunDir, writeReport } from "../../src/eval/report.ts";
+import { evalDir, grpoRunDir, sftRunDir, tmp } from "./report_fixtures.ts";
+
+const CHROMIUM = process.env.RFT_CHROMIUM ?? "/usr/bin/chromium";
+
+test(
+  "report.html in headless Chromium: every chart drew its run's data, tables present, no console error",
+  { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (scripts/setup.sh installs Debian's chromium)` },
+  async () => {
+    const root = tmp();
+    const grpo = grpoRunDir(root, "grpo-run", 30, "reason-rft");
+    const sft = sftRunDir(root, "sft-run", 12);
+    const ev = evalDir(root, "ev", "visual-counting", "runs/tiny", "zero-shot", [
+      ["clevr-math", "id", 40, 0.5],
+      ["super-clevr", "ood", 40, 0.25],
+    ]);
+    const out = join(root, "report");
+    writeReport(out, { results: readEvalDir(ev), runs: [readRunDir(grpo), readRunDir(sft)] });
+    const page = pathToFileURL(join(out, "report.html")).href;
+
+    const profile = mkdtempSync(join(tmpdir(), "rft-chromium-"));
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        `--user-data-dir=${profile}`,
+      ],
+    });
+    try {
+      const tab = await browser.newPage();
+      await tab.setViewport({ width: 1200, height: 900 });
+      const errors: string[] = [];
+      const requests: string[] = [];
+      tab.on("console", (m) => {
+        if (m.type() === "error") errors.push(m.text());
+      });
+      tab.on("pageerror", (e) => errors.push(String(e)));
+      await tab.setRequestInterception(true);
+      tab.on("request", (r) => {
+        requests.push(r.url());
+        if (r.url() === page) void r.continue();
+        else void r.abort();
+      });
+      await tab.goto(page, { waitUntil: "load" });
+
+      const charts = await tab.evaluate(() => {
+        const w = window as unknown as {
+          Chart: { getChart(c: HTMLCanvasElement): { data: { datasets: { label: string; data: unknown[] }[] } } };
+        };
+        return [...document.querySelectorAll("canvas")].map((c) => {
+          const chart = w.Chart.getChart(c);
+          // Pixels of the first series' colour (#1f77b4), antialiasing tolerated.
+          const px = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+          let line = 0;
+          for (let i = 0; i < px.length; i += 4)
+            if (
+              px[i + 3]! > 128 &&
+              Math.abs(px[i]! - 31) < 40 &&
+              Math.abs(px[i + 1]! - 119) < 40 &&
+              Math.abs(px[i + 2]! - 180) < 40
+            )
+              line++;
+          return {
+            id: c.id,
+            width: c.width,
+            datasets: chart ? chart.data.datasets.map((d) => [d.label, d.data.length]) : null,
+            line,
+          };
+        });
+      });
+      assert.deepEqual(errors, [], "no console errors");
+      assert.deepEqual(requests, [page], "the page requested nothing but itself");
+      assert.equal(await tab.$eval("#chart-errors", (e) => e.textContent), "");
+      // GRPO: 8 chart groups; SFT: loss, learning rate, gradient norm.
+      assert.equal(charts.length, 11);
+      const byId = Object.fromEntries(charts.map((c) => [c.id, c]));
+      assert.deepEqual(byId["run-0-0"]!.datasets, [
+        ["reward", 30],
+        ["rewards/accuracy", 30],
+        ["rewards/format", 30],
+      ]);
+      assert.deepEqual(byId["run-0-1"]!.datasets, [["kl", 30]]);
+      assert.deepEqual(byId["run-0-2"]!.datasets, [
+        ["completions/mean_length", 30],
+        ["completions/max_length", 30],
+      ]);
+      assert.deepEqual(byId["run-0-3"]!.datasets, [["loss", 30]]);
+      assert.deepEqual(byId["run-0-4"]!.datasets, [["learning_rate", 30]]);
+      assert.deepEqual(byId["run-1-3"]!.datasets, [["loss", 12]]);
+      assert.deepEqual(byId["run-1-4"]!.datasets, [["learning_rate", 12]]);
+      for (const c of charts) {
+        assert.ok(c.width > 100, `${c.id} laid out`);
+        assert.ok(c.line > 50, `${c.id}: the line is drawn (${c.line} pixels of its colour)`);
+      }
+
+      const rows = await tab.$$eval("#task-visual-counting tbody tr", (trs) =>
+        trs.map((tr) => [...tr.children].map((td) => td.textContent)),
+      );
+      assert.deepEqual(rows[0], ["Zero-Shot", "50.00", "25.00", "50.00", "25.00", "37.50"]);
+      assert.deepEqual(rows[1], ["paper Qwen2-VL-2B Zero-Shot", "82.40", "32.00", "82.40", "32.00", "57.20"]);
+      assert.equal(rows.length, 11);
+    } finally {
+      await browser.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  },
+);
