@@ -21,6 +21,7 @@ const COMMANDS: Record<string, Loader> = {
   processor: async () => (await import("./commands/processor.ts")).command,
   eval: async () => (await import("./commands/eval.ts")).command,
   "data distill": async () => (await import("./commands/data_distill.ts")).command,
+  serve: async () => (await import("./commands/serve.ts")).command,
   report: async () => (await import("./commands/report.ts")).command,
 };
 
@@ -40,6 +41,7 @@ const SUMMARIES: Record<string, string> = {
   generate: "generate a reply of a checkpoint to a prompt with images",
   processor: "run the Qwen2-VL image processor on images (sizes, grids, token counts)",
   eval: "evaluate a checkpoint or an OpenAI-compatible endpoint on ID and OOD test sets",
+  serve: "serve a checkpoint over an OpenAI-compatible API (streaming, images) with a chat page",
   report: "tables (ours beside the paper's) and training curves from eval and run directories",
 };
 

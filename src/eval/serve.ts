@@ -337,7 +337,9 @@ class TextStream {
           break;
         }
     }
-    if (text.endsWith("\uFFFD")) hold = Math.max(hold, 1);
+    // A character whose bytes are split over tokens decodes to U+FFFD until its last byte arrives.
+    const partial = text.length - text.replace(/\uFFFD{1,3}$/, "").length;
+    hold = Math.max(hold, partial);
     return this.advance(text.slice(0, text.length - hold));
   }
   advance(text: string): string {
