@@ -26,13 +26,13 @@ export interface ChartSpec {
 
 interface ChartGroup {
   title: string;
-  /** Metric names, or a pattern whose first capture group is the series label. */
+  /** Metric names, or patterns (every logged metric that matches; the series is named after the metric). */
   keys: (string | RegExp)[];
 }
 
 /** The charts of a run, in order; a group is drawn when at least one of its metrics was logged. */
 export const CHART_GROUPS: readonly ChartGroup[] = [
-  { title: "Rewards", keys: ["reward", /^rewards\/(.+)\/mean$/] },
+  { title: "Rewards", keys: ["reward", /^rewards\/.+\/mean$/] },
   { title: "KL", keys: ["kl"] },
   { title: "Completion length", keys: ["completions/mean_length", "completions/max_length", "completions/min_length"] },
   { title: "Loss", keys: ["loss"] },
@@ -43,6 +43,7 @@ export const CHART_GROUPS: readonly ChartGroup[] = [
     title: "Zero-variance groups, clipped completions",
     keys: ["frac_reward_zero_std", "completions/clipped_ratio", "clip_ratio/region_mean"],
   },
+  { title: "Seconds per step", keys: [/^time\/.+$/] },
 ];
 
 /** The chart specs of the runs (`run-<i>-<j>` ids). */
@@ -59,10 +60,7 @@ export function runCharts(runs: readonly RunInput[]): ChartSpec[] {
             ? names.has(key)
               ? [[key, key] as const]
               : []
-            : [...names].flatMap((n) => {
-                const m = key.exec(n);
-                return m ? [[n, `rewards/${m[1]}`] as const] : [];
-              });
+            : [...names].filter((n) => key.test(n)).map((n) => [n, n.replace(/\/mean$/, "")] as const);
         for (const [metric, label] of matched) {
           const points: [number, number][] = [];
           for (const m of run.metrics) {

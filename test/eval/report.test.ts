@@ -208,6 +208,7 @@ test("runCharts: reward components, KL, completion length, loss and learning rat
       ["Gradient norm", ["grad_norm"]],
       ["Entropy", ["entropy"]],
       ["Zero-variance groups, clipped completions", ["frac_reward_zero_std", "completions/clipped_ratio"]],
+      ["Seconds per step", ["time/generate", "time/reward", "time/logprob", "time/update"]],
     ],
   );
   assert.deepEqual(g[1]!.series[0]!.points, [

@@ -64,13 +64,23 @@ test(
       await tab.goto(page, { waitUntil: "load" });
 
       const charts = await tab.evaluate(() => {
-        const w = window as unknown as {
-          Chart: { getChart(c: HTMLCanvasElement): { data: { datasets: { label: string; data: unknown[] }[] } } };
+        // Runs in the page; typed by hand (the project's tsconfig has no DOM library).
+        interface Canvas {
+          id: string;
+          width: number;
+          height: number;
+          getContext(kind: "2d"): {
+            getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+          };
+        }
+        const w = globalThis as unknown as {
+          Chart: { getChart(c: Canvas): { data: { datasets: { label: string; data: unknown[] }[] } } | undefined };
+          document: { querySelectorAll(selector: string): Iterable<Canvas> };
         };
-        return [...document.querySelectorAll("canvas")].map((c) => {
+        return [...w.document.querySelectorAll("canvas")].map((c) => {
           const chart = w.Chart.getChart(c);
           // Pixels of the first series' colour (#1f77b4), antialiasing tolerated.
-          const px = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+          const px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
           let line = 0;
           for (let i = 0; i < px.length; i += 4)
             if (
@@ -91,8 +101,8 @@ test(
       assert.deepEqual(errors, [], "no console errors");
       assert.deepEqual(requests, [page], "the page requested nothing but itself");
       assert.equal(await tab.$eval("#chart-errors", (e) => e.textContent), "");
-      // GRPO: 8 chart groups; SFT: loss, learning rate, gradient norm.
-      assert.equal(charts.length, 11);
+      // GRPO: 9 chart groups; SFT: loss, learning rate, gradient norm.
+      assert.equal(charts.length, 12);
       const byId = Object.fromEntries(charts.map((c) => [c.id, c]));
       assert.deepEqual(byId["run-0-0"]!.datasets, [
         ["reward", 30],

@@ -73,6 +73,10 @@ export function grpoRunDir(root: string, name: string, steps: number, recipe = "
         frac_reward_zero_std: 0.25,
         entropy: 1.5,
         tokens_per_second: 100,
+        "time/generate": 2 + 0.01 * s,
+        "time/reward": 0.01,
+        "time/logprob": 0.5,
+        "time/update": 1,
       }),
     );
   }
