@@ -539,6 +539,11 @@ export interface WriteReportOptions {
   flag?: string;
   /** Chart.js source to inline (default: read from node_modules). */
   chartJs?: string;
+  /**
+   * The caller owns `out` and checked it itself (the demo writes its report into its own work directory): no output
+   * check and no report marker (the directory keeps the caller's).
+   */
+  owned?: boolean;
 }
 
 /** The report.json object: the report, the input's extra fields and, per run, its curves' last values. */
@@ -552,14 +557,15 @@ export function reportJson(rep: Report, extra: Record<string, unknown> = {}): Re
  */
 export function writeReport(out: string, input: ReportInput, opts: WriteReportOptions = {}): Report {
   const command = opts.command ?? "rft report";
-  prepareOutputDir(out, {
-    kind: REPORT_KIND,
-    flag: opts.flag ?? "--out",
-    command,
-    force: opts.force,
-    inputs: opts.inputs,
-    recognize: (d) => existsSync(join(d, "report.json")) && isReportJson(join(d, "report.json")),
-  });
+  if (!opts.owned)
+    prepareOutputDir(out, {
+      kind: REPORT_KIND,
+      flag: opts.flag ?? "--out",
+      command,
+      force: opts.force,
+      inputs: opts.inputs,
+      recognize: (d) => existsSync(join(d, "report.json")) && isReportJson(join(d, "report.json")),
+    });
   const rep = buildReport(input);
   const html = reportHtml(rep, input.runs ?? [], { chartJs: opts.chartJs });
   mkdirSync(out, { recursive: true });
@@ -568,8 +574,9 @@ export function writeReport(out: string, input: ReportInput, opts: WriteReportOp
     staged.write(join(out, "report.md"), reportMarkdown(rep));
     staged.write(join(out, "report.json"), JSON.stringify(reportJson(rep, input.extra), null, 2) + "\n");
     staged.write(join(out, "report.html"), html);
-    for (const [name, text] of Object.entries(outputMarkerFile(REPORT_KIND, command)))
-      staged.write(join(out, name), text);
+    if (!opts.owned)
+      for (const [name, text] of Object.entries(outputMarkerFile(REPORT_KIND, command)))
+        staged.write(join(out, name), text);
     staged.commit();
   } catch (e) {
     staged.abort();

@@ -250,6 +250,10 @@ test("writeReport: three files and the marker; own earlier output rewritten; for
   assert.throws(() => writeReport(f.run, input), /--out .*rft-run is not empty.*refusing/);
   assert.throws(() => writeReport(f.evRft, input, { inputs: [f.evRft] }), /is also an input/);
   writeReport(join(f.run, "..", "forced"), input, { force: true });
+  // owned: the caller's directory (the demo's work directory) is written into as it is, its marker kept.
+  writeReport(f.evRft, input, { owned: true });
+  assert.ok(existsSync(join(f.evRft, "report.html")));
+  assert.equal(JSON.parse(readFileSync(join(f.evRft, ".rft-output"), "utf8")).kind, "eval");
 });
 
 test("rft report: the CLI writes the report from eval and run directories; bad flags exit 2, foreign --out 1", () => {
