@@ -23,6 +23,7 @@ const COMMANDS: Record<string, Loader> = {
   "data distill": async () => (await import("./commands/data_distill.ts")).command,
   serve: async () => (await import("./commands/serve.ts")).command,
   report: async () => (await import("./commands/report.ts")).command,
+  train: async () => (await import("./commands/train.ts")).command,
 };
 
 /**
@@ -43,6 +44,7 @@ const SUMMARIES: Record<string, string> = {
   eval: "evaluate a checkpoint or an OpenAI-compatible endpoint on ID and OOD test sets",
   serve: "serve a checkpoint over an OpenAI-compatible API (streaming, images) with a chat page",
   report: "tables (ours beside the paper's) and training curves from eval and run directories",
+  train: "train with a recipe: ans-sft, cot-sft, reason-rft-stage1 (SFT), reason-rft-zero, reason-rft (GRPO)",
 };
 
 /** The one-line description of a command in `rft --help` ("" when it has none). */

@@ -1,0 +1,382 @@
+/**
+ * GRPO with verifiable rewards (spec §4): Reason-RFT-Zero (from the base model) and Reason-RFT's Stage 2 (from the
+ * Stage-1 checkpoint).
+ *
+ * One generation round, read top to bottom in `step()` below:
+ *   1. take P prompts (P = completions per step / G) and sample G completions each (the prompt is prefilled once and
+ *      its KV cache shared; its image goes through the vision tower once);
+ *   2. score them with the task's rewards (weighted sum), group-relative advantages;
+ *      (dynamic sampling: drop groups whose rewards are all equal and sample more prompts to refill);
+ *   3. log-probs of the sampled tokens under the rollout policy (when μ > 1) and the frozen reference (when β > 0),
+ *      micro-batch by micro-batch, each batch built once and reused;
+ *   4. μ optimizer steps over the same rollouts: per micro-batch the policy log-probs with autograd, the clipped
+ *      surrogate + β·KL aggregated by `loss_type` (rl_math.ts), backward; then clip, AdamW, schedule.
+ * Fixes of the reference's bugs (spec §4.4–4.9, §10): prompts, completions and answers share one ordering (prompt-
+ * major groups); a completion ends at any stop id and nothing after it is scored or trained on; exactly G samples
+ * per prompt; β = 0 loads no reference model.
+ *
+ * Exact resume: the data order is a function of (seed, epoch), rollouts are sampled from a seed derived from
+ * (seed, step), and checkpoints are taken between generation rounds.
+ */
+import { performance } from "node:perf_hooks";
+import { join } from "node:path";
+import { tensor, tidy, noGrad, autocast, type Tensor } from "../tensor/index.ts";
+import { clipGradNorm } from "../nn/index.ts";
+import { generate } from "../models/qwen2vl/generate.ts";
+import { logProbBatch, type LogProbBatch } from "../models/qwen2vl/batch.ts";
+import { tokenLogProbs } from "../models/qwen2vl/logprobs.ts";
+import { loadCheckpoint, padTokenId, stopTokenIds } from "../models/qwen2vl/checkpoint.ts";
+import type { Qwen2VLForConditionalGeneration } from "../models/qwen2vl/model.ts";
+import { hash32 } from "../data/rng.ts";
+import { RL_TASKS, type RlTask } from "../tasks/tasks.ts";
+import type { ResolvedRun } from "./recipes.ts";
+import { checkSequenceBudget, grpoBatchPlan, imageTokenBound, type GRPOConfig } from "./config.ts";
+import { groupAdvantages, grpoLoss, fracZeroStd, groupsWithVariance } from "./rl_math.ts";
+import { ExampleCache, checkRlRecords, prepareRlExample, readRecords, type RlExample } from "./samples.ts";
+import { loadRewards, type LoadedRewards } from "./rewards.ts";
+import { GrpoAlarms, MetricsLog, Progress, type Metrics } from "./metrics.ts";
+import {
+  DataOrder,
+  METRICS_FILE,
+  assertFinite,
+  learningRate,
+  loadTrainingModel,
+  makeOptimizer,
+  makeSchedule,
+  openRunDir,
+  restoreLoopState,
+  saveFinal,
+  saveRunCheckpoint,
+  trainableParameters,
+  type LoopState,
+} from "./run.ts";
+import type { TrainOptions, TrainResult } from "./sft.ts";
+
+/** One scored rollout: G completions of each of P prompts, prompt-major. */
+interface Rollouts {
+  examples: RlExample[];
+  /** Per completion: its prompt example, ids (stop token included), text. */
+  completions: { example: RlExample; ids: number[]; text: string; clipped: boolean }[];
+  rewards: Record<string, (number | null)[]>;
+  totals: number[];
+  advantages: number[];
+  groupStd: number[];
+  /** Seconds spent scoring (the rest of the round is generation). */
+  rewardSeconds: number;
+}
+
+/** The seed of step `step`'s rollouts: a function of the run's seed and the step only (exact resume). */
+export function rolloutSeed(seed: number, step: number, round = 0): number {
+  return hash32(`grpo-rollout/${seed}/${step}/${round}`);
+}
+
+export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}): Promise<TrainResult> {
+  const cfg: GRPOConfig = run.config;
+  const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
+  log(run.headline);
+
+  // ---- set-up ------------------------------------------------------------------------------------------------------
+  const task = cfg.task_name as RlTask | null;
+  if (!task || !(task in RL_TASKS))
+    throw new Error(`--task: GRPO needs a reward task (${Object.keys(RL_TASKS).join(", ")})`);
+  const { out, resumeFrom } = openRunDir(
+    "grpo",
+    cfg,
+    { recipe: run.recipe.name, profile: run.profile, why: run.why },
+    { resume: !!o.resume, inputs: [cfg.model_name_or_path, cfg.dataset_name, cfg.image_root, cfg.reward_module] },
+  );
+  const records = checkRlRecords(readRecords(cfg.dataset_name!, "RL"), cfg.dataset_name!);
+  const rewards: LoadedRewards = await loadRewards(task, cfg);
+  const loaded = await loadTrainingModel(cfg.model_name_or_path!, resumeFrom);
+  const { model: policy, tokenizer, preprocessor } = loaded;
+  checkSequenceBudget("grpo", cfg, {
+    maxPositionEmbeddings: policy.config.max_position_embeddings,
+    imageTokens: imageTokenBound(cfg.max_pixels, preprocessor.patch_size, preprocessor.merge_size),
+  });
+  // β = 0 needs no reference model; otherwise the start checkpoint, frozen (never the resume checkpoint).
+  const ref: Qwen2VLForConditionalGeneration | null =
+    cfg.beta > 0 ? (await loadCheckpoint(cfg.model_name_or_path!, { dtype: policy.dtype })).model.eval() : null;
+  ref?.freeze();
+  policy.train();
+  const params = trainableParameters(policy, { freeze_vision_tower: cfg.freeze_vision_tower });
+  const opt = makeOptimizer(params, cfg);
+  const plan = grpoBatchPlan(cfg);
+  const G = cfg.num_generations;
+  const rounds =
+    cfg.max_steps > 0
+      ? Math.ceil(cfg.max_steps / plan.stepsPerGeneration)
+      : Math.ceil((cfg.num_train_epochs * records.length) / plan.promptsPerStep);
+  const total = cfg.max_steps > 0 ? cfg.max_steps : rounds * plan.stepsPerGeneration;
+  const schedule = makeSchedule(cfg, total);
+  const state: LoopState = { step: 0, data: new DataOrder(records.length, cfg.seed) };
+  if (resumeFrom) {
+    restoreLoopState(resumeFrom, state, opt);
+    log(`resuming from ${resumeFrom} at step ${state.step} (epoch ${state.data.progress.toFixed(3)})`);
+  }
+  const metrics = new MetricsLog(join(out, METRICS_FILE));
+  metrics.truncateAfter(state.step);
+  const pad = padTokenId(loaded.generationConfig, policy.config);
+  const stops = stopTokenIds(loaded.generationConfig, policy.config);
+  const ctx = {
+    tokenizer: tokenizer!,
+    preprocessor,
+    imageRoot: cfg.image_root ?? ".",
+    process: { maxPixels: cfg.max_pixels, minPixels: cfg.min_pixels },
+  };
+  const cache = new ExampleCache<RlExample>();
+  const example = (i: number) => cache.get(records[i]!.id, () => prepareRlExample(records[i]!, task, ctx));
+  const saveCtx = {
+    out,
+    model: policy,
+    startDir: cfg.model_name_or_path!,
+    loaded,
+    saveTotalLimit: cfg.save_total_limit,
+  };
+  const progress = new Progress({
+    total,
+    keys: ["reward", "loss", "kl", "completions/mean_length"],
+    every: cfg.logging_steps,
+    stream: o.stream,
+  });
+  const alarms = new GrpoAlarms();
+  log(
+    `grpo: ${records.length} prompts, ${total} optimizer steps; each round ${plan.promptsPerStep} prompts × G ${G} = ${plan.completionsPerStep} completions in ${plan.microBatches} micro-batches of ${plan.completionsPerMicroBatch}, μ ${plan.stepsPerGeneration}; rewards ${rewards.names.join(" + ")}; ${ref ? `reference model (β ${cfg.beta})` : "no reference model (β 0)"}`,
+  );
+  const history: Metrics[] = [];
+
+  /** 1–2: sample and score one round (with dynamic-sampling refills). */
+  async function rollout(step: number): Promise<Rollouts> {
+    const keptExamples: RlExample[] = [];
+    const kept: Rollouts["completions"] = [];
+    const keptRewards: Record<string, (number | null)[]> = Object.fromEntries(rewards.names.map((n) => [n, []]));
+    const keptTotals: number[] = [];
+    let need = plan.promptsPerStep;
+    let rewardSeconds = 0;
+    for (let round = 0; need > 0; round++) {
+      const examples = await Promise.all(state.data.take(need).map(example));
+      const gens = generate(
+        policy,
+        examples.map((e) => e.prompt),
+        {
+          numReturnSequences: G,
+          maxNewTokens: cfg.max_completion_length,
+          stopTokenIds: stops,
+          padTokenId: pad,
+          temperature: cfg.temperature,
+          topP: cfg.top_p,
+          topK: cfg.top_k,
+          seed: rolloutSeed(cfg.seed, step, round),
+          tokenizer: tokenizer!,
+        },
+      );
+      const comps = gens.map((g, i) => ({
+        example: examples[Math.floor(i / G)]!,
+        ids: g.ids,
+        text: g.text ?? "",
+        clipped: g.finishReason === "length",
+      }));
+      const tr = performance.now();
+      const scored = await rewards.score(
+        comps.map((c) => c.text),
+        comps.map((c) => c.example),
+        step,
+        G,
+      );
+      rewardSeconds += (performance.now() - tr) / 1000;
+      const last = !cfg.dynamic_sampling || round + 1 >= cfg.dynamic_sampling_max_rounds;
+      const groups = cfg.dynamic_sampling && !last ? groupsWithVariance(scored.totals, G) : examples.map((_, g) => g);
+      for (const g of groups.slice(0, need)) {
+        keptExamples.push(examples[g]!);
+        for (let k = g * G; k < (g + 1) * G; k++) {
+          kept.push(comps[k]!);
+          keptTotals.push(scored.totals[k]!);
+          for (const n of rewards.names) keptRewards[n]!.push(scored.rewards[n]![k]!);
+        }
+      }
+      need = plan.promptsPerStep - keptExamples.length;
+      if (last) break;
+    }
+    const adv = tidy(() => {
+      const a = groupAdvantages(tensor(keptTotals), G, cfg.scale_rewards);
+      return { advantages: a.advantages.toNumbers(), groupStd: a.groupStd.toNumbers() };
+    });
+    return {
+      examples: keptExamples,
+      completions: kept,
+      rewards: keptRewards,
+      totals: keptTotals,
+      ...adv,
+      rewardSeconds,
+    };
+  }
+
+  /** 3: the micro-batches of a round, built once; old-policy and reference log-probs without gradients. */
+  function microBatches(r: Rollouts): { batch: LogProbBatch; old: Tensor | null; ref: Tensor | null; adv: Tensor }[] {
+    const mb = plan.completionsPerMicroBatch;
+    const out: { batch: LogProbBatch; old: Tensor | null; ref: Tensor | null; adv: Tensor }[] = [];
+    for (let s = 0; s < r.completions.length; s += mb) {
+      const rows = r.completions.slice(s, s + mb);
+      const batch = logProbBatch(
+        rows.map((c) => ({ prompt: c.example.prompt, completion: c.ids })),
+        pad,
+        policy.dtype,
+        cfg.max_completion_length,
+      );
+      const pass = (m: Qwen2VLForConditionalGeneration) =>
+        noGrad(() =>
+          autocast(
+            () => {
+              using lp = tokenLogProbs(m, batch, { temperature: cfg.temperature });
+              return lp.logprobs.alias();
+            },
+            { enabled: cfg.bf16 },
+          ),
+        );
+      out.push({
+        batch,
+        old: plan.stepsPerGeneration > 1 ? pass(policy) : null,
+        ref: ref ? pass(ref) : null,
+        adv: tensor(r.advantages.slice(s, s + mb)),
+      });
+    }
+    return out;
+  }
+
+  // ---- the loop: one generation round, then μ optimizer steps over it -------------------------------------------------
+  try {
+    while (state.step < total) {
+      const t0 = performance.now();
+      const r = await rollout(state.step);
+      const t1 = performance.now();
+      const mbs = microBatches(r);
+      const t2 = performance.now();
+      try {
+        for (let it = 0; it < plan.stepsPerGeneration && state.step < total; it++) {
+          const t3 = performance.now();
+          let loss = 0;
+          let kl = 0;
+          let clip = 0;
+          let entropy = 0;
+          for (const mb of mbs) {
+            autocast(
+              () => {
+                using lp = tokenLogProbs(policy, mb.batch, { temperature: cfg.temperature, entropy: it === 0 });
+                const l = grpoLoss(
+                  {
+                    logp: lp.logprobs,
+                    oldLogp: mb.old,
+                    refLogp: mb.ref,
+                    advantages: mb.adv,
+                    mask: mb.batch.completionMask,
+                  },
+                  {
+                    beta: cfg.beta,
+                    klEstimator: cfg.kl_estimator,
+                    epsilon: cfg.epsilon,
+                    epsilonHigh: cfg.epsilon_high,
+                    lossType: cfg.loss_type,
+                    maxCompletionLength: cfg.max_completion_length,
+                    gradientAccumulationSteps: mbs.length,
+                    totalTokens: r.completions.reduce((a, c) => a + c.ids.length, 0),
+                  },
+                );
+                l.loss.backward();
+                lp.backward();
+                loss += l.loss.item();
+                kl += (l.kl?.item() ?? 0) / mbs.length;
+                clip += l.clipRegion.item() / mbs.length;
+                if (lp.entropy)
+                  entropy +=
+                    tidy(() => lp.entropy!.sum().div(mb.batch.completionMask.sum().clamp(1)).item()) / mbs.length;
+                for (const x of [l.loss, l.kl, l.clipLow, l.clipHigh, l.clipRegion]) x?.dispose();
+              },
+              { enabled: cfg.bf16 },
+            );
+          }
+          const gradNorm = clipGradNorm(
+            params.map(([, p]) => p),
+            cfg.max_grad_norm > 0 ? cfg.max_grad_norm : Infinity,
+          );
+          assertFinite({ loss, grad_norm: gradNorm }, state.step + 1, out);
+          const lr = learningRate(cfg, schedule, state.step);
+          opt.lr = lr;
+          opt.stepUpdate();
+          policy.zeroGrad();
+          state.step++;
+          const t4 = performance.now();
+
+          const lengths = r.completions.map((c) => c.ids.length);
+          const m: Metrics = {
+            step: state.step,
+            epoch: state.data.progress,
+            loss,
+            learning_rate: lr,
+            grad_norm: gradNorm,
+            tokens_per_second: lengths.reduce((a, b) => a + b, 0) / ((t4 - t0) / 1000),
+            reward: mean(r.totals),
+            reward_std: mean(r.groupStd),
+            ...Object.fromEntries(
+              rewards.names.map((n) => [
+                `rewards/${n}/mean`,
+                mean(r.rewards[n]!.filter((v): v is number => v !== null)),
+              ]),
+            ),
+            kl,
+            "completions/mean_length": mean(lengths),
+            "completions/max_length": Math.max(...lengths),
+            "completions/clipped_ratio": mean(r.completions.map((c) => (c.clipped ? 1 : 0))),
+            "clip_ratio/region_mean": clip,
+            frac_reward_zero_std: fracZeroStdOf(r.groupStd),
+            ...(it === 0 ? { entropy } : {}),
+            "time/generate": it === 0 ? (t1 - t0) / 1000 - r.rewardSeconds : 0,
+            "time/reward": it === 0 ? r.rewardSeconds : 0,
+            "time/logprob": it === 0 ? (t2 - t1) / 1000 : 0,
+            "time/update": (t4 - t3) / 1000,
+          };
+          metrics.append(m);
+          history.push(m);
+          o.onStep?.(m);
+          progress.update(state.step, m);
+          for (const a of alarms.check({
+            rewards: Object.fromEntries(rewards.names.map((n) => [n, m[`rewards/${n}/mean`]!])),
+            fracZeroStd: m.frac_reward_zero_std!,
+            clippedRatio: m["completions/clipped_ratio"]!,
+          }))
+            progress.log(a);
+        }
+      } finally {
+        for (const mb of mbs) {
+          mb.batch[Symbol.dispose]();
+          mb.old?.dispose();
+          mb.ref?.dispose();
+          mb.adv.dispose();
+        }
+      }
+      // Checkpoints fall between rounds (a round's rollouts are not saved).
+      if (
+        Math.floor(state.step / cfg.save_steps) > Math.floor((state.step - plan.stepsPerGeneration) / cfg.save_steps) &&
+        state.step < total
+      ) {
+        const dir = await saveRunCheckpoint(saveCtx, state, opt);
+        progress.log(`saved ${dir}`);
+      }
+    }
+  } finally {
+    progress.end();
+  }
+  await saveRunCheckpoint(saveCtx, state, opt);
+  const final = await saveFinal(saveCtx);
+  log(`done: ${state.step} steps; final model in ${final}`);
+  opt.dispose();
+  policy.dispose();
+  ref?.dispose();
+  return { out, final, steps: state.step, metrics: history };
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+}
+
+function fracZeroStdOf(groupStd: readonly number[]): number {
+  return tidy(() => fracZeroStd(tensor(groupStd.length ? [...groupStd] : [0])));
+}
