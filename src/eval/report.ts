@@ -510,7 +510,7 @@ export function readRunDir(dir: string, name?: string): RunInput {
 }
 
 /** What a directory given to `rft report` holds. */
-export function classifyDir(dir: string): { eval: boolean; run: boolean } {
+export function classifyDir(dir: string): { eval: boolean; run: boolean; report: boolean } {
   let st;
   try {
     st = statSync(dir);
@@ -518,12 +518,34 @@ export function classifyDir(dir: string): { eval: boolean; run: boolean } {
     throw new Error(`${dir}: no such directory`);
   }
   if (!st.isDirectory()) throw new Error(`${dir}: not a directory`);
-  const kinds = { eval: existsSync(join(dir, SUMMARY_FILE)), run: existsSync(join(dir, METRICS_FILE)) };
-  if (!kinds.eval && !kinds.run)
+  const kinds = {
+    eval: existsSync(join(dir, SUMMARY_FILE)),
+    run: existsSync(join(dir, METRICS_FILE)),
+    report: isReportJson(join(dir, "report.json")),
+  };
+  if (!kinds.eval && !kinds.run && !kinds.report)
     throw new Error(
-      `${dir}: neither an eval output (${SUMMARY_FILE}) nor a training run (${METRICS_FILE}); nothing to report`,
+      `${dir}: neither an eval output (${SUMMARY_FILE}), a training run (${METRICS_FILE}) nor a report (report.json); nothing to report`,
     );
   return kinds;
+}
+
+/**
+ * The result rows of an earlier report (its report.json, e.g. the demo's), to combine with others. The curves of its
+ * runs are not in report.json: give the run directories for those.
+ */
+export function readReportDir(dir: string): ResultRow[] {
+  const path = join(dir, "report.json");
+  const rep = readJsonFile(path) as { kind?: unknown; results?: unknown };
+  if (rep?.kind !== "rft-report" || !Array.isArray(rep.results))
+    throw new Error(`${path}: not an rft report (expected "kind": "rft-report" and a "results" array)`);
+  return (rep.results as ResultRow[]).map((r, i) => {
+    try {
+      return checkRow({ ...r, source: r.source ?? dir }, i);
+    } catch (e) {
+      throw new Error(`${path}: results[${i}]: ${(e as Error).message}`);
+    }
+  });
 }
 
 // ---- output -------------------------------------------------------------------------------------------------------

@@ -57,9 +57,9 @@ test("readEvalDir: rows from summary.json; the paradigm from --paradigm, the che
   assert.equal(st[2]!.failed, 2);
   assert.equal(readEvalDir(f.evSt, { paradigm: "cot-sft" })[0]!.paradigm, "cot-sft");
   assert.equal(readEvalDir(f.evSt, { label: "mine" })[0]!.label, "mine");
-  assert.deepEqual(classifyDir(f.evRft), { eval: true, run: false });
-  assert.deepEqual(classifyDir(f.run), { eval: false, run: true });
-  assert.throws(() => classifyDir(f.root), /neither an eval output \(summary\.json\) nor a training run/);
+  assert.deepEqual(classifyDir(f.evRft), { eval: true, run: false, report: false });
+  assert.deepEqual(classifyDir(f.run), { eval: false, run: true, report: false });
+  assert.throws(() => classifyDir(f.root), /neither an eval output \(summary\.json\), a training run/);
 });
 
 test("buildReport: exact per-set scores and averages per task, ours in paradigm order, the paper's rows beside", () => {
@@ -266,6 +266,16 @@ test("rft report: the CLI writes the report from eval and run directories; bad f
     /\| \*\*CoT-SFT\*\* \| 60\.00 \| 30\.00 \| 20\.00 \(2 failed\) \| 60\.00 \| 25\.00 \| 36\.67 \|/,
   );
   assert.match(r.stdout, /wrote .*report\.md, .*report\.json, .*report\.html/);
+  // An earlier report is an input too: its result rows join the new tables.
+  const again = join(f.root, "rep2");
+  const r2 = rft(["report", out, f.evRft, "--out", again]);
+  assert.equal(r2.status, 0, r2.stderr);
+  for (const row of [
+    "| **Zero-Shot** | 50.00 | 25.00 | 12.50 |",
+    "| **Reason-RFT** | 75.00 | 50.00 | 25.00 |",
+    "| **CoT-SFT** | 60.00 |",
+  ])
+    assert.ok(r2.stdout.includes(row), row);
   const bad = rft(["report", f.evSt, "--paradigm", `${f.evSt}=grpo`, "--out", out]);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--paradigm .*=grpo: one of zero-shot, ans-sft, cot-sft, reason-rft-zero, reason-rft/);

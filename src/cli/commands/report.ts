@@ -6,6 +6,7 @@ import {
   type RunInput,
   classifyDir,
   readEvalDir,
+  readReportDir,
   readRunDir,
   reportMarkdown,
   writeReport,
@@ -42,7 +43,8 @@ export const command: CommandSpec = {
     force: { type: "boolean", help: "write into --out even when it holds something that is not an earlier report" },
   },
   details: [
-    "Arguments: directories, each an rft eval output (summary.json) or a training run (metrics.jsonl), or both.",
+    "Arguments: directories, each an rft eval output (summary.json), a training run (metrics.jsonl), or both, or an",
+    "earlier report (report.json: its result rows, e.g. the demo's; give the run directories for its curves).",
     "Eval results become one table row per directory in the table of its task, every per-set accuracy plus ID avg,",
     "OOD avg and AVG (docs/evaluation.md), with the paper's Qwen2-VL-2B/7B rows (spec §9) below ours. A row's paradigm",
     "is --paradigm, else the recipe recorded in the config.yaml of the run that wrote the evaluated checkpoint (its",
@@ -67,6 +69,7 @@ export const command: CommandSpec = {
       if (kinds.eval)
         results.push(...readEvalDir(dir, { paradigm: paradigms.get(resolve(dir)), label: labels.get(resolve(dir)) }));
       if (kinds.run) runs.push(readRunDir(dir));
+      if (kinds.report && !kinds.eval) results.push(...readReportDir(dir));
     }
     const rep = writeReport(
       out,
