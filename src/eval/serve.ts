@@ -378,6 +378,8 @@ export class ChatServer {
   readonly #allowRoot: string | undefined;
   #idle: Promise<void> = Promise.resolve();
   #idleResolve: (() => void) | null = null;
+  /** Chat responses not yet finished (shutdown waits for them before closing connections). */
+  readonly #active = new Set<ServerResponse>();
 
   constructor(
     readonly ck: LoadedModel,
@@ -389,7 +391,8 @@ export class ChatServer {
     this.server = createServer((req, res) => {
       this.#handle(req, res).catch((e) => {
         this.#log(`internal error: ${(e as Error).stack ?? String(e)}`);
-        sendError(res, new ApiError(500, `internal server error: ${(e as Error).message}`, "server_error"));
+        if (res.headersSent) res.end();
+        else sendError(res, new ApiError(500, `internal server error: ${(e as Error).message}`, "server_error"));
       });
     });
   }
@@ -430,6 +433,8 @@ export class ChatServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     await this.#idle;
+    // Let the last replies flush (bounded), then drop what is left.
+    for (let t = 0; this.#active.size > 0 && t < 100; t++) await new Promise((r) => setTimeout(r, 50));
     this.server.closeAllConnections();
     await closed;
   }
@@ -539,6 +544,8 @@ export class ChatServer {
 
   async #chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const client = new AbortController();
+    this.#active.add(res);
+    res.on("close", () => this.#active.delete(res));
     res.on("close", () => {
       if (!res.writableFinished) client.abort(new Error("client disconnected"));
     });
@@ -698,6 +705,8 @@ export class ChatServer {
       job.resolve = resolve;
       job.reject = reject;
     });
+    if (signal.aborted) throw new ApiError(499, "client disconnected", "invalid_request_error");
+    if (this.#closing) throw new ApiError(503, "the server is shutting down", "server_error", null, "shutting_down");
     this.#queue.push(job);
     signal.addEventListener("abort", () => this.#onClientGone(job), { once: true });
     // After the caller has attached its stream callback (microtasks run before setImmediate).

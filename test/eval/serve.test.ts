@@ -387,12 +387,36 @@ test("the page's think/answer split (the same JavaScript the page runs)", () => 
   assert.deepEqual(split(" plain reply "), { think: null, thinking: false, answer: "plain reply", tagged: false });
 });
 
-test("SIGTERM: the server stops accepting and exits cleanly", async () => {
+test("SIGTERM: the running reply finishes, then the server stops accepting and exits cleanly", async () => {
   const ck = await tinyCheckpoint();
-  const s = await startServer(["--model", ck]);
+  const s = await startServer(["--model", ck, "--model-name", "t"]);
   const res = await fetch(`${s.url}/health`);
   assert.equal(res.status, 200);
-  const { status } = await s.stop();
+  const c = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: "none", maxRetries: 0 });
+  const stream = await c.chat.completions.create({
+    model: "t",
+    messages: [user("Go on.")],
+    max_tokens: 40,
+    temperature: 1,
+    seed: 2,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  let signalled = false;
+  let usage: OpenAI.CompletionUsage | undefined;
+  let finish: string | null = null;
+  for await (const ch of stream) {
+    if (!signalled && ch.choices[0]?.delta.content) {
+      signalled = true;
+      s.child.kill("SIGTERM");
+    }
+    if (ch.usage) usage = ch.usage;
+    finish = ch.choices[0]?.finish_reason ?? finish;
+  }
+  assert.ok(signalled);
+  assert.ok(finish === "length" || finish === "stop", "the running reply finished after the signal");
+  if (finish === "length") assert.equal(usage!.completion_tokens, 40);
+  const { status } = await s.exited;
   assert.equal(status, 0);
   assert.match(s.log(), /SIGTERM: shutting down/);
   assert.match(s.log(), /stopped/);
