@@ -130,6 +130,18 @@ test("memory: requests that cannot fit are refused naming what to change", async
   });
   assert.ok(tinyEst.visionAttention >= 4 * patches * patches * 4); // at least the 68.7 GB scores tensor
   assert.throws(() => checkRequestFits(est, { budget: 24 * 2 ** 30 }), /vision attention .*--max-pixels/);
+  // Through the CLI with a real large image (4000x4000 also resizes to 3584x3584): refused under the default budget
+  // (the free memory; the estimate is about 206 GB), before the processor allocates anything.
+  const huge = join(dir, "huge.png");
+  await sharp({ create: { width: 4000, height: 4000, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+    .png()
+    .toFile(huge);
+  const rh = await run(["generate", "--model", tiny, "--image", huge, "--prompt", "x", "--max-new-tokens", "1"]);
+  assert.equal(rh.code, 2, rh.err);
+  assert.match(
+    rh.err,
+    /needs about .* GB of memory \(vision attention .*\) but the budget is .*\(free memory\): lower --max-pixels/,
+  );
   // Through the CLI: a budget too small for this request.
   const r = await gen(tiny, "--memory-budget", "64KB");
   assert.equal(r.code, 2);
