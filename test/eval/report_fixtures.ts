@@ -1,10 +1,19 @@
 /** Fixture eval and run directories for the report tests (summary.json and metrics.jsonl as the tools write them). */
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after } from "node:test";
 
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A temporary directory, removed when the test file ends. */
 export function tmp(prefix = "rft-report-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 type Set = [name: string, split: "id" | "ood", n: number, accuracy: number | null, failed?: number];
