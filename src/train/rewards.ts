@@ -80,7 +80,13 @@ export async function loadRewards(
       );
     let mod: Record<string, unknown>;
     try {
-      mod = (await import(pathToFileURL(resolve(cfg.reward_module)).href)) as Record<string, unknown>;
+      const path = resolve(cfg.reward_module);
+      // TypeScript plug-ins go through tsx's loader (ESM whatever the package type of the file's directory).
+      mod = (
+        /\.[cm]?ts$/.test(path)
+          ? await (await import("tsx/esm/api")).tsImport(pathToFileURL(path).href, import.meta.url)
+          : await import(pathToFileURL(path).href)
+      ) as Record<string, unknown>;
     } catch (e) {
       throw new Error(`reward_module ${cfg.reward_module}: cannot load it: ${(e as Error).message}`);
     }
