@@ -14,9 +14,12 @@ export function anchorEnv(threads: number): NodeJS.ProcessEnv {
   return { ...process.env, OMP_NUM_THREADS: String(threads) };
 }
 
-/** True when Debian's python3 with torch and the anchor script are both there. */
-export function hasPyTorch(): boolean {
-  if (!existsSync(PY) || !existsSync(ANCHOR)) return false;
+/** The training-step anchor of `bench train` (SFT and GRPO steps in plain PyTorch, TRL-style). */
+export const TRAIN_ANCHOR = fileURLToPath(new URL("../anchors/train_step.py", import.meta.url));
+
+/** True when Debian's python3 with torch and the anchor script (default: the shared one) are both there. */
+export function hasPyTorch(script: string = ANCHOR): boolean {
+  if (!existsSync(PY) || !existsSync(script)) return false;
   return spawnSync(PY, ["-c", "import torch"], { stdio: "ignore" }).status === 0;
 }
 
@@ -28,4 +31,29 @@ export function runAnchorScript(args: string[], threads: number, label: string):
     return null;
   }
   return JSON.parse(r.stdout.trim().split("\n").pop()!) as Record<string, number>;
+}
+
+/**
+ * Runs a Python anchor `script` with `args` (nothing added) and parses every stdout line that is a JSON object.
+ * Null (and the end of stderr printed) when it fails.
+ */
+export function runPythonJsonLines(
+  script: string,
+  args: string[],
+  threads: number,
+  label: string,
+): Record<string, unknown>[] | null {
+  const r = spawnSync(PY, [script, ...args], {
+    env: anchorEnv(threads),
+    encoding: "utf8",
+    maxBuffer: 64 * 2 ** 20,
+  });
+  if (r.status !== 0) {
+    console.error(`${label} failed (exit ${r.status ?? r.signal}): ${(r.stderr ?? "").slice(-1500)}`);
+    return null;
+  }
+  return r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
