@@ -24,6 +24,7 @@ const COMMANDS: Record<string, Loader> = {
   serve: async () => (await import("./commands/serve.ts")).command,
   report: async () => (await import("./commands/report.ts")).command,
   train: async () => (await import("./commands/train.ts")).command,
+  demo: async () => (await import("./commands/demo.ts")).command,
 };
 
 /**
@@ -45,6 +46,7 @@ const SUMMARIES: Record<string, string> = {
   serve: "serve a checkpoint over an OpenAI-compatible API (streaming, images) with a chat page",
   report: "tables (ours beside the paper's) and training curves from eval and run directories",
   train: "train with a recipe: ans-sft, cot-sft, reason-rft-stage1 (SFT), reason-rft-zero, reason-rft (GRPO)",
+  demo: "the paper at mini scale: benchmark, tiny base model, five paradigms per task, ID/OOD report (npm start)",
 };
 
 /** The one-line description of a command in `rft --help` ("" when it has none). */

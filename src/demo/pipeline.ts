@@ -1,0 +1,464 @@
+/**
+ * `rft demo`: the whole paper at mini scale, in one process, every stage cached in the work directory.
+ *
+ *   bench/                 the mini benchmark (`rft data synth`)
+ *   init/                  a random qwen2-vl-tiny whose tokenizer is trained on the benchmark's text (`rft model init`)
+ *   base/                  the base model: SFT on the instruct set (perception and the answer format); base/final/
+ *   <task>/data/           the task's training files (`rft data build`, Stage-1 split from the manifest's size)
+ *   <task>/<recipe>/       training runs: ans-sft, cot-sft, reason-rft-stage1, reason-rft-zero, reason-rft
+ *   <task>/eval/<paradigm>/ evaluations on the task's ID and OOD test sets (`rft eval` output)
+ *   demo.json              the settings the directory was made with (a run with others is refused without --force)
+ *   report.md/.html/.json  the report (rewritten at the end of every run)
+ *
+ * A finished stage is skipped (a checkpoint directory is written atomically; an evaluation's summary.json exists only
+ * when it finished); an interrupted training resumes from its latest checkpoint; an interrupted evaluation resumes by
+ * item id. So a repeated run only rewrites the report and prints the table.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { OutputError, prepareOutputDir, readOutputMarker, writeJsonAtomic, writeOutputMarker } from "../io/output.ts";
+import { SPLITS, INSTRUCT_FILE, TASKS as SYNTH_TASKS, type Manifest } from "../tasks/synth/generate.ts";
+import { type TaskFamily } from "../tasks/tasks.ts";
+import { DEFAULT_TEMPLATES, type EvalStrategy, trainingPrompt } from "../tasks/prompts.ts";
+import type { RecipeName } from "../train/recipes.ts";
+import type { ResultRow, RunInput } from "../eval/report.ts";
+import type { EvalSummary } from "../eval/runner.ts";
+import { COST, DEMO_PARADIGMS, type DemoBudget, type DemoParadigm, type DemoTask, type PresetName } from "./presets.ts";
+
+export const DEMO_KIND = "demo";
+const SETTINGS_FILE = "demo.json";
+const FILES_FILE = "demo_files.json";
+
+/** Per task: its family, the reward task of GRPO, and its train file in the benchmark. */
+export const TASK_INFO: Record<DemoTask, { family: TaskFamily; rlTask: string; train: string }> = {
+  counting: { family: "visual-counting", rlTask: "clevr-math", train: trainFile("counting") },
+  geometry: { family: "structure-perception", rlTask: "geomath", train: trainFile("geometry") },
+  transformation: { family: "spatial-transformation", rlTask: "trance", train: trainFile("transformation") },
+};
+
+function trainFile(task: DemoTask): string {
+  return SPLITS.find((s) => s.task === task && !s.test)!.file;
+}
+
+/** How each paradigm's model is evaluated (spec §6.1): the prompt strategy its training used. */
+export const PARADIGM_STRATEGY: Record<DemoParadigm, EvalStrategy> = {
+  "zero-shot": "zero-shot",
+  "ans-sft": "sft",
+  "cot-sft": "cot-sft",
+  "reason-rft-zero": "cot-sft",
+  "reason-rft": "cot-sft",
+};
+
+export interface DemoOptions {
+  out: string;
+  preset: PresetName;
+  budget: DemoBudget;
+  tasks: readonly DemoTask[];
+  seed: number;
+  /** Start over in an OUT made with other settings (removes the demo's stage directories there). */
+  force?: boolean;
+  /** Progress and stage lines (default stderr). */
+  log?: (line: string) => void;
+  /** Where the trainers draw their progress line (default stderr). */
+  stream?: NodeJS.WriteStream;
+}
+
+export interface DemoResult {
+  out: string;
+  results: ResultRow[];
+  /** Seconds of this invocation. */
+  seconds: number;
+  /** Seconds of compute summed over every stage, including earlier invocations that were resumed. */
+  stageSeconds: number;
+  /** Stages run (not taken from the cache) in this invocation. */
+  ran: string[];
+  report: Record<string, unknown>;
+}
+
+interface Stage {
+  name: string;
+  /** Estimated idle 2-core seconds (ETA). */
+  cost: number;
+  done(): boolean;
+  run(): Promise<void>;
+}
+
+/** What decides the content of the stage directories: a run with other values is refused (or, with force, restarts). */
+function settingsOf(o: DemoOptions): Record<string, unknown> {
+  return { version: 1, seed: o.seed, ...o.budget };
+}
+
+function readJson<T>(path: string): T {
+  return JSON.parse(readFileSync(path, "utf8")) as T;
+}
+
+/** Checks OUT (empty, missing, or an earlier demo), compares its settings; with force clears the demo's stages. */
+function prepareWorkDir(o: DemoOptions): void {
+  const out = o.out;
+  prepareOutputDir(out, { kind: DEMO_KIND, flag: "--out", command: "rft demo", force: o.force });
+  const path = join(out, SETTINGS_FILE);
+  const want = settingsOf(o);
+  if (existsSync(path) && readOutputMarker(out)?.kind === DEMO_KIND) {
+    const prev = readJson<{ settings?: Record<string, unknown> }>(path).settings ?? {};
+    const diffs = Object.keys({ ...prev, ...want }).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(want[k]));
+    if (diffs.length) {
+      const what = diffs.map((k) => `${k}: ${JSON.stringify(prev[k])} → ${JSON.stringify(want[k])}`).join("; ");
+      if (!o.force)
+        throw new OutputError(
+          `--out ${out} holds a demo made with other settings (${what}); use another --out, or --force to start over there`,
+        );
+      for (const d of ["bench", "init", "base", ...SYNTH_TASKS, "report.md", "report.json", "report.html"])
+        rmSync(join(out, d), { recursive: true, force: true });
+    }
+  }
+  mkdirSync(out, { recursive: true });
+  writeOutputMarker(out, DEMO_KIND, "rft demo");
+  writeJsonAtomic(path, { tool: "rft demo", preset: o.preset, settings: want });
+}
+
+/** Text for the tiny tokenizer: prompt templates, training prompts and targets, instruct turns of the benchmark. */
+function benchCorpus(bench: string, perFile = 600): string[] {
+  const texts: string[] = Object.values(DEFAULT_TEMPLATES).map(String);
+  for (const [task, info] of Object.entries(TASK_INFO)) {
+    void task;
+    const recs = readJson<{ problem: string; answer: string; cot?: string }[]>(join(bench, info.train));
+    for (const r of recs.slice(0, perFile)) {
+      texts.push(trainingPrompt(info.family, "cot-sft", r), trainingPrompt(info.family, "ans-sft", r));
+      texts.push(`${r.cot ?? ""}<answer>${r.answer}</answer>`);
+    }
+  }
+  const instruct = readJson<{ messages: { content: string }[] }[]>(join(bench, INSTRUCT_FILE));
+  for (const r of instruct.slice(0, perFile * 2)) for (const m of r.messages) texts.push(m.content);
+  return texts;
+}
+
+/** A random qwen2-vl-tiny with the tokenizer trained on the benchmark's text, written atomically to `dir`. */
+async function initModel(bench: string, dir: string, seed: number, log: (m: string) => void): Promise<void> {
+  const { trainByteLevelBpe, toTokenizerJson, toTokenizerConfig } = await import("../models/qwen2vl/tiny_tokenizer.ts");
+  const { QwenTokenizer } = await import("../models/qwen2vl/tokenizer.ts");
+  const { presetConfig } = await import("../models/qwen2vl/config.ts");
+  const { Qwen2VLForConditionalGeneration } = await import("../models/qwen2vl/model.ts");
+  const { saveCheckpoint } = await import("../models/qwen2vl/checkpoint.ts");
+  const { manualSeed } = await import("../tensor/index.ts");
+  const { outputMarkerFile } = await import("../io/output.ts");
+  const bpe = trainByteLevelBpe(benchCorpus(bench), { minFrequency: 1, allowSmaller: true });
+  const tj = toTokenizerJson(bpe);
+  const tok = new QwenTokenizer(tj, {}, undefined, "tiny tokenizer");
+  const cfg = presetConfig("qwen2-vl-tiny", tok.configIds());
+  log(`tokenizer: ${tok.size} tokens trained on the benchmark's text`);
+  manualSeed(seed);
+  const model = new Qwen2VLForConditionalGeneration(cfg, { dtype: "float32" });
+  try {
+    await saveCheckpoint(model, dir, {
+      dtype: "float32",
+      extraFiles: {
+        "tokenizer.json": tj,
+        "tokenizer_config.json": toTokenizerConfig(bpe),
+        ...outputMarkerFile("checkpoint", "rft demo"),
+      },
+    });
+  } finally {
+    model.dispose();
+  }
+}
+
+function fmtTime(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return "?";
+  const m = Math.floor(s / 60);
+  const r = Math.round(s - m * 60);
+  return m > 0 ? `${m}m${String(r).padStart(2, "0")}s` : `${r}s`;
+}
+
+/** Runs the demo (see the module comment). */
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+  const t0 = Date.now();
+  const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
+  const out = resolve(o.out);
+  const b = o.budget;
+  prepareWorkDir({ ...o, out });
+  const bench = join(out, "bench");
+  const imageRoot = join(bench, "images");
+  const initDir = join(out, "init");
+  const baseRun = join(out, "base");
+  const baseModel = join(baseRun, "final");
+  const timesPath = join(out, "stage_seconds.json");
+  const times: Record<string, number> = existsSync(timesPath) ? readJson(timesPath) : {};
+  const quiet = (prefix: string) => (m: string) => log(`  ${prefix}: ${m}`);
+
+  const train = async (
+    name: string,
+    recipe: RecipeName,
+    task: string,
+    data: () => string,
+    model: string,
+    dir: string,
+    steps: number,
+  ): Promise<void> => {
+    const { resolveTrainConfig } = await import("../train/recipes.ts");
+    const resume = existsSync(dir) && readOutputMarker(dir)?.kind === "training-run";
+    if (!resume) rmSync(dir, { recursive: true, force: true });
+    const run = resolveTrainConfig({
+      recipe,
+      profile: "mini",
+      task,
+      flags: { model_name_or_path: model, dataset_name: data(), image_root: imageRoot, output_dir: dir },
+      sets: [
+        `max_steps=${steps}`,
+        `seed=${o.seed}`,
+        `save_steps=${Math.max(5, Math.ceil(steps / 4))}`,
+        `logging_steps=${Math.max(1, Math.min(5, Math.ceil(steps / 10)))}`,
+        ...(recipe === "ans-sft" || recipe === "cot-sft" || recipe === "reason-rft-stage1"
+          ? [`warmup_steps=${Math.min(20, Math.floor(steps / 10))}`]
+          : []),
+      ],
+    });
+    const opts = { resume, log: quiet(name), stream: o.stream };
+    if (run.recipe.trainer === "sft") {
+      const { trainSft } = await import("../train/sft.ts");
+      await trainSft(run as Parameters<typeof trainSft>[0], opts);
+    } else {
+      const { trainGrpo } = await import("../train/grpo.ts");
+      await trainGrpo(run as Parameters<typeof trainGrpo>[0], opts);
+    }
+  };
+
+  const evaluate = async (task: DemoTask, paradigm: DemoParadigm, model: string, dir: string): Promise<void> => {
+    const { runEval } = await import("../eval/runner.ts");
+    const { benchSets } = await import("../eval/sets.ts");
+    const { createLocalBackend } = await import("../eval/local.ts");
+    const family = TASK_INFO[task].family;
+    const backend = await createLocalBackend({
+      modelDir: model,
+      batchSize: b.evalBatch,
+      sampling: { temperature: 0.1, topP: 0.9, topK: 50, maxNewTokens: b.maxNewTokens },
+    });
+    let last = 0;
+    try {
+      await runEval(
+        {
+          task: family,
+          sets: benchSets(bench, family),
+          imageRoot,
+          out: dir,
+          strategy: PARADIGM_STRATEGY[paradigm],
+          limit: b.limit ?? undefined,
+          seed: o.seed,
+        },
+        backend,
+        {
+          onLog: quiet(`eval ${task}/${paradigm}`),
+          onProgress: (p) => {
+            if (Date.now() - last < 5000 && p.done + p.failed < p.total) return;
+            last = Date.now();
+            log(`  eval ${task}/${paradigm}: ${p.done + p.failed}/${p.total} items (${p.set})`);
+          },
+        },
+      );
+    } finally {
+      await backend.close?.();
+    }
+  };
+
+  // ---- the stages ---------------------------------------------------------------------------------------------------
+  const stages: Stage[] = [
+    {
+      name: "benchmark",
+      cost: COST.synth[b.size],
+      done: () => {
+        if (!existsSync(join(bench, "manifest.json"))) return false;
+        const m = readJson<Manifest>(join(bench, "manifest.json"));
+        return m.size === b.size && m.seed === o.seed && SYNTH_TASKS.every((t) => m.tasks.includes(t));
+      },
+      run: async () => {
+        const { synthesize } = await import("../tasks/synth/generate.ts");
+        await synthesize({
+          out: bench,
+          size: b.size,
+          seed: o.seed,
+          tasks: SYNTH_TASKS,
+          workers: 2,
+          force: true,
+          log: quiet("synth"),
+        });
+      },
+    },
+    {
+      name: "random qwen2-vl-tiny",
+      cost: COST.init,
+      done: () => existsSync(join(initDir, "config.json")),
+      run: () => initModel(bench, initDir, o.seed, quiet("init")),
+    },
+    {
+      name: `base model (SFT on the instruct set, ${b.baseSteps} steps)`,
+      cost: COST.load + b.baseSteps * COST.baseStep,
+      done: () => existsSync(join(baseModel, "config.json")),
+      run: () =>
+        train("base", "cot-sft", "clevr-math", () => join(bench, INSTRUCT_FILE), initDir, baseRun, b.baseSteps),
+    },
+  ];
+
+  const evalCost = (task: DemoTask) => {
+    const sets = SPLITS.filter((s) => s.task === task && s.test).length;
+    const per = b.limit ?? (b.size === "small" ? 20 : 1000);
+    return COST.load + sets * per * COST.evalItem * (b.maxNewTokens / 128);
+  };
+
+  for (const task of o.tasks) {
+    const info = TASK_INFO[task];
+    const tdir = join(out, task);
+    const dataDir = join(tdir, "data");
+    const filesPath = join(dataDir, FILES_FILE);
+    const files = () => readJson<Record<string, string>>(filesPath);
+    const run = (r: string) => join(tdir, r);
+    const final = (r: string) => join(tdir, r, "final");
+    const trained = (r: string) => existsSync(join(final(r), "config.json"));
+    stages.push({
+      name: `${task}: training files`,
+      cost: 2,
+      done: () => existsSync(filesPath),
+      run: async () => {
+        const { buildTaskData, writeBuild } = await import("../data/build.ts");
+        const { readMetaFile } = await import("../data/meta.ts");
+        const { taskBuildSpec } = await import("../tasks/build_spec.ts");
+        const { imagesPerSample } = await import("../tasks/tasks.ts");
+        const manifest = readJson<Manifest>(join(bench, "manifest.json"));
+        const stage1Size = manifest.stage1Size[task] ?? 1;
+        const meta = readMetaFile(join(bench, info.train), {
+          requireCot: true,
+          imagesPerRecord: imagesPerSample(info.family),
+        });
+        const spec = taskBuildSpec(info.family);
+        const result = buildTaskData(meta.records, spec, { stage1Size, seed: o.seed });
+        rmSync(dataDir, { recursive: true, force: true });
+        writeBuild(dataDir, spec.prefix, result, { task: info.family, stage1_size: stage1Size, seed: o.seed });
+        writeJsonAtomic(filesPath, Object.fromEntries(result.files.map((f) => [f.kind, join(dataDir, f.name)])));
+      },
+    });
+    const sft = (recipe: RecipeName, kind: string, steps: number, cost: number, from: () => string, dir = recipe) => ({
+      name: `${task}: ${recipe} (${steps} steps)`,
+      cost: COST.load + steps * cost,
+      done: () => trained(dir),
+      run: () => train(`${task}/${dir}`, recipe, info.rlTask, () => files()[kind]!, from(), run(dir), steps),
+    });
+    stages.push(
+      sft("ans-sft", "ans-sft", b.sftSteps, COST.sftStep, () => baseModel),
+      sft("cot-sft", "cot-sft", b.sftSteps, COST.sftStep, () => baseModel),
+      sft("reason-rft-zero", "rl", b.grpoSteps, COST.grpoStep, () => baseModel),
+      sft("reason-rft-stage1", "stage1-cot-sft", b.stage1Steps, COST.stage1Step, () => baseModel),
+      sft("reason-rft", "rl-stage2", b.grpoSteps, COST.grpoStep, () => final("reason-rft-stage1")),
+    );
+    for (const paradigm of DEMO_PARADIGMS) {
+      const model = paradigm === "zero-shot" ? baseModel : final(paradigm);
+      const dir = join(tdir, "eval", paradigm);
+      stages.push({
+        name: `${task}: evaluate ${paradigm}`,
+        cost: evalCost(task),
+        done: () => existsSync(join(dir, "summary.json")),
+        run: () => evaluate(task, paradigm, model, dir),
+      });
+    }
+  }
+
+  // ---- run what is not cached ---------------------------------------------------------------------------------------
+  const todo = stages.filter((s) => !s.done());
+  const cached = stages.length - todo.length;
+  if (cached) log(`rft demo: ${cached} of ${stages.length} stages already done in ${out} (cached)`);
+  const estTotal = todo.reduce((a, s) => a + s.cost, 0);
+  if (todo.length)
+    log(`rft demo: ${todo.length} stages to run, estimated ${fmtTime(estTotal)} on an idle 2-core machine`);
+  let estDone = 0;
+  let spent = 0;
+  const ran: string[] = [];
+  for (const [i, s] of todo.entries()) {
+    // ETA: the estimate of what is left, scaled by how this machine compared with the estimate so far.
+    const speed = estDone > 0 ? spent / estDone : 1;
+    const eta = (estTotal - estDone) * speed;
+    log(`[${i + 1}/${todo.length}] ${s.name} | elapsed ${fmtTime((Date.now() - t0) / 1000)}, ETA ${fmtTime(eta)}`);
+    const ts = Date.now();
+    await s.run();
+    const sec = (Date.now() - ts) / 1000;
+    times[s.name] = sec;
+    writeJsonAtomic(timesPath, times);
+    spent += sec;
+    estDone += s.cost;
+    ran.push(s.name);
+    log(`  done in ${fmtTime(sec)}`);
+  }
+
+  // ---- the report ---------------------------------------------------------------------------------------------------
+  const results: ResultRow[] = [];
+  const runs: RunInput[] = [];
+  const { readRunDir, writeReport } = await import("../eval/report.ts");
+  if (existsSync(join(baseRun, "metrics.jsonl"))) runs.push(readRunDir(baseRun, "base (instruct SFT)"));
+  for (const task of o.tasks) {
+    const tdir = join(out, task);
+    for (const paradigm of DEMO_PARADIGMS) {
+      const s = readJson<EvalSummary>(join(tdir, "eval", paradigm, "summary.json"));
+      for (const set of s.sets)
+        results.push({
+          task: TASK_INFO[task].family,
+          paradigm,
+          set: set.name,
+          split: set.split,
+          n: set.n,
+          accuracy: set.accuracy,
+        });
+    }
+    for (const r of ["ans-sft", "cot-sft", "reason-rft-stage1", "reason-rft-zero", "reason-rft"])
+      if (existsSync(join(tdir, r, "metrics.jsonl"))) runs.push(readRunDir(join(tdir, r), `${task}/${r}`));
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  const stageSeconds = Object.values(times).reduce((a, x) => a + x, 0);
+  const extra = {
+    seconds: Math.round(seconds * 10) / 10,
+    stage_seconds: Math.round(stageSeconds * 10) / 10,
+    stages: times,
+    preset: o.preset,
+    seed: o.seed,
+    budget: b,
+    tasks: o.tasks,
+  };
+  writeReport(
+    out,
+    {
+      title: `rft demo (${o.preset})`,
+      results,
+      runs,
+      notes: demoNotes(o.preset, b),
+      extra,
+    },
+    { owned: true },
+  );
+  const report = readJson<Record<string, unknown>>(join(out, "report.json"));
+  return { out, results, seconds, stageSeconds, ran, report };
+}
+
+/** What the run can and cannot show, in plain words (report.md/html and the terminal). */
+export function demoNotes(preset: PresetName, b: DemoBudget): string[] {
+  const per = b.limit === null ? "every item of each test set" : `the first ${b.limit} items of each test set`;
+  const common = [
+    `Budget: base model ${b.baseSteps} SFT steps on the instruct set; ANS-SFT and CoT-SFT ${b.sftSteps} steps; ` +
+      `Reason-RFT Stage 1 ${b.stage1Steps} steps on the Stage-1 split, then ${b.grpoSteps} GRPO steps; ` +
+      `Reason-RFT-Zero ${b.grpoSteps} GRPO steps; evaluation on ${per} (greedy-like sampling, temperature 0.1, ` +
+      `at most ${b.maxNewTokens} new tokens). The model is a 4.5M-parameter qwen2-vl-tiny trained from random weights.`,
+  ];
+  if (preset === "quick")
+    return [
+      "What this quick run shows: the whole pipeline of the paper — benchmark, base model, the five paradigms, " +
+        "evaluation on ID and OOD sets, this report — running end to end on 2 CPU cores, every stage cached and resumable.",
+      "What it cannot show: which paradigm is better. At minutes of 2-core compute the paradigms are not separated: " +
+        "the base model has barely begun to perceive, each paradigm trains for seconds, and with " +
+        `${b.limit ?? "all"} items per set one standard error of an accuracy is up to ` +
+        `${b.limit ? (0.5 / Math.sqrt(b.limit)).toFixed(2) : "0.02"}, larger than any difference to expect. ` +
+        "Read the table as a smoke test, not as evidence for or against the paper.",
+      "What is known at this scale (DESIGN.md, PyTorch prototypes with 5–12 minutes per paradigm and 1,000 items per " +
+        "set): answer-only SFT led (.53 ID / .54 OOD), CoT-SFT then GRPO came next (.40 / .41) just above CoT-SFT " +
+        "(.40 / .38), GRPO alone last (.35 / .37). `rft demo --full` trains long enough to compare the paradigms.",
+      ...common,
+    ];
+  return [
+    "This full run trains long enough to compare the paradigms on one seed. Differences within about two standard " +
+      "errors (0.5/√n per set) are noise; issue 12's multi-seed runs give the verdicts on the paper's claims.",
+    ...common,
+  ];
+}
