@@ -11,7 +11,6 @@
 import { resolve, isAbsolute, join } from "node:path";
 import { readFileSync } from "node:fs";
 import type { ChatMessage } from "../models/qwen2vl/chat_template.ts";
-import { contentFromPlaceholders } from "../models/qwen2vl/chat_template.ts";
 import { prepareInputs } from "../models/qwen2vl/inputs.ts";
 import type { PreprocessorConfig, ProcessOptions } from "../models/qwen2vl/processor.ts";
 import type { QwenTokenizer } from "../models/qwen2vl/tokenizer.ts";
@@ -19,7 +18,7 @@ import type { PromptSample } from "../models/qwen2vl/batch.ts";
 import type { ShareGptRecord, RlRecord } from "../data/convert.ts";
 import { rlPrompt } from "../tasks/prompts.ts";
 import type { RlTask } from "../tasks/tasks.ts";
-import { truncateSourceTarget } from "./sft_data.ts";
+import { IGNORE_INDEX, sftPromptMessages, sftSequence, sftTargetText } from "./sft_data.ts";
 
 export interface PrepareContext {
   tokenizer: QwenTokenizer;
@@ -101,24 +100,26 @@ export async function prepareSftExample(
   ctx: PrepareContext,
   cutoffLen: number,
 ): Promise<SftExample> {
-  const messages: ChatMessage[] = [{ role: "user", content: contentFromPlaceholders(rec.messages[0].content) }];
-  const inputs = await prepareInputs(ctx.tokenizer, ctx.preprocessor, messages, imagePaths(rec.image, ctx.imageRoot), {
-    ...ctx.process,
-    addGenerationPrompt: true,
-    sampleId: rec.id,
+  const inputs = await prepareInputs(
+    ctx.tokenizer,
+    ctx.preprocessor,
+    sftPromptMessages(rec),
+    imagePaths(rec.image, ctx.imageRoot),
+    {
+      ...ctx.process,
+      addGenerationPrompt: true,
+      sampleId: rec.id,
+    },
+  );
+  const target = ctx.tokenizer.encode(sftTargetText(rec.messages[1].content));
+  // The reference truncation rule; refuses a cut into image tokens or a target cut to nothing (sft_data.ts).
+  const seq = sftSequence(inputs.inputIds, target, cutoffLen, {
+    id: rec.id,
+    imagePadId: ctx.tokenizer.configIds().imagePad,
   });
-  const target = ctx.tokenizer.encode(`${rec.messages[1].content}<|im_end|>\n`);
-  const [source, kept] = truncateSourceTarget(inputs.inputIds, target, cutoffLen);
-  if (source.length < inputs.inputIds.length && source.some((_, i) => source[i] !== inputs.inputIds[i]))
-    throw new Error(`record ${rec.id}: truncation changed the prompt`);
-  if (source.length < inputs.inputIds.length) {
-    const pad = ctx.tokenizer.configIds().imagePad;
-    const lost = inputs.inputIds.slice(source.length).filter((x) => x === pad).length;
-    if (lost > 0)
-      throw new Error(
-        `record ${rec.id}: cutoff_len ${cutoffLen} cuts ${lost} image tokens from a ${inputs.inputIds.length}-token prompt; raise cutoff_len or lower max_pixels`,
-      );
-  }
+  const P = seq.labels.findIndex((l) => l !== IGNORE_INDEX);
+  const source = seq.inputIds.slice(0, P);
+  const kept = seq.inputIds.slice(P);
   return {
     id: rec.id,
     prompt: { id: rec.id, inputIds: source, pixelValues: inputs.pixelValues, imageGridThw: inputs.imageGridThw },
