@@ -16,7 +16,7 @@
  *   bench rebuilds the trainer's data order and exports token ids, pixel values and grids).
  *   Unit: supervised tokens per second. sft_ratio = ours ÷ PyTorch's.
  * - GRPO: recipe reason-rft-zero (mini) with 4 prompts × G 8 = 32 completions per step in 2 micro-batches of 16,
- *   L new tokens each (default 48), β 0.04 (a reference model), sampling as the paper (temperature 0.9, top-p 0.9,
+ *   L new tokens each (default 32), β 0.04 (a reference model), sampling as the paper (temperature 0.9, top-p 0.9,
  *   top-k 50). Unit: seconds per optimizer step of 4 prompts × 8 completions × L tokens.
  *   grpo_step_ratio = PyTorch's step seconds ÷ ours; the split is time/generate, time/reward, time/logprob (the
  *   reference model's log-probs), time/update (policy forward + backward + clip + AdamW).
@@ -40,17 +40,12 @@ import { resolveTrainConfig, type ResolvedRun } from "../src/train/recipes.ts";
 import { trainSft } from "../src/train/sft.ts";
 import { trainGrpo } from "../src/train/grpo.ts";
 import { DataOrder } from "../src/train/run.ts";
-import {
-  prepareRlExample,
-  prepareSftExample,
-  readRecords,
-  type PrepareContext,
-} from "../src/train/samples.ts";
+import { prepareRlExample, prepareSftExample, readRecords, type PrepareContext } from "../src/train/samples.ts";
 import type { ShareGptRecord, RlRecord } from "../src/data/convert.ts";
 import type { PromptSample } from "../src/models/qwen2vl/batch.ts";
 import type { Metrics } from "../src/train/metrics.ts";
 
-interface Opts {
+export interface Opts {
   json: boolean;
   threads: number;
   rounds: number;
@@ -72,8 +67,8 @@ export function parseTrainBenchArgs(argv: string[], defaultThreads: number): Opt
     json: false,
     threads: defaultThreads,
     rounds: 3,
-    steps: 3,
-    completionLength: 48,
+    steps: 2,
+    completionLength: 32,
     anchor: true,
     keep: false,
   };
@@ -114,7 +109,8 @@ function rft(args: string[], threads: number): void {
     encoding: "utf8",
     env: { ...process.env, RFT_NUM_THREADS: String(threads) },
   });
-  if (r.status !== 0) throw new Error(`bench train: rft ${args.slice(0, 2).join(" ")} failed:\n${r.stderr.slice(-1500)}`);
+  if (r.status !== 0)
+    throw new Error(`bench train: rft ${args.slice(0, 2).join(" ")} failed:\n${r.stderr.slice(-1500)}`);
 }
 
 interface Exported {
@@ -144,7 +140,13 @@ class Exporter {
     const rows = grids.reduce((a, [tt, h, w]) => a + tt! * h! * w!, 0);
     if (rows) this.patchDim = pv.length / rows;
     writeSync(this.#fd, new Uint8Array(pv.buffer, pv.byteOffset, pv.byteLength));
-    this.examples.push({ prompt: [...prompt.inputIds], ...extra, grids, pixel_offset: this.#offset, pixel_count: pv.length });
+    this.examples.push({
+      prompt: [...prompt.inputIds],
+      ...extra,
+      grids,
+      pixel_offset: this.#offset,
+      pixel_count: pv.length,
+    });
     this.#offset += pv.length;
     this.#index.set(key, this.examples.length - 1);
     return this.examples.length - 1;
@@ -154,7 +156,7 @@ class Exporter {
   }
 }
 
-interface Setup {
+export interface Setup {
   dir: string;
   model: string;
   imageRoot: string;
@@ -162,7 +164,7 @@ interface Setup {
   rlData: string;
 }
 
-function setUp(o: Opts): Setup {
+export function setUp(o: Opts): Setup {
   const dir = mkdtempSync(join(tmpdir(), "rft-bench-train-"));
   const synth = join(dir, "synth");
   rft(["data", "synth", "--out", synth, "--size", "small", "--tasks", "counting", "--seed", "0"], o.threads);
@@ -201,7 +203,7 @@ function setUp(o: Opts): Setup {
   return { dir, model, imageRoot: join(synth, "images"), sftData, rlData };
 }
 
-function sftRun(s: Setup, o: Opts, out: string): ResolvedRun<"sft"> {
+export function sftRun(s: Setup, o: Opts, out: string): ResolvedRun<"sft"> {
   return resolveTrainConfig({
     recipe: "cot-sft",
     profile: "mini",
@@ -217,7 +219,7 @@ function sftRun(s: Setup, o: Opts, out: string): ResolvedRun<"sft"> {
   }) as ResolvedRun<"sft">;
 }
 
-function grpoRun(s: Setup, o: Opts, out: string): ResolvedRun<"grpo"> {
+export function grpoRun(s: Setup, o: Opts, out: string): ResolvedRun<"grpo"> {
   return resolveTrainConfig({
     recipe: "reason-rft-zero",
     profile: "mini",
@@ -243,7 +245,7 @@ function grpoRun(s: Setup, o: Opts, out: string): ResolvedRun<"grpo"> {
  * The anchor's work file: the SFT micro-batches our trainer takes (rebuilt with its DataOrder), the GRPO prompts,
  * and the settings, prepared by our preprocessing path (the same token ids and pixel values on both sides).
  */
-async function exportWork(s: Setup, o: Opts): Promise<string> {
+export async function exportWork(s: Setup, o: Opts): Promise<string> {
   const sft = sftRun(s, o, join(s.dir, "unused")).config;
   const grpo = grpoRun(s, o, join(s.dir, "unused")).config;
   const loaded = await loadCheckpoint(s.model);
@@ -319,6 +321,26 @@ const SPLIT = ["time/generate", "time/reward", "time/logprob", "time/update"] as
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 const meanOf = (xs: readonly number[]) => sum(xs) / xs.length;
 
+/**
+ * Step 1 of our SFT and of the anchor (same weights, same batches): the loss and the gradient norm agree when both
+ * do the same work. Throws when they differ by more than 1e-3 (relative).
+ */
+export function firstStepCheck(
+  ours: Metrics,
+  anchor: Record<string, unknown>,
+): { loss: number; anchor_loss: number; grad_norm: number; anchor_grad_norm: number } {
+  const r = {
+    loss: ours.loss!,
+    anchor_loss: anchor.loss as number,
+    grad_norm: ours.grad_norm!,
+    anchor_grad_norm: anchor.grad_norm as number,
+  };
+  const close = (a: number, b: number) => Math.abs(a - b) <= 1e-3 * Math.max(1, Math.abs(b));
+  if (!close(r.loss, r.anchor_loss) || !close(r.grad_norm, r.anchor_grad_norm))
+    throw new Error(`bench train: step 1 differs from the anchor's (${JSON.stringify(r)}): not the same work`);
+  return r;
+}
+
 /** Our SFT: supervised tokens per second over the measured steps (the first step is the warm-up). */
 export function sftThroughput(ms: readonly Metrics[]): { tokensPerS: number; secondsPerStep: number; tokens: number } {
   const m = ms.slice(1);
@@ -359,6 +381,7 @@ export async function run(argv: string[]): Promise<void> {
   const s = setUp(o);
   try {
     const work = anchorOk ? await exportWork(s, o) : null;
+    let lossCheck: { loss: number; anchor_loss: number; grad_norm: number; anchor_grad_norm: number } | null = null;
     const quiet = { log: () => {}, stream: devNull() };
     const sftRatios: number[] = [];
     const grpoRatios: number[] = [];
@@ -371,7 +394,8 @@ export async function run(argv: string[]): Promise<void> {
     let sftTokens = 0;
     for (let round = 1; round <= o.rounds; round++) {
       // ---- SFT ----
-      const ours = sftThroughput((await trainSft(sftRun(s, o, join(s.dir, `sft-${round}`)), quiet)).metrics);
+      const sftMetrics = (await trainSft(sftRun(s, o, join(s.dir, `sft-${round}`)), quiet)).metrics;
+      const ours = sftThroughput(sftMetrics);
       sftTokens = ours.tokens;
       oursSft.push(ours.tokensPerS);
       let anchor: { tokensPerS: number; secondsPerStep: number } | null = null;
@@ -382,12 +406,16 @@ export async function run(argv: string[]): Promise<void> {
           o.threads,
           "bench train: SFT anchor",
         );
-        const steps = (lines ?? []).filter((l) => typeof l.step === "number").slice(1);
+        const all = (lines ?? []).filter((l) => typeof l.step === "number");
+        if (all.length && !lossCheck) lossCheck = firstStepCheck(sftMetrics[0]!, all[0]!);
+        const steps = all.slice(1);
         if (steps.length) {
           const tok = sum(steps.map((l) => l.tokens as number));
           const sec = sum(steps.map((l) => l.seconds as number));
           if (Math.round(tok / steps.length) !== Math.round(ours.tokens))
-            throw new Error(`bench train: the anchor's SFT steps hold ${tok / steps.length} tokens, ours ${ours.tokens}`);
+            throw new Error(
+              `bench train: the anchor's SFT steps hold ${tok / steps.length} tokens, ours ${ours.tokens}`,
+            );
           anchor = { tokensPerS: tok / sec, secondsPerStep: sec / steps.length };
           anchorSft.push(anchor.tokensPerS);
           sftRatios.push(ours.tokensPerS / anchor.tokensPerS);
@@ -422,7 +450,9 @@ export async function run(argv: string[]): Promise<void> {
         if (steps.length) {
           const want = GRPO_PROMPTS * GRPO_G * o.completionLength;
           if (steps.some((l) => l.new_tokens !== want))
-            throw new Error(`bench train: the anchor generated ${String(steps[0]!.new_tokens)} tokens per step, not ${want}`);
+            throw new Error(
+              `bench train: the anchor generated ${String(steps[0]!.new_tokens)} tokens per step, not ${want}`,
+            );
           a = {
             seconds: meanOf(steps.map((l) => l.seconds as number)),
             split: Object.fromEntries(SPLIT.map((k) => [k, meanOf(steps.map((l) => l[k] as number))])),
@@ -459,6 +489,7 @@ export async function run(argv: string[]): Promise<void> {
       sft_unit: `supervised tokens/s, ${SFT_ACCUM} × ${SFT_BATCH} records per step (≈ ${Math.round(sftTokens)} tokens)`,
       grpo_unit: `seconds per step of ${GRPO_PROMPTS} prompts × ${GRPO_G} completions × ${o.completionLength} tokens`,
       sft_tokens_per_second: med(oursSft),
+      sft_first_step: lossCheck,
       anchor_sft_tokens_per_second: med(anchorSft),
       sft_ratio: sr?.median ?? null,
       sft_ratio_min: sr?.min ?? null,
