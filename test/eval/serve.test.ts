@@ -5,6 +5,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runInNewContext } from "node:vm";
@@ -22,10 +23,11 @@ let allowed: string;
 let outside: string;
 let png: Buffer;
 let dataUrl: string;
+let ck: string;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), "rft-serve-test-"));
-  const ck = await tinyCheckpoint();
+  ck = await tinyCheckpoint();
   allowed = join(work, "allowed");
   outside = join(work, "outside");
   mkdirSync(allowed);
@@ -388,7 +390,6 @@ test("the page's think/answer split (the same JavaScript the page runs)", () => 
 });
 
 test("SIGTERM: the running reply finishes, then the server stops accepting and exits cleanly", async () => {
-  const ck = await tinyCheckpoint();
   const s = await startServer(["--model", ck, "--model-name", "t"]);
   const res = await fetch(`${s.url}/health`);
   assert.equal(res.status, 200);
@@ -421,4 +422,47 @@ test("SIGTERM: the running reply finishes, then the server stops accepting and e
   assert.match(s.log(), /SIGTERM: shutting down/);
   assert.match(s.log(), /stopped/);
   await assert.rejects(fetch(`${s.url}/health`));
+});
+
+test("rft serve flags: clear usage errors; --memory-budget refuses requests that would not fit", async () => {
+  const cases: Promise<{ r: Awaited<ReturnType<typeof runRft>>; args: readonly string[]; re: RegExp }>[] = [];
+  for (const [args, re] of [
+    [["--model", join(work, "nothing")], /--model: .* has no config\.json/],
+    [["--model", ck, "--port", "70000"], /--port must be an integer from 0 to 65535/],
+    [["--model", ck, "--allow-images-from", join(allowed, "a.png")], /--allow-images-from: .* is not a directory/],
+    [["--model", ck, "--api-key-env", "RFT_TEST_UNSET_VARIABLE"], /--api-key-env RFT_TEST_UNSET_VARIABLE: .*not set/],
+    [["--model", ck, "--max-request-bytes", "lots"], /--max-request-bytes: cannot read 'lots'/],
+    [["--model", ck, "--port", new URL(server.url).port], /--port \d+: the address 127\.0\.0\.1:\d+ is in use/],
+  ] as const)
+    cases.push(runRft(["serve", ...args]).then((r) => ({ r, args, re })));
+  for (const { r, args, re } of await Promise.all(cases)) {
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+  const s = await startServer(["--model", ck, "--model-name", "t", "--memory-budget", "4096"]);
+  try {
+    const res = await fetch(`${s.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "t", messages: [{ role: "user", content: "hi" }], max_tokens: 4 }),
+    });
+    assert.equal(res.status, 400);
+    const e = ((await res.json()) as { error: { code: string; message: string } }).error;
+    assert.equal(e.code, "request_too_large");
+    assert.match(e.message, /budget is 4\.0 KB \(the server's --memory-budget\): lower max_tokens or n/);
+    const page = await fetch(`${s.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-security-policy") ?? "", /connect-src 'self'/);
+    assert.match(await page.text(), /<title>rft serve/);
+    // A page on another site that resolved its own name to 127.0.0.1 (DNS rebinding) sends its own Host.
+    const rebound = await new Promise<number>((resolve, reject) =>
+      httpGet(`${s.url}/v1/models`, { headers: { host: "attacker.example" } }, (r) => {
+        r.resume();
+        resolve(r.statusCode!);
+      }).on("error", reject),
+    );
+    assert.equal(rebound, 403);
+  } finally {
+    await s.stop();
+  }
 });
