@@ -94,7 +94,7 @@ export async function run(argv: string[]): Promise<void> {
       const times: number[] = [];
       groups.forEach((grp, i) => {
         const t0 = performance.now();
-        scoreBatch(set, grp.completions, grp.solutions, 0);
+        scoreBatch(set, grp.completions, grp.solutions, { step: 0, groupSize: G });
         const dt = performance.now() - t0;
         if (i >= 20) times.push(dt); // the first 20 warm up the JIT and compute-engine
       });
