@@ -573,6 +573,7 @@ export class ChatServer {
     if (!job.req.stream) {
       try {
         const gens = await done;
+        if (client.signal.aborted) return; // its rows ran in a batch with live clients
         send(res, 200, {
           ...base,
           object: "chat.completion",
@@ -606,13 +607,13 @@ export class ChatServer {
     const decode = (ids: number[]) => this.ck.tokenizer.decode(ids, { skipSpecialTokens: true });
     const streams = Array.from({ length: n }, () => new TextStream(decode, job.req.stop, new Set(this.#stops)));
     job.onToken = (index, ev) => {
-      if (res.writableEnded || ev.finishReason) return; // the final text comes from the generation
+      if (res.writableEnded || client.signal.aborted || ev.finishReason) return; // the final text comes from the generation
       const delta = streams[index]!.push(ev.id);
       if (delta) chunk([{ index, delta: { content: delta }, logprobs: null, finish_reason: null }]);
     };
     try {
       const gens = await done;
-      if (res.writableEnded) return;
+      if (res.writableEnded || client.signal.aborted) return;
       gens.forEach((g, index) => {
         const delta = streams[index]!.advance(g.text ?? "");
         if (delta) chunk([{ index, delta: { content: delta }, logprobs: null, finish_reason: null }]);

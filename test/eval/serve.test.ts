@@ -140,6 +140,14 @@ test("non-streaming and streaming replies with an image data URL: equal for equa
   assert.ok(contentChunks >= 2, `the reply streamed in pieces (${contentChunks} chunks)`);
   assert.equal(finish, b.choices[0]!.finish_reason);
   assert.deepEqual(usage, b.usage);
+  // n = 2 streamed: the chunks carry each choice's index, and each choice equals the non-streamed one.
+  const texts = ["", ""];
+  for await (const chunk of await client.chat.completions.create({ ...params, n: 2, stream: true }))
+    for (const c of chunk.choices) texts[c.index] += c.delta.content ?? "";
+  assert.deepEqual(
+    texts,
+    a.choices.map((c) => c.message.content),
+  );
 });
 
 test("stop strings end a reply and are left out of it", async () => {
