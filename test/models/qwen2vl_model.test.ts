@@ -180,7 +180,9 @@ test("save -> load gives identical logits (float32), bf16 checkpoints load, newe
     const maxDiff = (a: Float32Array) => a.reduce((mx, v, i) => Math.max(mx, Math.abs(v - ref[i]!)), 0);
     const scale = ref.reduce((mx, v) => Math.max(mx, Math.abs(v)), 0);
     assert.ok(maxDiff(f32l) < 0.05 * scale, `bf16 weights in fp32: ${maxDiff(f32l)} vs scale ${scale}`);
-    assert.ok(maxDiff(bfl) < 0.15 * scale, `bf16 compute: ${maxDiff(bfl)} vs scale ${scale}`);
+    // bf16 compute error depends on the CPU's kernels: 0.12 of the scale with AVX-512 BF16, 0.17 on an AVX2-only
+    // AMD EPYC (bf16 emulated), on these ×8-scaled random weights.
+    assert.ok(maxDiff(bfl) < 0.25 * scale, `bf16 compute: ${maxDiff(bfl)} vs scale ${scale}`);
 
     // transformers >= 4.52 key layout (model.language_model.*, model.visual.*) reads the same.
     const modern = new Map([...m.namedParameters()].map(([n, p]) => [toModernName(n), p]));
@@ -279,7 +281,8 @@ test("two-image prompts; per-image attention isolation; pad-count check names th
       assert.notDeepEqual(f1.narrow(0, 4, 2).toFloat32(), f2.narrow(0, 4, 2).toFloat32());
       // The same image alone gives the same features as inside the pair.
       const solo = m.visual.forward(pv1.narrow(0, 0, 16), [grids[0]!]);
-      assertClose(solo.toFloat32(), f1.narrow(0, 0, 4).toFloat32(), 1e-5, "image 1 alone");
+      // Alone and in the pair the GEMMs have other sizes, so BLAS may block them differently (2e-5 seen on AVX2).
+      assertClose(solo.toFloat32(), f1.narrow(0, 0, 4).toFloat32(), 1e-4, "image 1 alone");
     }),
   );
   const g = generate(m, [s, sample([[1, 4, 4]], [8], 8)], {
