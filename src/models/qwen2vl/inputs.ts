@@ -18,7 +18,8 @@ import {
 import { checkImagePadCounts, expandImagePads } from "./image_pads.ts";
 import type { QwenTokenizer } from "./tokenizer.ts";
 
-export interface ModelInputs {
+/** One prepared sample (host arrays): what prepareInputs returns and generate/logProbBatch take (a PromptSample). */
+export interface PreparedInputs {
   /** Name used in errors (dataset id, file:record...). */
   sampleId: string;
   /** Rendered prompt, one `<|image_pad|>` per image (as the chat template writes it). */
@@ -50,7 +51,7 @@ export async function prepareInputs(
   messages: readonly ChatMessage[],
   images: readonly (string | Buffer | Uint8Array | RgbImage)[],
   opts: PrepareOptions = {},
-): Promise<ModelInputs> {
+): Promise<PreparedInputs> {
   const sampleId = opts.sampleId ?? "(unnamed sample)";
   const wanted = countImages(messages);
   if (wanted !== images.length) {
@@ -78,3 +79,6 @@ export async function prepareInputs(
   const all = concatProcessed(processed);
   return { sampleId, text, inputIds, pixelValues: all.pixelValues, pixelShape: all.shape, imageGridThw: grids };
 }
+
+/** @deprecated the earlier name of PreparedInputs. */
+export type ModelInputs = PreparedInputs;

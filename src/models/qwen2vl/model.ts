@@ -17,7 +17,8 @@ import { Qwen2VisionTransformer } from "./vision.ts";
 import { hfLinear, type BuildOptions } from "./layers.ts";
 import { KVCache, Qwen2TextModel } from "./text.ts";
 
-export interface ModelInputs {
+/** The forward input of the model: a tensor batch (host samples are `PreparedInputs`, inputs.ts). */
+export interface ForwardInputs {
   /** [B, T] int64 token ids (left-padded batch). */
   inputIds: Tensor;
   /** [B, T] 1 = token, 0 = padding; for a decode step it covers the cached positions too ([B, past + T]). */
@@ -44,8 +45,8 @@ export interface ModelInputs {
   imageSource?: readonly number[] | null;
 }
 
-/** The forward input of the model (one name for the tensor-side batch; host samples are `PreparedInputs`). */
-export type ForwardInputs = ModelInputs;
+/** @deprecated the earlier name of ForwardInputs. */
+export type ModelInputs = ForwardInputs;
 
 export interface ForwardOptions {
   /** Decoding cache: filled by the prefill call, extended by each later call. */
@@ -124,7 +125,7 @@ export class Qwen2VLForConditionalGeneration extends Module {
   }
 
   /**
-   * Image features of every occurrence in `grids`; with `source` (see ModelInputs.imageSource) the tower runs on
+   * Image features of every occurrence in `grids`; with `source` (see ForwardInputs.imageSource) the tower runs on
    * the distinct images only and the features are gathered per occurrence.
    */
   sharedImageFeatures(pixelValues: Tensor, grids: readonly GridThw[], source: readonly number[] | null): Tensor {
@@ -193,7 +194,7 @@ export class Qwen2VLForConditionalGeneration extends Module {
   }
 
   /** Logits for the input (see the module comment). Owned by the caller. */
-  forward(inp: ModelInputs, opts: ForwardOptions = {}): ModelOutput {
+  forward(inp: ForwardInputs, opts: ForwardOptions = {}): ModelOutput {
     return tidy(() => {
       const { hidden, ropeDeltas } = this.forwardHidden(inp, opts);
       return { logits: linear(hidden, this.outputWeight), ropeDeltas };
@@ -204,7 +205,7 @@ export class Qwen2VLForConditionalGeneration extends Module {
    * The final-normed hidden states [B, end − start, hidden] instead of logits, for losses that apply the LM head in
    * chunks (a 152k vocabulary makes full logits of long sequences large). `outputWeight` is the head.
    */
-  forwardHidden(inp: ModelInputs, opts: ForwardOptions = {}): { hidden: Tensor; ropeDeltas: number[] } {
+  forwardHidden(inp: ForwardInputs, opts: ForwardOptions = {}): { hidden: Tensor; ropeDeltas: number[] } {
     const cache = opts.cache ?? null;
     const past = cache?.length ?? 0;
     const [B, T] = inp.inputIds.shape as [number, number];
