@@ -14,7 +14,7 @@
  * when it finished); an interrupted training resumes from its latest checkpoint; an interrupted evaluation resumes by
  * item id. So a repeated run only rewrites the report and prints the table.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { OutputError, prepareOutputDir, readOutputMarker, writeJsonAtomic, writeOutputMarker } from "../io/output.ts";
 import { SPLITS, INSTRUCT_FILE, TASKS as SYNTH_TASKS, type Manifest } from "../tasks/synth/generate.ts";
@@ -76,6 +76,9 @@ export interface DemoResult {
 }
 
 interface Stage {
+  id: string;
+  /** Stages whose output this one reads: when one of them runs, this one runs again. */
+  after: string[];
   name: string;
   /** Estimated idle 2-core seconds (ETA). */
   cost: number;
@@ -162,6 +165,23 @@ async function initModel(bench: string, dir: string, seed: number, log: (m: stri
   }
 }
 
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+/** Modification time of a file in ms (0 when missing). */
+function mtime(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** `out` exists and is not older than `input` (a stage made from an older input is redone). */
+function upToDate(out: string, input: string): boolean {
+  const o = mtime(out);
+  return o > 0 && o >= mtime(input);
+}
+
 function fmtTime(s: number): string {
   if (!Number.isFinite(s) || s < 0) return "?";
   const m = Math.floor(s / 60);
@@ -182,7 +202,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const baseRun = join(out, "base");
   const baseModel = join(baseRun, "final");
   const timesPath = join(out, "stage_seconds.json");
-  const times: Record<string, number> = existsSync(timesPath) ? readJson(timesPath) : {};
+  /** Wall and CPU (user + system, all threads) seconds per finished stage, kept across invocations. */
+  const times: Record<string, { seconds: number; cpu_seconds: number }> = existsSync(timesPath)
+    ? readJson(timesPath)
+    : {};
   const quiet = (prefix: string) => (m: string) => log(`  ${prefix}: ${m}`);
 
   const train = async (
@@ -195,7 +218,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     steps: number,
   ): Promise<void> => {
     const { resolveTrainConfig } = await import("../train/recipes.ts");
-    const resume = existsSync(dir) && readOutputMarker(dir)?.kind === "training-run";
+    // A run started from an older version of its start model (retrained since) starts over.
+    const resume =
+      existsSync(dir) &&
+      readOutputMarker(dir)?.kind === "training-run" &&
+      upToDate(join(dir, "config.yaml"), join(model, "config.json"));
     if (!resume) rmSync(dir, { recursive: true, force: true });
     const run = resolveTrainConfig({
       recipe,
@@ -262,6 +289,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // ---- the stages ---------------------------------------------------------------------------------------------------
   const stages: Stage[] = [
     {
+      id: "bench",
+      after: [],
       name: "benchmark",
       cost: COST.synth[b.size],
       done: () => {
@@ -283,15 +312,19 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       },
     },
     {
+      id: "init",
+      after: ["bench"],
       name: "random qwen2-vl-tiny",
       cost: COST.init,
       done: () => existsSync(join(initDir, "config.json")),
       run: () => initModel(bench, initDir, o.seed, quiet("init")),
     },
     {
+      id: "base",
+      after: ["bench", "init"],
       name: `base model (SFT on the instruct set, ${b.baseSteps} steps)`,
       cost: COST.load + b.baseSteps * COST.baseStep,
-      done: () => existsSync(join(baseModel, "config.json")),
+      done: () => upToDate(join(baseModel, "config.json"), join(initDir, "config.json")),
       run: () =>
         train("base", "cot-sft", "clevr-math", () => join(bench, INSTRUCT_FILE), initDir, baseRun, b.baseSteps),
     },
@@ -311,8 +344,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const files = () => readJson<Record<string, string>>(filesPath);
     const run = (r: string) => join(tdir, r);
     const final = (r: string) => join(tdir, r, "final");
-    const trained = (r: string) => existsSync(join(final(r), "config.json"));
+    const startOf = (r: string) => join(r === "reason-rft" ? final("reason-rft-stage1") : baseModel, "config.json");
+    const trained = (r: string) => upToDate(join(final(r), "config.json"), startOf(r));
     stages.push({
+      id: `${task}/data`,
+      after: ["bench"],
       name: `${task}: training files`,
       cost: 2,
       done: () => existsSync(filesPath),
@@ -335,6 +371,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       },
     });
     const sft = (recipe: RecipeName, kind: string, steps: number, cost: number, from: () => string, dir = recipe) => ({
+      id: `${task}/${dir}`,
+      after: [`${task}/data`, dir === "reason-rft" ? `${task}/reason-rft-stage1` : "base"],
       name: `${task}: ${recipe} (${steps} steps)`,
       cost: COST.load + steps * cost,
       done: () => trained(dir),
@@ -351,16 +389,30 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const model = paradigm === "zero-shot" ? baseModel : final(paradigm);
       const dir = join(tdir, "eval", paradigm);
       stages.push({
+        id: `${task}/eval/${paradigm}`,
+        after: [paradigm === "zero-shot" ? "base" : `${task}/${paradigm}`],
         name: `${task}: evaluate ${paradigm}`,
         cost: evalCost(task),
-        done: () => existsSync(join(dir, "summary.json")),
-        run: () => evaluate(task, paradigm, model, dir),
+        done: () =>
+          existsSync(join(dir, "summary.json")) && upToDate(join(dir, "eval_run.json"), join(model, "config.json")),
+        run: () => {
+          // Predictions of an older version of the model (retrained since) are not resumed; a finished evaluation
+          // that runs again (its model was retrained) starts over too.
+          if (
+            !upToDate(join(dir, "eval_run.json"), join(model, "config.json")) ||
+            existsSync(join(dir, "summary.json"))
+          )
+            rmSync(dir, { recursive: true, force: true });
+          return evaluate(task, paradigm, model, dir);
+        },
       });
     }
   }
 
   // ---- run what is not cached ---------------------------------------------------------------------------------------
-  const todo = stages.filter((s) => !s.done());
+  const todoIds = new Set<string>();
+  for (const s of stages) if (!s.done() || s.after.some((a) => todoIds.has(a))) todoIds.add(s.id);
+  const todo = stages.filter((s) => todoIds.has(s.id));
   const cached = stages.length - todo.length;
   if (cached) log(`rft demo: ${cached} of ${stages.length} stages already done in ${out} (cached)`);
   const estTotal = todo.reduce((a, s) => a + s.cost, 0);
@@ -375,14 +427,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const eta = (estTotal - estDone) * speed;
     log(`[${i + 1}/${todo.length}] ${s.name} | elapsed ${fmtTime((Date.now() - t0) / 1000)}, ETA ${fmtTime(eta)}`);
     const ts = Date.now();
+    const cpu0 = process.cpuUsage();
     await s.run();
     const sec = (Date.now() - ts) / 1000;
-    times[s.name] = sec;
+    const cpu = process.cpuUsage(cpu0);
+    times[s.name] = { seconds: round1(sec), cpu_seconds: round1((cpu.user + cpu.system) / 1e6) };
     writeJsonAtomic(timesPath, times);
     spent += sec;
     estDone += s.cost;
     ran.push(s.name);
-    log(`  done in ${fmtTime(sec)}`);
+    log(`  done in ${fmtTime(sec)} (${fmtTime(times[s.name]!.cpu_seconds)} CPU)`);
   }
 
   // ---- the report ---------------------------------------------------------------------------------------------------
@@ -408,7 +462,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       if (existsSync(join(tdir, r, "metrics.jsonl"))) runs.push(readRunDir(join(tdir, r), `${task}/${r}`));
   }
   const seconds = (Date.now() - t0) / 1000;
-  const stageSeconds = Object.values(times).reduce((a, x) => a + x, 0);
+  const stageSeconds = Object.values(times).reduce((a, x) => a + x.seconds, 0);
   const extra = {
     seconds: Math.round(seconds * 10) / 10,
     stage_seconds: Math.round(stageSeconds * 10) / 10,

@@ -37,28 +37,28 @@ export const PRESET_NAMES = ["quick", "full"] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
 /**
- * quick: about 13 minutes on an idle 2-core machine (measured: docs/evaluation.md). The paradigms are NOT separated at
- * this budget; it shows the pipeline end to end. full: the budgets DESIGN.md's prototypes pointed to (a long
- * perception base, about 10 minutes of GRPO per arm, 500 items per test set); about 4 hours per seed on 2 cores
- * (an estimate from the quick run's step times, not a measured run).
+ * quick: about 12 minutes on an idle 2-core machine (estimated from timed stages: docs/evaluation.md, "rft demo").
+ * The paradigms are NOT separated at this budget; it shows the pipeline end to end. full: budgets in the direction
+ * DESIGN.md's prototypes pointed to (a long perception base, about half an hour of GRPO per arm, 500 items per test
+ * set); about 7-8 hours per seed on an idle 2-core machine (an estimate from the same step times, not a measured run).
  */
 export const PRESETS: Record<PresetName, DemoBudget> = {
   quick: {
     size: "full",
-    baseSteps: 150,
-    sftSteps: 16,
-    stage1Steps: 8,
-    grpoSteps: 10,
-    limit: 16,
+    baseSteps: 40,
+    sftSteps: 6,
+    stage1Steps: 4,
+    grpoSteps: 3,
+    limit: 12,
     maxNewTokens: 128,
     evalBatch: 16,
   },
   full: {
     size: "full",
-    baseSteps: 1500,
-    sftSteps: 400,
+    baseSteps: 1000,
+    sftSteps: 300,
     stage1Steps: 100,
-    grpoSteps: 400,
+    grpoSteps: 200,
     limit: 500,
     maxNewTokens: 256,
     evalBatch: 16,
@@ -67,15 +67,15 @@ export const PRESETS: Record<PresetName, DemoBudget> = {
 
 /** Estimated idle 2-core seconds per unit of work (drive the ETA only). */
 export const COST = {
-  synth: { small: 3, full: 60 } as Record<SynthSize, number>,
-  init: 8,
-  baseStep: 1.3,
-  sftStep: 1.6,
-  stage1Step: 0.9,
-  grpoStep: 2.5,
-  /** Loading a model for a stage. */
-  load: 1,
-  evalItem: 0.12,
+  synth: { small: 3, full: 45 } as Record<SynthSize, number>,
+  init: 3,
+  baseStep: 3.4,
+  sftStep: 3,
+  stage1Step: 2.4,
+  grpoStep: 9,
+  /** Loading the model(s) of a stage. */
+  load: 2,
+  evalItem: 0.15,
 };
 
 /** The budget with every step count multiplied by `scale` (at least 1 step), and the overrides applied. */

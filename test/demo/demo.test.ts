@@ -1,0 +1,148 @@
+/**
+ * `rft demo` in a reduced mode (one task, the small benchmark, one step per training, 2 items per test set): the whole
+ * pipeline end to end, report.json's shape, the 5 paradigms × ID/OOD rows, a second run from the cache, a stage
+ * redone after its output is removed (and the evaluation of a retrained model not resumed from stale predictions),
+ * settings mismatch refused; plus the flag errors and the pure helpers.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { formatDemoTable, parseDemoTasks } from "../../src/cli/commands/demo.ts";
+import { DEMO_PARADIGMS, PRESETS, scaledBudget } from "../../src/demo/presets.ts";
+import { demoNotes } from "../../src/demo/pipeline.ts";
+import type { ResultRow } from "../../src/eval/report.ts";
+
+const BIN = fileURLToPath(new URL("../../bin/rft.js", import.meta.url));
+
+function rft(args: string[], timeout = 600_000) {
+  const r = spawnSync(process.execPath, ["--single-threaded-gc", "--v8-pool-size=1", BIN, ...args], {
+    encoding: "utf8",
+    timeout,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const SMOKE = ["--tasks", "counting", "--size", "small", "--steps-scale", "0.001", "--limit", "2"];
+
+test("rft demo (reduced): end to end, report shape, cache, stage redo, settings check", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rft-demo-"));
+  const out = join(dir, "demo");
+  try {
+    const first = rft(["demo", ...SMOKE, "--out", out]);
+    assert.equal(first.status, 0, first.stderr.slice(-3000));
+    for (const f of ["report.md", "report.html", "report.json"]) assert.ok(existsSync(join(out, f)), f);
+    const rep = JSON.parse(readFileSync(join(out, "report.json"), "utf8")) as {
+      results: Record<string, unknown>[];
+      seconds: number;
+      preset: string;
+      notes: string[];
+    };
+    assert.equal(rep.preset, "quick");
+    assert.ok(typeof rep.seconds === "number" && rep.seconds > 0);
+    // counting has 1 ID and 2 OOD sets: 5 paradigms × 3 rows, each with the documented fields.
+    assert.equal(rep.results.length, DEMO_PARADIGMS.length * 3);
+    for (const p of DEMO_PARADIGMS) {
+      const rows = rep.results.filter((r) => r.paradigm === p);
+      assert.deepEqual(rows.map((r) => r.split).sort(), ["id", "ood", "ood"], p);
+      for (const r of rows) {
+        assert.equal(r.task, "visual-counting");
+        assert.equal(r.n, 2);
+        assert.ok(typeof r.set === "string");
+        assert.ok(r.accuracy === null || ((r.accuracy as number) >= 0 && (r.accuracy as number) <= 1));
+      }
+    }
+    assert.ok(
+      rep.notes.some((n) => /cannot show/.test(n)),
+      "the report says what the quick run cannot show",
+    );
+    assert.match(first.stdout, /reason-rft-zero/);
+    assert.match(first.stdout, /ID avg/);
+    assert.match(first.stderr, /ETA/);
+
+    // A second run: every stage from the cache, the same results, at once.
+    const t0 = Date.now();
+    const second = rft(["demo", ...SMOKE, "--out", out]);
+    const secs = (Date.now() - t0) / 1000;
+    assert.equal(second.status, 0, second.stderr.slice(-2000));
+    assert.match(second.stdout, /every stage from the cache/);
+    assert.ok(secs < 60, `cached run took ${secs} s`);
+    const rep2 = JSON.parse(readFileSync(join(out, "report.json"), "utf8")) as { results: unknown[] };
+    assert.deepEqual(rep2.results, rep.results);
+
+    // Remove one model: only its training and its evaluation run again, and the evaluation starts over (the old
+    // predictions belong to the old model).
+    rmSync(join(out, "counting", "ans-sft", "final"), { recursive: true });
+    const third = rft(["demo", ...SMOKE, "--out", out]);
+    assert.equal(third.status, 0, third.stderr.slice(-2000));
+    assert.match(third.stderr, /2 stages to run/);
+    assert.match(third.stderr, /counting: ans-sft/);
+    assert.match(third.stderr, /counting: evaluate ans-sft/);
+    assert.doesNotMatch(third.stderr, /already finished/);
+
+    // Other settings in the same directory: refused, naming the setting.
+    const other = rft(["demo", ...SMOKE.slice(0, -1), "3", "--out", out]);
+    assert.equal(other.status, 1);
+    assert.match(other.stderr, /other settings \(limit: 2 → 3\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("rft demo: flag errors", () => {
+  const bad: [string[], RegExp][] = [
+    [["--tasks", "countin"], /--tasks: unknown task 'countin'/],
+    [["--tasks", "instruct"], /--tasks: unknown task 'instruct'/],
+    [["--quick", "--full"], /--quick and --full exclude each other/],
+    [["--limit", "0"], /--limit must be a positive integer/],
+    [["--steps-scale", "0"], /--steps-scale must be within/],
+    [["--size", "huge"], /--size/],
+    [["--bogus"], /bogus/],
+  ];
+  for (const [args, re] of bad) {
+    const r = rft(["demo", ...args, "--out", join(tmpdir(), "rft-demo-never")], 60_000);
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+  const help = rft(["demo", "--help"], 60_000);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /Examples:/);
+  assert.match(help.stdout, /npm start/);
+});
+
+test("rft demo: a foreign --out is refused", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rft-demo-"));
+  try {
+    writeFileSync(join(dir, "notes.txt"), "mine\n");
+    const r = rft(["demo", ...SMOKE, "--out", dir], 60_000);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /is not empty/);
+    assert.equal(readFileSync(join(dir, "notes.txt"), "utf8"), "mine\n");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("demo helpers: tasks, budgets, table, notes", () => {
+  assert.deepEqual(parseDemoTasks(["transformation,clevr-math"]), ["counting", "transformation"]);
+  assert.deepEqual(parseDemoTasks(["geometry", "counting"]), ["counting", "geometry"]);
+  const b = scaledBudget(PRESETS.quick, { stepsScale: 0.001, limit: 3, size: "small" });
+  assert.deepEqual([b.baseSteps, b.sftSteps, b.stage1Steps, b.grpoSteps, b.limit, b.size], [1, 1, 1, 1, 3, "small"]);
+  assert.equal(scaledBudget(PRESETS.full).grpoSteps, PRESETS.full.grpoSteps);
+  assert.ok(PRESETS.full.limit! >= 500, "issue 12: at least 500 items per set");
+  const rows: ResultRow[] = [
+    { task: "visual-counting", paradigm: "zero-shot", set: "clevr-math", split: "id", n: 4, accuracy: 0.25 },
+    { task: "visual-counting", paradigm: "zero-shot", set: "super-clevr", split: "ood", n: 4, accuracy: 0.5 },
+    { task: "visual-counting", paradigm: "reason-rft", set: "super-clevr", split: "ood", n: 4, accuracy: 1 },
+    { task: "visual-counting", paradigm: "reason-rft", set: "clevr-math", split: "id", n: 4, accuracy: 0 },
+  ];
+  const table = formatDemoTable(rows).split("\n");
+  assert.match(table[1]!, /clevr-math \(ID\)\s+super-clevr \(OOD\)\s+ID avg\s+OOD avg/);
+  assert.match(table[2]!, /^zero-shot\s+25\.0\s+50\.0\s+25\.0\s+50\.0$/);
+  assert.match(table[3]!, /^reason-rft\s+0\.0\s+100\.0\s+0\.0\s+100\.0$/);
+  assert.ok(demoNotes("quick", PRESETS.quick).some((n) => /not separated/.test(n)));
+  assert.ok(demoNotes("full", PRESETS.full).every((n) => !/cannot show/.test(n)));
+});
