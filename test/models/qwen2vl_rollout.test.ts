@@ -295,3 +295,21 @@ test("memory: log-probs at the 2B vocabulary (151,936) and 320 completion tokens
   assert.ok(m.grad! < m.gradOnePass! / 3, `grad peak ${mib(m.grad!)} vs one pass ${mib(m.gradOnePass!)}`);
   assert.ok(m.grad! < m.fullLogitsBytes! * 1.25, `grad peak ${mib(m.grad!)}`);
 });
+
+test("a seeded generate samples what the global stream seeded with manualSeed samples, and leaves that stream alone", () => {
+  using m = makeModel(10);
+  const ps = [sample([[1, 4, 4]], [5], 31), sample([], [6, 7], 0)];
+  const o = { maxNewTokens: 10, stopTokenIds: [], padTokenId: PAD, temperature: 1, topK: 30 };
+  t.manualSeed(21);
+  const global = generate(m, ps, o);
+  t.manualSeed(99);
+  using before = t.rand([3]);
+  t.manualSeed(99);
+  const seeded = generate(m, ps, { ...o, seed: 21 });
+  using after = t.rand([3]);
+  assert.deepEqual(
+    seeded.map((g) => g.ids),
+    global.map((g) => g.ids),
+  );
+  assert.deepEqual(after.toNumbers(), before.toNumbers(), "the global stream did not move");
+});

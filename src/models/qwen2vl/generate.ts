@@ -18,9 +18,7 @@ import {
   tidy,
   keep,
   inferenceMode,
-  manualSeed,
-  getRngState,
-  setRngState,
+  Generator as TorchGenerator,
   full,
 } from "../../tensor/index.ts";
 import type { Qwen2VLForConditionalGeneration } from "./model.ts";
@@ -36,6 +34,8 @@ export interface SamplingOptions {
   topP?: number;
   /** Keep the k most likely tokens (default 0 = off). */
   topK?: number;
+  /** Random stream of the sampler (default: libtorch's global one). */
+  generator?: TorchGenerator | null;
 }
 
 /** Per-row settings (a server batching several requests); unset fields fall back to the call's options. */
@@ -122,7 +122,7 @@ export function selectNext(logits: Tensor, o: SamplingOptions): [Tensor, Tensor]
       const removeOrig = removeSorted.scatter(-1, idx, removeSorted); // back to vocabulary order
       s = s.maskedFill(removeOrig, -Infinity);
     }
-    const tok = s.softmax(-1).multinomial(1); // [B, 1]
+    const tok = s.softmax(-1).multinomial(1, false, o.generator ?? null); // [B, 1]
     return [tok.squeeze(1), logp.gather(1, tok).squeeze(1)];
   });
 }
@@ -133,7 +133,7 @@ export function generate(
   samples: readonly PromptSample[],
   o: GenerateOptions,
 ): Generation[] {
-  const run = new SeededSteps(decodeLoop(model, samples, o), o.seed);
+  const run = new SeededSteps(decodeLoop(model, samples, o));
   for (;;) {
     const r = run.next();
     if (r.done) return r.value;
@@ -142,15 +142,15 @@ export function generate(
 
 /**
  * `generate` that yields to the event loop between decode steps, so one process can serve HTTP (or run several
- * generations interleaved) while it generates. With a seed its outputs equal `generate`'s: the sampler's RNG
- * state is swapped in for each step and out after it.
+ * generations interleaved) while it generates. With a seed its outputs equal `generate`'s: the sampler draws
+ * from its own Generator.
  */
 export async function generateAsync(
   model: Qwen2VLForConditionalGeneration,
   samples: readonly PromptSample[],
   o: GenerateOptions & { signal?: AbortSignal },
 ): Promise<Generation[]> {
-  const run = new SeededSteps(decodeLoop(model, samples, o), o.seed);
+  const run = new SeededSteps(decodeLoop(model, samples, o));
   try {
     for (;;) {
       if (o.signal?.aborted) throw new Error("generation aborted");
@@ -163,32 +163,15 @@ export async function generateAsync(
   }
 }
 
-/** Runs a decode loop one step at a time in inference mode, with its own RNG stream when seeded. */
+/**
+ * Runs a decode loop one step at a time in inference mode. A seed gives the sampler its own Generator (seeded as
+ * manualSeed would seed the global one, so the samples equal a manualSeed'ed run's): the global stream is never
+ * touched, and interleaved generations keep their own streams.
+ */
 class SeededSteps {
-  #state: Buffer | null;
-  constructor(
-    readonly it: Generator<number, Generation[]>,
-    seed: number | undefined,
-  ) {
-    if (seed === undefined) this.#state = null;
-    else {
-      const saved = getRngState();
-      manualSeed(seed);
-      this.#state = getRngState();
-      setRngState(saved);
-    }
-  }
+  constructor(readonly it: Generator<number, Generation[]>) {}
   next(): IteratorResult<number, Generation[]> {
-    const saved = this.#state ? getRngState() : null;
-    if (this.#state) setRngState(this.#state);
-    try {
-      return inferenceMode(() => this.it.next());
-    } finally {
-      if (saved) {
-        this.#state = getRngState();
-        setRngState(saved);
-      }
-    }
+    return inferenceMode(() => this.it.next());
   }
   /** Frees the loop's tensors when it is abandoned before the end. */
   close(): void {
@@ -243,10 +226,12 @@ function* decodeLoop(
   if (o.rows && o.rows.length !== B)
     throw new Error(`generate: ${o.rows.length} row settings for ${B} output rows (${B0} prompts × ${G})`);
   const rowOpt = (r: number): RowOptions => o.rows?.[r] ?? {};
+  const generator = o.seed !== undefined ? new TorchGenerator(o.seed) : (o.generator ?? null);
   const sampling: SamplingOptions[] = Array.from({ length: B }, (_, r) => ({
     temperature: rowOpt(r).temperature ?? o.temperature,
     topP: rowOpt(r).topP ?? o.topP,
     topK: rowOpt(r).topK ?? o.topK,
+    generator,
   }));
   const maxNew = Array.from({ length: B }, (_, r) => rowOpt(r).maxNewTokens ?? o.maxNewTokens);
   const stopIds = Array.from({ length: B }, (_, r) => new Set(rowOpt(r).stopTokenIds ?? o.stopTokenIds));
@@ -308,7 +293,7 @@ function* decodeLoop(
               logits,
               rows.map((r) => sampling[r]!),
             )
-          : selectNext(logits, o);
+          : selectNext(logits, { ...o, generator });
       });
       o.onStep?.(step);
       // Host sync: the loop needs the tokens to decide which rows have stopped.
