@@ -23,7 +23,15 @@ import { DEFAULT_TEMPLATES, type EvalStrategy, trainingPrompt } from "../tasks/p
 import type { RecipeName } from "../train/recipes.ts";
 import type { ResultRow, RunInput } from "../eval/report.ts";
 import type { EvalSummary } from "../eval/runner.ts";
-import { COST, DEMO_PARADIGMS, type DemoBudget, type DemoParadigm, type DemoTask, type PresetName } from "./presets.ts";
+import {
+  COST,
+  DEMO_PARADIGMS,
+  TASK_COST,
+  type DemoBudget,
+  type DemoParadigm,
+  type DemoTask,
+  type PresetName,
+} from "./presets.ts";
 
 export const DEMO_KIND = "demo";
 const SETTINGS_FILE = "demo.json";
@@ -333,7 +341,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const evalCost = (task: DemoTask) => {
     const sets = SPLITS.filter((s) => s.task === task && s.test).length;
     const per = b.limit ?? (b.size === "small" ? 20 : 1000);
-    return COST.load + sets * per * COST.evalItem * (b.maxNewTokens / 128);
+    return COST.load + sets * per * COST.evalItem * TASK_COST[task] * (b.maxNewTokens / 128);
   };
 
   for (const task of o.tasks) {
@@ -374,7 +382,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       id: `${task}/${dir}`,
       after: [`${task}/data`, dir === "reason-rft" ? `${task}/reason-rft-stage1` : "base"],
       name: `${task}: ${recipe} (${steps} steps)`,
-      cost: COST.load + steps * cost,
+      cost: COST.load + steps * cost * TASK_COST[task],
       done: () => trained(dir),
       run: () => train(`${task}/${dir}`, recipe, info.rlTask, () => files()[kind]!, from(), run(dir), steps),
     });
@@ -417,7 +425,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   if (cached) log(`rft demo: ${cached} of ${stages.length} stages already done in ${out} (cached)`);
   const estTotal = todo.reduce((a, s) => a + s.cost, 0);
   if (todo.length)
-    log(`rft demo: ${todo.length} stages to run, estimated ${fmtTime(estTotal)} on an idle 2-core machine`);
+    log(
+      `rft demo: ${todo.length} stages to run, estimated ${fmtTime(estTotal)} (stage costs measured with one core of 2; less when both are free)`,
+    );
   let estDone = 0;
   let spent = 0;
   const ran: string[] = [];

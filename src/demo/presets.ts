@@ -45,11 +45,11 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 export const PRESETS: Record<PresetName, DemoBudget> = {
   quick: {
     size: "full",
-    baseSteps: 40,
-    sftSteps: 6,
-    stage1Steps: 4,
-    grpoSteps: 3,
-    limit: 12,
+    baseSteps: 20,
+    sftSteps: 2,
+    stage1Steps: 2,
+    grpoSteps: 1,
+    limit: 8,
     maxNewTokens: 128,
     evalBatch: 16,
   },
@@ -65,18 +65,24 @@ export const PRESETS: Record<PresetName, DemoBudget> = {
   },
 };
 
-/** Estimated idle 2-core seconds per unit of work (drive the ETA only). */
+/**
+ * Estimated seconds per unit of work, measured with about one core's worth of a loaded 2-core machine (an upper bound
+ * for an idle one; docs/evaluation.md, "rft demo"). They drive the ETA only.
+ */
 export const COST = {
-  synth: { small: 3, full: 45 } as Record<SynthSize, number>,
+  synth: { small: 3, full: 60 } as Record<SynthSize, number>,
   init: 3,
-  baseStep: 3.4,
-  sftStep: 3,
-  stage1Step: 2.4,
-  grpoStep: 9,
+  baseStep: 6,
+  sftStep: 6,
+  stage1Step: 5,
+  grpoStep: 22,
   /** Loading the model(s) of a stage. */
   load: 2,
-  evalItem: 0.15,
+  evalItem: 0.3,
 };
+
+/** How much longer a step or an item of a task takes than counting's (TRANCE prompts: two images and the rules). */
+export const TASK_COST: Record<DemoTask, number> = { counting: 1, geometry: 1, transformation: 4 };
 
 /** The budget with every step count multiplied by `scale` (at least 1 step), and the overrides applied. */
 export function scaledBudget(
