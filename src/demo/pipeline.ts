@@ -515,8 +515,8 @@ export function demoNotes(preset: PresetName, b: DemoBudget): string[] {
         `${b.limit ?? "all"} items per set one standard error of an accuracy is up to ` +
         `${b.limit ? (0.5 / Math.sqrt(b.limit)).toFixed(2) : "0.02"}, larger than any difference to expect. ` +
         "Read the table as a smoke test, not as evidence for or against the paper.",
-      "What is known at this scale (DESIGN.md, PyTorch prototypes with 5–12 minutes per paradigm and 1,000 items per " +
-        "set): answer-only SFT led (.53 ID / .54 OOD), CoT-SFT then GRPO came next (.40 / .41) just above CoT-SFT " +
+      "What is known at this scale (PyTorch prototypes of a model this size with 5–12 minutes per paradigm and " +
+        "1,000 items per set, summarised in docs/evaluation.md): answer-only SFT led (.53 ID / .54 OOD), CoT-SFT then GRPO came next (.40 / .41) just above CoT-SFT " +
         "(.40 / .38), GRPO alone last (.35 / .37). `rft demo --full` trains long enough to compare the paradigms.",
       ...common,
     ];

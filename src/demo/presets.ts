@@ -37,10 +37,12 @@ export const PRESET_NAMES = ["quick", "full"] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
 /**
- * quick: about 12 minutes on an idle 2-core machine (estimated from timed stages: docs/evaluation.md, "rft demo").
- * The paradigms are NOT separated at this budget; it shows the pipeline end to end. full: budgets in the direction
- * DESIGN.md's prototypes pointed to (a long perception base, about half an hour of GRPO per arm, 500 items per test
- * set); about 7-8 hours per seed on an idle 2-core machine (an estimate from the same step times, not a measured run).
+ * quick: 11 min 15 s measured for the three tasks with the benchmark cached, at load 4.2 → 1.9 on 2 cores; about
+ * 12–15 minutes with the benchmark (docs/evaluation.md, "rft demo"). The paradigms are NOT separated at this budget;
+ * it shows the pipeline end to end. full: budgets in the direction DESIGN.md's prototypes pointed to (a longer
+ * perception base, 100 GRPO steps per arm, 500 items per test set); roughly 12 hours per seed for the three tasks on
+ * 2 cores, about 5 for counting alone (an estimate from the quick run's stage costs, not a measured run; issue 12
+ * tunes it).
  */
 export const PRESETS: Record<PresetName, DemoBudget> = {
   quick: {
@@ -55,10 +57,10 @@ export const PRESETS: Record<PresetName, DemoBudget> = {
   },
   full: {
     size: "full",
-    baseSteps: 1000,
-    sftSteps: 300,
-    stage1Steps: 100,
-    grpoSteps: 200,
+    baseSteps: 600,
+    sftSteps: 150,
+    stage1Steps: 60,
+    grpoSteps: 100,
     limit: 500,
     maxNewTokens: 256,
     evalBatch: 16,

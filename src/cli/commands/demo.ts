@@ -105,7 +105,7 @@ export const command: CommandSpec = {
     "  rft demo --tasks counting                   # one task only",
     "  rft demo --out runs/demo2 --seed 1          # another seed in another work directory",
     "  rft demo --tasks counting --size small --steps-scale 0.1 --limit 4   # a smoke run (about a minute)",
-    "  rft demo --full --out runs/demo-full        # the full preset (about 4 hours per seed on 2 cores; resumable)",
+    "  rft demo --full --out runs/demo-full        # the full preset (roughly 12 hours on 2 cores; resumable)",
     "",
     "Stages (each cached in --out; a repeated run skips finished stages, an interrupted training resumes from its",
     "latest checkpoint, an interrupted evaluation by item id): the benchmark (rft data synth), a random qwen2-vl-tiny",
