@@ -21,7 +21,6 @@
 import { performance } from "node:perf_hooks";
 import { join } from "node:path";
 import { tensor, tidy, noGrad, autocast, type Tensor } from "../tensor/index.ts";
-import { clipGradNorm } from "../nn/index.ts";
 import { generate } from "../models/qwen2vl/generate.ts";
 import { logProbBatch, type LogProbBatch } from "../models/qwen2vl/batch.ts";
 import { tokenLogProbs } from "../models/qwen2vl/logprobs.ts";
@@ -38,11 +37,10 @@ import { GrpoAlarms, MetricsLog, Progress, type Metrics } from "./metrics.ts";
 import {
   DataOrder,
   METRICS_FILE,
-  assertFinite,
-  learningRate,
   loadTrainingModel,
   makeOptimizer,
   makeSchedule,
+  optimizerStep,
   openRunDir,
   restoreLoopState,
   saveFinal,
@@ -293,16 +291,16 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
               { enabled: cfg.bf16 },
             );
           }
-          const gradNorm = clipGradNorm(
-            params.map(([, p]) => p),
-            cfg.max_grad_norm > 0 ? cfg.max_grad_norm : Infinity,
-          );
-          assertFinite({ loss, grad_norm: gradNorm }, state.step + 1, out);
-          const lr = learningRate(cfg, schedule, state.step);
-          opt.lr = lr;
-          opt.stepUpdate();
-          policy.zeroGrad();
-          state.step++;
+          const { gradNorm, lr } = optimizerStep({
+            model: policy,
+            params,
+            optimizer: opt,
+            cfg,
+            schedule,
+            state,
+            loss,
+            out,
+          });
           const t4 = performance.now();
 
           const lengths = r.completions.map((c) => c.ids.length);

@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { getRngState, setRngState } from "../tensor/index.ts";
-import { AdamW } from "../nn/index.ts";
+import { AdamW, clipGradNorm } from "../nn/index.ts";
 import { lrFactor, warmupFromRatio, type Schedule } from "../nn/optim/schedule.ts";
 import {
   loadCheckpoint,
@@ -267,6 +267,38 @@ export async function saveFinal(ctx: SaveContext): Promise<string> {
     generationConfig: ctx.loaded.generationConfig,
   });
   return dir;
+}
+
+export interface OptimizerStepInputs {
+  model: { zeroGrad(): void };
+  params: [string, import("../tensor/index.ts").Tensor][];
+  optimizer: AdamW;
+  cfg: SFTConfig | GRPOConfig;
+  schedule: Schedule;
+  state: LoopState;
+  /** The step's loss, for the NaN/Inf stop. */
+  loss: number;
+  /** The run directory (names the last good checkpoint when stopping). */
+  out: string;
+}
+
+/**
+ * One optimizer step from the accumulated gradients, the same in both loops: clip the global norm (max_grad_norm;
+ * 0 = no clipping), stop on a NaN/Inf loss or norm, set the scheduled learning rate, AdamW, zero the gradients,
+ * count the step. Returns the norm before clipping and the rate used.
+ */
+export function optimizerStep(x: OptimizerStepInputs): { gradNorm: number; lr: number } {
+  const gradNorm = clipGradNorm(
+    x.params.map(([, p]) => p),
+    x.cfg.max_grad_norm > 0 ? x.cfg.max_grad_norm : Infinity,
+  );
+  assertFinite({ loss: x.loss, grad_norm: gradNorm }, x.state.step + 1, x.out);
+  const lr = learningRate(x.cfg, x.schedule, x.state.step);
+  x.optimizer.lr = lr;
+  x.optimizer.stepUpdate();
+  x.model.zeroGrad();
+  x.state.step++;
+  return { gradNorm, lr };
 }
 
 /** Stops the run on a NaN/Inf loss or gradient norm, naming the step and the last good checkpoint. */

@@ -14,7 +14,6 @@
 import { performance } from "node:perf_hooks";
 import { join } from "node:path";
 import { tidy, autocast } from "../tensor/index.ts";
-import { clipGradNorm } from "../nn/index.ts";
 import { logProbBatch } from "../models/qwen2vl/batch.ts";
 import { tokenLogProbs } from "../models/qwen2vl/logprobs.ts";
 import { padTokenId } from "../models/qwen2vl/checkpoint.ts";
@@ -25,11 +24,10 @@ import { MetricsLog, Progress, type Metrics } from "./metrics.ts";
 import {
   DataOrder,
   METRICS_FILE,
-  assertFinite,
-  learningRate,
   loadTrainingModel,
   makeOptimizer,
   makeSchedule,
+  optimizerStep,
   openRunDir,
   restoreLoopState,
   saveFinal,
@@ -145,16 +143,7 @@ export async function trainSft(run: ResolvedRun<"sft">, o: TrainOptions = {}): P
         );
         tokens += batch.tokens;
       }
-      const gradNorm = clipGradNorm(
-        params.map(([, p]) => p),
-        cfg.max_grad_norm > 0 ? cfg.max_grad_norm : Infinity,
-      );
-      assertFinite({ loss, grad_norm: gradNorm }, state.step + 1, out);
-      const lr = learningRate(cfg, schedule, state.step);
-      opt.lr = lr;
-      opt.stepUpdate();
-      model.zeroGrad();
-      state.step++;
+      const { gradNorm, lr } = optimizerStep({ model, params, optimizer: opt, cfg, schedule, state, loss, out });
 
       const seconds = (performance.now() - t0) / 1000;
       const m: Metrics = {
