@@ -32,6 +32,11 @@ export interface CommandSpec {
   options: Record<string, OptionSpec>;
   /** Allow positional arguments (their meaning is described in `details`). */
   positionals?: boolean;
+  /**
+   * The words after the first `--` are not parsed: they reach run() unchanged as the positionals (empty when there
+   * is no `--`), e.g. the worker command of `rft launch`. Other positionals are refused.
+   */
+  passThrough?: boolean;
   run(opts: ParsedOptions, positionals: string[]): Promise<number | void> | number | void;
 }
 
@@ -110,6 +115,12 @@ export function parseCommand(
     if (o.type === "strings") options[name].multiple = true;
     if (o.short) options[name].short = o.short;
   }
+  let tail: string[] | undefined;
+  if (cmd.passThrough) {
+    const cut = argv.indexOf("--");
+    tail = cut < 0 ? [] : argv.slice(cut + 1);
+    if (cut >= 0) argv = argv.slice(0, cut);
+  }
   // "--seed -3": node's parser takes "-3" for a flag; a number option's value may be negative, so join them.
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -128,6 +139,11 @@ export function parseCommand(
     throw new UsageError((e as Error).message.replace(/\. To specify a positional.*$/s, ""));
   }
   if (parsed.values.help) return { opts: {}, positionals: [], help: true };
+  if (parsed.positionals.length && cmd.passThrough) {
+    throw new UsageError(
+      `unexpected argument '${parsed.positionals[0]}': the command goes after '--' (see rft ${cmd.name} --help)`,
+    );
+  }
   if (parsed.positionals.length && !cmd.positionals) {
     throw new UsageError(`unexpected argument '${parsed.positionals[0]}' (see rft ${cmd.name} --help)`);
   }
@@ -153,5 +169,5 @@ export function parseCommand(
       opts[name] = raw as string | boolean | string[];
     }
   }
-  return { opts, positionals: parsed.positionals, help: false };
+  return { opts, positionals: tail ?? parsed.positionals, help: false };
 }

@@ -25,6 +25,8 @@ const COMMANDS: Record<string, Loader> = {
   report: async () => (await import("./commands/report.ts")).command,
   train: async () => (await import("./commands/train.ts")).command,
   demo: async () => (await import("./commands/demo.ts")).command,
+  // distributed (issue 11)
+  launch: async () => (await import("./commands/launch.ts")).command,
 };
 
 /**
@@ -47,6 +49,7 @@ const SUMMARIES: Record<string, string> = {
   report: "tables (ours beside the paper's) and training curves from eval and run directories",
   train: "train with a recipe: ans-sft, cot-sft, reason-rft-stage1 (SFT), reason-rft-zero, reason-rft (GRPO)",
   demo: "the paper at mini scale: benchmark, tiny base model, five paradigms per task, ID/OOD report (npm start)",
+  launch: "start N data-parallel workers with torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, ...)",
 };
 
 /** The one-line description of a command in `rft --help` ("" when it has none). */
