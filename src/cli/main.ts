@@ -27,6 +27,7 @@ const COMMANDS: Record<string, Loader> = {
   demo: async () => (await import("./commands/demo.ts")).command,
   // distributed (issue 11)
   launch: async () => (await import("./commands/launch.ts")).command,
+  plan: async () => (await import("./commands/plan.ts")).command,
 };
 
 /**
@@ -50,6 +51,7 @@ const SUMMARIES: Record<string, string> = {
   train: "train with a recipe: ans-sft, cot-sft, reason-rft-stage1 (SFT), reason-rft-zero, reason-rft (GRPO)",
   demo: "the paper at mini scale: benchmark, tiny base model, five paradigms per task, ID/OOD report (npm start)",
   launch: "start N data-parallel workers with torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, ...)",
+  plan: "memory per rank of SFT and GRPO (weights, gradients, optimizer, activations, KV cache) and the micro-batch that fits",
 };
 
 /** The one-line description of a command in `rft --help` ("" when it has none). */
