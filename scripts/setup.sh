@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-time (idempotent) set-up for a fresh Debian/Ubuntu machine:
-#   1. libtorch: $LIBTORCH if set, else Debian's libtorch-dev (+ libopenblas0-openmp), installed with apt when missing;
+#   1. libtorch: $LIBTORCH if set, else Debian's libtorch-dev (+ libopenblas0-openmp, and libgloo-dev: the Gloo headers
+#      the c10d binding is built against), installed with apt when missing;
 #   2. chromium (Debian's package) for the headless-browser tests, installed with apt when missing (not for npm start);
 #   3. npm dependencies (npm ci, only when node_modules is missing or older than package-lock.json);
 #   4. the native addon (native/build/Release/rft_native.node), rebuilt when its sources changed.
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 say() { echo "[setup] $*" >&2; }
 die() { echo "[setup] ERROR: $*" >&2; exit 1; }
 
-APT_PKGS=(libtorch-dev libopenblas0-openmp)
+APT_PKGS=(libtorch-dev libopenblas0-openmp libgloo-dev)
 # python3-torch is optional: it runs the PyTorch anchors in bench/ and the fixture generators in scripts/.
 if [ -n "${RFT_WITH_PYTORCH:-}" ]; then APT_PKGS+=(python3-torch); fi
 

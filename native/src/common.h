@@ -7,6 +7,7 @@
 //   autograd.cc backward/grad, grad/inference/autocast modes
 //   rng.cc      Generator objects, the default generators' seed and state
 //   threads.cc  intra-op thread count
+//   distributed.cc c10d: TCPStore and process groups (Gloo, NCCL) for data-parallel training
 // Hot helpers (wrap/unwrap/accounting) are inline here so every translation unit can inline them.
 //
 // One JS thread: the globals below (g_scoped, the counters, g_storages, the op table in ops.cc, the inference-mode
@@ -181,5 +182,6 @@ void register_ops(Napi::Env env, Napi::Object exports);
 void register_autograd(Napi::Env env, Napi::Object exports);
 void register_rng(Napi::Env env, Napi::Object exports);
 void register_threads(Napi::Env env, Napi::Object exports);
+void register_distributed(Napi::Env env, Napi::Object exports);
 
 }  // namespace rft

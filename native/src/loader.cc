@@ -49,6 +49,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_autograd(env, exports);
   register_rng(env, exports);
   register_threads(env, exports);
+  register_distributed(env, exports);
   export_fn(env, exports, "buildInfo", BuildInfo);
   return exports;
 }

@@ -40,6 +40,28 @@ export interface NativeGenerator {
   device(): string;
 }
 
+/** A c10d TCPStore (distributed.cc). */
+export interface NativeStore {
+  set(key: string, value: Buffer | string): void;
+  get(key: string): Buffer;
+  add(key: string, delta: number): number;
+  wait(keys: string[], timeoutMs?: number): void;
+  check(keys: string[]): boolean;
+  numKeys(): number;
+  setTimeout(ms: number): void;
+}
+
+/** A c10d process group (distributed.cc); collectives block until done and throw on a peer's failure or timeout. */
+export interface NativeProcessGroup {
+  allReduce(tensors: NativeHandle[], op?: string, timeoutMs?: number): void;
+  broadcast(tensors: NativeHandle[], root: number, timeoutMs?: number): void;
+  allGather(outputs: NativeHandle[], input: NativeHandle, timeoutMs?: number): void;
+  barrier(timeoutMs?: number): void;
+  rank(): number;
+  size(): number;
+  backend(): string;
+}
+
 export interface RawBinding {
   opHandle(name: string, overload: string): number;
   call(id: number, ...args: unknown[]): NativeValue;
@@ -97,6 +119,19 @@ export interface RawBinding {
   /** The largest thread count setNumThreads accepts: min(1024, 4 x cores). */
   maxThreads(): number;
   memory(): NativeMemory;
+  /** Which c10d backends this build has (Gloo needs its headers at build time; NCCL a CUDA libtorch). */
+  distributedBackends(): { gloo: boolean; nccl: boolean };
+  Store?: new (
+    host: string,
+    port: number,
+    o: { isServer: boolean; worldSize?: number; timeoutMs?: number; waitWorkers?: boolean },
+  ) => NativeStore;
+  ProcessGroup?: new (
+    store: NativeStore,
+    rank: number,
+    size: number,
+    o: { backend?: string; timeoutMs?: number; prefix?: string; hostname?: string; iface?: string },
+  ) => NativeProcessGroup;
   buildInfo(): { torchVersion: string; config: string; parallel: string; hasCuda: boolean; hasMkldnn: boolean };
 }
 

@@ -12,3 +12,5 @@ export type { DType } from "./dtype.ts";
 export { DTYPE_BYTES, isFloating } from "./dtype.ts";
 /** Every ATen operator overload, typed, generated from the installed libtorch's schemas (codegen/gen_ops.ts). */
 export * as aten from "./ops.generated.ts";
+export { Store, ProcessGroup, distributedBackends } from "./distributed.ts";
+export type { ReduceOp, Backend, StoreOptions, ProcessGroupOptions } from "./distributed.ts";
