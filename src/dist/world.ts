@@ -19,7 +19,9 @@ export interface World {
   /** Rank 0: the process that writes checkpoints, metrics and logs. */
   readonly isMain: boolean;
   readonly backend: Backend | "none";
+  /** Reduces each tensor across ranks, in place (one collective per tensor: flatten many small ones first). */
   allReduce(tensors: readonly Tensor[], op?: ReduceOp): void;
+  /** Copies rank `root`'s values of each tensor into every rank's, in place (one collective per tensor). */
   broadcast(tensors: readonly Tensor[], root?: number): void;
   /** Each rank's `input`, in rank order (new tensors, owned by the caller). */
   allGather(input: Tensor): Tensor[];
@@ -131,10 +133,10 @@ class GroupWorld implements World {
     }
   }
   allReduce(tensors: readonly Tensor[], op: ReduceOp = "sum"): void {
-    this.#run("all-reduce", () => this.pg.allReduce(tensors, op));
+    this.#run("all-reduce", () => tensors.forEach((t) => this.pg.allReduce([t], op)));
   }
   broadcast(tensors: readonly Tensor[], root = 0): void {
-    this.#run("broadcast", () => this.pg.broadcast(tensors, root));
+    this.#run("broadcast", () => tensors.forEach((t) => this.pg.broadcast([t], root)));
   }
   allGather(input: Tensor): Tensor[] {
     const outs = Array.from({ length: this.size }, () => zeros(input.shape, { dtype: input.dtype }));
@@ -193,8 +195,8 @@ export function initWorld(o: WorldOptions = {}): World {
   const ifname = env.GLOO_SOCKET_IFNAME?.split(",")[0];
   try {
     store = new Store(w.masterAddr, w.masterPort, {
-    isServer: w.rank === 0 && !w.agentStore,
-    worldSize: w.size,
+      isServer: w.rank === 0 && !w.agentStore,
+      worldSize: w.size,
       timeoutMs,
     });
     pg = new ProcessGroup(store, w.rank, w.size, {

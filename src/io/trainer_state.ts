@@ -143,7 +143,9 @@ export function loadTrainerState(dir: string, opts: LoadTrainerStateOptions = {}
   const { format: _f, version: _v, optimizer: opt, ...state } = r.data;
   if (opts.expectWorldSize !== undefined && state.world_size !== opts.expectWorldSize)
     throw new TrainerStateError(
-      `${path}: written by ${state.world_size} rank(s), resuming with ${opts.expectWorldSize} (world_size differs)`,
+      `${path}: written by a run of ${state.world_size} rank(s), resuming with ${opts.expectWorldSize} (world_size differs): ` +
+        `the data order and batch layout depend on the number of ranks, so resume with the same number ` +
+        `(rft launch --nproc/--nnodes giving WORLD_SIZE=${state.world_size}), or start a new run from this checkpoint's weights`,
     );
   if (opts.optimizer) {
     if (!opt) throw new TrainerStateError(`${path}: no optimizer state was saved with this trainer state`);

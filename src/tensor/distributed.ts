@@ -95,11 +95,14 @@ export class ProcessGroup {
   get backend(): string {
     return this.#pg.backend();
   }
-  /** Reduces `tensors` across ranks in place (each tensor separately; all ranks pass the same shapes). */
+  /**
+   * Reduces across ranks in place. `tensors` follows c10d: one tensor per local device, all of one shape (on CPU:
+   * one tensor). To reduce several tensors, call once per tensor or flatten them into one (src/dist/ddp.ts).
+   */
   allReduce(tensors: readonly Tensor[], op: ReduceOp = "sum", timeoutMs?: number): void {
     this.#pg.allReduce(tensors.map(handleOf), op, timeoutMs);
   }
-  /** Copies rank `root`'s tensors into everyone's, in place. */
+  /** Copies rank `root`'s tensor into everyone's, in place (one tensor per local device, as allReduce). */
   broadcast(tensors: readonly Tensor[], root = 0, timeoutMs?: number): void {
     this.#pg.broadcast(tensors.map(handleOf), root, timeoutMs);
   }

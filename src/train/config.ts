@@ -148,6 +148,15 @@ export const SFT_FIELDS = {
   logging_steps: f.int(posInt, 5, "HF", "write metrics every this many optimizer steps"),
   save_steps: f.int(posInt, 200, "HF", "write OUT/checkpoint-<step>/ every this many optimizer steps"),
   save_total_limit: f.optInt(posInt, "HF", "keep at most this many checkpoints; null = all"),
+  // -- data parallel (rft launch / torchrun) --
+  ddp_backend: f.oneOf(
+    ["gloo", "nccl"] as const,
+    "gloo",
+    "HF",
+    "c10d backend when WORLD_SIZE > 1 (nccl needs a CUDA libtorch)",
+  ),
+  ddp_timeout: f.int(posInt, 1800, "HF", "seconds a rank waits for the others in a collective before failing"),
+  ddp_bucket_cap_mb: f.num(posNum, 25, "HF", "gradients are all-reduced in buckets of this many MiB"),
 } satisfies Fields;
 
 // =====================================================================================================================
@@ -242,6 +251,15 @@ export const GRPO_FIELDS = {
   logging_steps: f.int(posInt, 1, "HF", "write metrics every this many optimizer steps"),
   save_steps: f.int(posInt, 100, "HF", "write OUT/checkpoint-<step>/ every this many optimizer steps"),
   save_total_limit: f.optInt(posInt, "HF", "keep at most this many checkpoints; null = all"),
+  // -- data parallel (rft launch / torchrun) --
+  ddp_backend: f.oneOf(
+    ["gloo", "nccl"] as const,
+    "gloo",
+    "HF",
+    "c10d backend when WORLD_SIZE > 1 (nccl needs a CUDA libtorch)",
+  ),
+  ddp_timeout: f.int(posInt, 1800, "HF", "seconds a rank waits for the others in a collective before failing"),
+  ddp_bucket_cap_mb: f.num(posNum, 25, "HF", "gradients are all-reduced in buckets of this many MiB"),
 } satisfies Fields;
 
 /** The `rft train` flags that set config fields (the `[--flag]` in the docs): flag name → field, same in both trainers. */

@@ -15,8 +15,14 @@
  * major groups); a completion ends at any stop id and nothing after it is scored or trained on; exactly G samples
  * per prompt; β = 0 loads no reference model.
  *
- * Exact resume: the data order is a function of (seed, epoch), rollouts are sampled from a seed derived from
- * (seed, step), and checkpoints are taken between generation rounds.
+ * Exact resume: the data order is a function of (seed, epoch), rollouts are sampled from seeds derived from
+ * (seed, step, prompt position), and checkpoints are taken between generation rounds.
+ *
+ * Data parallel (rft launch): the round's prompts are the global batch (per_device_train_batch_size ×
+ * gradient_accumulation_steps / G prompts per rank); rank r generates and trains on its own contiguous slice, so a
+ * group never spans ranks and its statistics stay per group; each prompt's samples come from its own seed, so the
+ * rollouts do not depend on the number of ranks. Gradients are averaged across ranks before each optimizer step and
+ * the metrics are computed over the whole round (rank 0 writes them).
  */
 import { performance } from "node:perf_hooks";
 import { join } from "node:path";
@@ -41,13 +47,16 @@ import {
   makeOptimizer,
   makeSchedule,
   optimizerStep,
-  openRunDir,
+  openSharedRunDir,
   restoreLoopState,
   saveFinal,
   saveRunCheckpoint,
   trainableParameters,
+  trainingWorld,
   type LoopState,
 } from "./run.ts";
+import { allReduceGradients, broadcastParameters } from "../dist/ddp.ts";
+import type { World } from "../dist/world.ts";
 import type { TrainOptions, TrainResult } from "./sft.ts";
 
 /** One scored rollout: G completions of each of P prompts, prompt-major. */
@@ -63,21 +72,26 @@ interface Rollouts {
   rewardSeconds: number;
 }
 
-/** The seed of step `step`'s rollouts: a function of the run's seed and the step only (exact resume). */
-export function rolloutSeed(seed: number, step: number, round = 0): number {
-  return hash32(`grpo-rollout/${seed}/${step}/${round}`);
+/**
+ * The seed of the samples of the prompt at position `position` of step `step`'s generation round `round`: a function
+ * of the run's seed and these positions only (exact resume; the same rollouts on any number of ranks).
+ */
+export function rolloutSeed(seed: number, step: number, round = 0, position = 0): number {
+  return hash32(`grpo-rollout/${seed}/${step}/${round}/${position}`);
 }
 
 export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}): Promise<TrainResult> {
   const cfg: GRPOConfig = run.config;
-  const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
+  const world = trainingWorld(cfg, o.world);
+  const log = !world.isMain ? () => {} : (o.log ?? ((m: string) => process.stderr.write(m + "\n")));
   log(run.headline);
 
   // ---- set-up ------------------------------------------------------------------------------------------------------
   const task = cfg.task_name as RlTask | null;
   if (!task || !(task in RL_TASKS))
     throw new Error(`--task: GRPO needs a reward task (${Object.keys(RL_TASKS).join(", ")})`);
-  const { out, resumeFrom } = openRunDir(
+  const { out, resumeFrom } = openSharedRunDir(
+    world,
     "grpo",
     cfg,
     { recipe: run.recipe.name, profile: run.profile, why: run.why },
@@ -96,6 +110,7 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
     cfg.beta > 0 ? (await loadCheckpoint(cfg.model_name_or_path!, { dtype: policy.dtype })).model.eval() : null;
   ref?.freeze();
   policy.train();
+  broadcastParameters(world, policy.parameters());
   const params = trainableParameters(policy, { freeze_vision_tower: cfg.freeze_vision_tower });
   const opt = makeOptimizer(params, cfg);
   const plan = grpoBatchPlan(cfg);
@@ -103,15 +118,15 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
   const rounds =
     cfg.max_steps > 0
       ? Math.ceil(cfg.max_steps / plan.stepsPerGeneration)
-      : Math.ceil((cfg.num_train_epochs * records.length) / plan.promptsPerStep);
+      : Math.ceil((cfg.num_train_epochs * records.length) / (plan.promptsPerStep * world.size));
   const total = cfg.max_steps > 0 ? cfg.max_steps : rounds * plan.stepsPerGeneration;
   const schedule = makeSchedule(cfg, total);
-  const state: LoopState = { step: 0, data: new DataOrder(records.length, cfg.seed) };
+  const state: LoopState = { step: 0, data: new DataOrder(records.length, cfg.seed), worldSize: world.size };
   if (resumeFrom) {
     restoreLoopState(resumeFrom, state, opt);
     log(`resuming from ${resumeFrom} at step ${state.step} (epoch ${state.data.progress.toFixed(3)})`);
   }
-  const metrics = new MetricsLog(join(out, METRICS_FILE));
+  const metrics = new MetricsLog(join(out, METRICS_FILE), world.isMain);
   metrics.truncateAfter(state.step);
   const pad = padTokenId(loaded.generationConfig, policy.config);
   const stops = stopTokenIds(loaded.generationConfig, policy.config);
@@ -129,16 +144,18 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
     startDir: cfg.model_name_or_path!,
     loaded,
     saveTotalLimit: cfg.save_total_limit,
+    isMain: world.isMain,
   };
   const progress = new Progress({
     total,
     keys: ["reward", "loss", "kl", "completions/mean_length"],
     every: cfg.logging_steps,
     stream: o.stream,
+    enabled: world.isMain,
   });
   const alarms = new GrpoAlarms();
   log(
-    `grpo: ${records.length} prompts, ${total} optimizer steps; each round ${plan.promptsPerStep} prompts × G ${G} = ${plan.completionsPerStep} completions in ${plan.microBatches} micro-batches of ${plan.completionsPerMicroBatch}, μ ${plan.stepsPerGeneration}; rewards ${rewards.names.join(" + ")}; ${ref ? `reference model (β ${cfg.beta})` : "no reference model (β 0)"}`,
+    `grpo: ${records.length} prompts, ${total} optimizer steps; each round ${world.size > 1 ? `${world.size} ranks × ` : ""}${plan.promptsPerStep} prompts × G ${G} = ${plan.completionsPerStep} completions in ${plan.microBatches} micro-batches of ${plan.completionsPerMicroBatch}, μ ${plan.stepsPerGeneration}; rewards ${rewards.names.join(" + ")}; ${ref ? `reference model (β ${cfg.beta})` : "no reference model (β 0)"}`,
   );
   const history: Metrics[] = [];
 
@@ -150,8 +167,13 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
     const keptTotals: number[] = [];
     let need = plan.promptsPerStep;
     let rewardSeconds = 0;
-    for (let round = 0; need > 0; round++) {
-      const examples = await Promise.all(state.data.take(need).map(example));
+    for (let round = 0; ; round++) {
+      // The round's prompts across all ranks; this rank's are its slice (positions `first`…).
+      const needs = world.gatherNumbers([need]).map((x) => x[0]!);
+      if (needs.every((n) => n === 0)) break;
+      const first = needs.slice(0, world.rank).reduce((a, b) => a + b, 0);
+      const ids = state.data.take(needs.reduce((a, b) => a + b, 0)).slice(first, first + need);
+      const examples = await Promise.all(ids.map(example));
       const gens = generate(
         policy,
         examples.map((e) => e.prompt),
@@ -163,7 +185,7 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
           temperature: cfg.temperature,
           topP: cfg.top_p,
           topK: cfg.top_k,
-          seed: rolloutSeed(cfg.seed, step, round),
+          promptSeeds: examples.map((_, i) => rolloutSeed(cfg.seed, step, round, first + i)),
           tokenizer: tokenizer!,
         },
       );
@@ -247,6 +269,9 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
       const r = await rollout(state.step);
       const t1 = performance.now();
       const mbs = microBatches(r);
+      const all = gatherRound(world, r, rewards.names); // the whole round's numbers, for the metrics
+      // dapo normalises by the round's tokens on all ranks; averaging over ranks divides by the world size again.
+      const totalTokens = all.lengths.reduce((a, b) => a + b, 0) / world.size;
       const t2 = performance.now();
       try {
         for (let it = 0; it < plan.stepsPerGeneration && state.step < total; it++) {
@@ -275,7 +300,7 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
                     lossType: cfg.loss_type,
                     maxCompletionLength: cfg.max_completion_length,
                     gradientAccumulationSteps: mbs.length,
-                    totalTokens: r.completions.reduce((a, c) => a + c.ids.length, 0),
+                    totalTokens,
                   },
                 );
                 l.loss.backward();
@@ -291,6 +316,17 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
               { enabled: cfg.bf16 },
             );
           }
+          allReduceGradients(
+            world,
+            params.map(([, p]) => p),
+            cfg.ddp_bucket_cap_mb * 2 ** 20,
+          );
+          [loss, kl, clip, entropy] = world.reduceNumbers([loss, kl, clip, entropy]).map((x) => x / world.size) as [
+            number,
+            number,
+            number,
+            number,
+          ];
           const { gradNorm, lr } = optimizerStep({
             model: policy,
             params,
@@ -303,7 +339,7 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
           });
           const t4 = performance.now();
 
-          const lengths = r.completions.map((c) => c.ids.length);
+          const lengths = all.lengths;
           const m: Metrics = {
             step: state.step,
             epoch: state.data.progress,
@@ -311,20 +347,17 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
             learning_rate: lr,
             grad_norm: gradNorm,
             tokens_per_second: lengths.reduce((a, b) => a + b, 0) / ((t4 - t0) / 1000),
-            reward: mean(r.totals),
-            reward_std: mean(r.groupStd),
+            reward: mean(all.totals),
+            reward_std: mean(all.groupStd),
             ...Object.fromEntries(
-              rewards.names.map((n) => [
-                `rewards/${n}/mean`,
-                mean(r.rewards[n]!.filter((v): v is number => v !== null)),
-              ]),
+              rewards.names.map((n) => [`rewards/${n}/mean`, mean(all.rewards[n]!.filter((v) => !Number.isNaN(v)))]),
             ),
             kl,
             "completions/mean_length": mean(lengths),
             "completions/max_length": Math.max(...lengths),
-            "completions/clipped_ratio": mean(r.completions.map((c) => (c.clipped ? 1 : 0))),
+            "completions/clipped_ratio": mean(all.clipped),
             "clip_ratio/region_mean": clip,
-            frac_reward_zero_std: fracZeroStdOf(r.groupStd),
+            frac_reward_zero_std: fracZeroStdOf(all.groupStd),
             ...(it === 0 ? { entropy } : {}),
             "time/generate": it === 0 ? (t1 - t0) / 1000 - r.rewardSeconds : 0,
             "time/reward": it === 0 ? r.rewardSeconds : 0,
@@ -364,11 +397,24 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
   }
   await saveRunCheckpoint(saveCtx, state, opt);
   const final = await saveFinal(saveCtx);
+  world.barrier(); // every rank ends after rank 0 wrote the final model
   log(`done: ${state.step} steps; final model in ${final}`);
   opt.dispose();
   policy.dispose();
   ref?.dispose();
   return { out, final, steps: state.step, metrics: history };
+}
+
+/** A round's per-completion numbers from every rank, in rank order (= one process's order); null rewards → NaN. */
+function gatherRound(world: World, r: Rollouts, names: readonly string[]) {
+  const cat = (xs: readonly number[]) => world.gatherNumbers(xs).flat();
+  return {
+    totals: cat(r.totals),
+    groupStd: cat(r.groupStd),
+    lengths: cat(r.completions.map((c) => c.ids.length)),
+    clipped: cat(r.completions.map((c) => (c.clipped ? 1 : 0))),
+    rewards: Object.fromEntries(names.map((n) => [n, cat(r.rewards[n]!.map((v) => v ?? NaN))])),
+  };
 }
 
 function mean(xs: readonly number[]): number {

@@ -13,10 +13,15 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs
 export type Metrics = Record<string, number>;
 
 export class MetricsLog {
-  constructor(readonly path: string) {}
+  /** `enabled` false (ranks other than 0 of a data-parallel run): writes nothing. */
+  constructor(
+    readonly path: string,
+    readonly enabled = true,
+  ) {}
 
   /** Keeps only the lines of steps ≤ `step` (resume), or starts an empty file. */
   truncateAfter(step: number): void {
+    if (!this.enabled) return;
     if (!existsSync(this.path)) {
       writeFileSync(this.path, "");
       return;
@@ -35,7 +40,7 @@ export class MetricsLog {
   }
 
   append(m: Metrics): void {
-    appendFileSync(this.path, JSON.stringify(m) + "\n");
+    if (this.enabled) appendFileSync(this.path, JSON.stringify(m) + "\n");
   }
 
   /** Every line, parsed. */
@@ -70,6 +75,8 @@ export interface ProgressOptions {
   every: number;
   stream?: NodeJS.WriteStream;
   label?: string;
+  /** false: print nothing (ranks other than 0 of a data-parallel run). Default true. */
+  enabled?: boolean;
 }
 
 export class Progress {
@@ -86,6 +93,7 @@ export class Progress {
 
   /** Reports step `step` (1-based, of `total`) with its metrics. */
   update(step: number, m: Metrics): void {
+    if (this.o.enabled === false) return;
     if (this.#firstStep < 0) this.#firstStep = step - 1;
     const elapsed = (Date.now() - this.#start) / 1000;
     const done = step - this.#firstStep;
@@ -102,6 +110,7 @@ export class Progress {
 
   /** A message on its own line (the TTY line is redrawn by the next update). */
   log(msg: string): void {
+    if (this.o.enabled === false) return;
     if (this.#dirty) this.#stream.write("\r\x1b[K");
     this.#dirty = false;
     this.#stream.write(msg + "\n");

@@ -7,7 +7,9 @@
  *   into place (saveCheckpoint), `save_total_limit` pruning, and `OUT/final/`;
  * - the model to train (start checkpoint or resume checkpoint), freezing, AdamW with HF's no-decay groups, the
  *   learning-rate schedule, the data order (a pure function of seed and epoch, so a data position is two integers);
- * - the NaN/Inf stop.
+ * - the NaN/Inf stop;
+ * - data parallelism: the world of the run (torchrun's variables; one process alone without them), rank 0 alone
+ *   opening the run directory and writing checkpoints.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -32,6 +34,7 @@ import {
   type TrainerState,
 } from "../io/trainer_state.ts";
 import { writeRunConfig, type SFTConfig, type GRPOConfig, type TrainerKind } from "./config.ts";
+import { initWorld, type World } from "../dist/world.ts";
 
 export const RUN_KIND = "training-run";
 export const FINAL_DIR = "final";
@@ -72,6 +75,35 @@ export function openRunDir(
   writeOutputMarker(out, RUN_KIND, "rft train");
   writeRunConfig(out, kind, cfg, meta);
   return { out, resumeFrom: o.resume ? latestCheckpoint(out) : null };
+}
+
+/** The processes of this run: from torchrun's variables (rft launch), else this process alone. */
+export function trainingWorld(cfg: SFTConfig | GRPOConfig, given?: World): World {
+  return given ?? initWorld({ timeoutMs: cfg.ddp_timeout * 1000, backend: cfg.ddp_backend });
+}
+
+/**
+ * openRunDir for a data-parallel run: rank 0 prepares OUT and picks the checkpoint to resume from, then tells the
+ * other ranks (which read that checkpoint from the same path: OUT must be on a file system every node sees).
+ * A refusal on rank 0 (OUT exists, no run to resume) becomes an error on every rank, not a hang.
+ */
+export function openSharedRunDir(world: World, ...args: Parameters<typeof openRunDir>): ReturnType<typeof openRunDir> {
+  if (world.size === 1) return openRunDir(...args);
+  let res: ReturnType<typeof openRunDir> | null = null;
+  let err: unknown = null;
+  if (world.isMain) {
+    try {
+      res = openRunDir(...args);
+    } catch (e) {
+      err = e;
+    }
+  }
+  const step = res?.resumeFrom ? Number(/checkpoint-(\d+)$/.exec(res.resumeFrom)![1]) : -1;
+  const [failed, resumeStep] = world.reduceNumbers(world.isMain ? [err ? 1 : 0, step] : [0, 0]);
+  if (err) throw err;
+  if (failed) throw new Error(`rank ${world.rank}: rank 0 could not open the run directory (its error says why)`);
+  const out = resolve(args[1].output_dir!);
+  return res ?? { out, resumeFrom: resumeStep! >= 0 ? join(out, `checkpoint-${resumeStep}`) : null };
 }
 
 /** `OUT/checkpoint-<step>` directories that hold a trainer state, by step ascending. */
@@ -204,6 +236,8 @@ export interface LoopState {
   /** Extra host RNG streams by name (restored in place). */
   rngs?: Record<string, Rng>;
   extras?: Record<string, unknown>;
+  /** Ranks of the run (saved; a resume with another number is refused). Default 1. */
+  worldSize?: number;
 }
 
 export function trainerStateOf(s: LoopState): TrainerState {
@@ -215,12 +249,13 @@ export function trainerStateOf(s: LoopState): TrainerState {
     data_position: s.data.position(),
     rng_states: rng,
     extras: s.extras ?? {},
+    world_size: s.worldSize ?? 1,
   });
 }
 
 /** Restores step, data position, RNG streams and the optimizer from a checkpoint directory; returns the state. */
 export function restoreLoopState(dir: string, s: LoopState, optimizer: AdamW): TrainerState {
-  const st = loadTrainerState(dir, { optimizer, expectWorldSize: 1 });
+  const st = loadTrainerState(dir, { optimizer, expectWorldSize: s.worldSize ?? 1 });
   s.step = st.global_step;
   s.data.restore(st.data_position);
   setRngState(rngBytesOf(st, "torch"));
@@ -239,11 +274,14 @@ export interface SaveContext {
   startDir: string;
   loaded: LoadedCheckpoint;
   saveTotalLimit: number | null;
+  /** Whether this process writes (rank 0 of a data-parallel run); default true. */
+  isMain?: boolean;
 }
 
 /** Writes OUT/checkpoint-<step>/ (atomically) and prunes old ones beyond save_total_limit. */
 export async function saveRunCheckpoint(ctx: SaveContext, s: LoopState, optimizer: AdamW): Promise<string> {
   const dir = join(ctx.out, `checkpoint-${s.step}`);
+  if (ctx.isMain === false) return dir;
   await saveCheckpoint(ctx.model, dir, {
     tokenizerDir: ctx.startDir,
     preprocessor: ctx.loaded.preprocessor,
@@ -261,6 +299,7 @@ export async function saveRunCheckpoint(ctx: SaveContext, s: LoopState, optimize
 /** Writes the final model as a Hugging Face directory at OUT/final/. */
 export async function saveFinal(ctx: SaveContext): Promise<string> {
   const dir = join(ctx.out, FINAL_DIR);
+  if (ctx.isMain === false) return dir;
   await saveCheckpoint(ctx.model, dir, {
     tokenizerDir: ctx.startDir,
     preprocessor: ctx.loaded.preprocessor,

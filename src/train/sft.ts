@@ -28,13 +28,16 @@ import {
   makeOptimizer,
   makeSchedule,
   optimizerStep,
-  openRunDir,
+  openSharedRunDir,
   restoreLoopState,
   saveFinal,
   saveRunCheckpoint,
   trainableParameters,
+  trainingWorld,
   type LoopState,
 } from "./run.ts";
+import { allReduceGradients, broadcastParameters } from "../dist/ddp.ts";
+import type { World } from "../dist/world.ts";
 
 export interface TrainOptions {
   resume?: boolean;
@@ -43,6 +46,8 @@ export interface TrainOptions {
   stream?: NodeJS.WriteStream;
   /** Called after each optimizer step with its metrics (tests, the demo). */
   onStep?: (m: Metrics) => void;
+  /** The processes of the run (default: from torchrun's variables; this process alone without them). */
+  world?: World;
 }
 
 export interface TrainResult {
@@ -54,11 +59,13 @@ export interface TrainResult {
 
 export async function trainSft(run: ResolvedRun<"sft">, o: TrainOptions = {}): Promise<TrainResult> {
   const cfg: SFTConfig = run.config;
-  const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
+  const world = trainingWorld(cfg, o.world);
+  const log = !world.isMain ? () => {} : (o.log ?? ((m: string) => process.stderr.write(m + "\n")));
   log(run.headline);
 
   // ---- set-up ------------------------------------------------------------------------------------------------------
-  const { out, resumeFrom } = openRunDir(
+  const { out, resumeFrom } = openSharedRunDir(
+    world,
     "sft",
     cfg,
     { recipe: run.recipe.name, profile: run.profile, why: run.why },
@@ -75,19 +82,21 @@ export async function trainSft(run: ResolvedRun<"sft">, o: TrainOptions = {}): P
     imageTokens: imageTokenBound(cfg.max_pixels, preprocessor.patch_size, preprocessor.merge_size),
   });
   model.train();
+  broadcastParameters(world, model.parameters()); // replicas start equal (they loaded the same files: insurance)
   const params = trainableParameters(model, cfg);
   const opt = makeOptimizer(params, cfg);
   const B = cfg.per_device_train_batch_size;
   const accum = cfg.gradient_accumulation_steps;
-  const perStep = B * accum;
+  const perRank = B * accum;
+  const perStep = perRank * world.size; // the global batch (HF): every rank takes its slice of it
   const total = cfg.max_steps > 0 ? cfg.max_steps : Math.ceil((cfg.num_train_epochs * records.length) / perStep);
   const schedule = makeSchedule(cfg, total);
-  const state: LoopState = { step: 0, data: new DataOrder(records.length, cfg.seed) };
+  const state: LoopState = { step: 0, data: new DataOrder(records.length, cfg.seed), worldSize: world.size };
   if (resumeFrom) {
     restoreLoopState(resumeFrom, state, opt);
     log(`resuming from ${resumeFrom} at step ${state.step} (epoch ${state.data.progress.toFixed(3)})`);
   }
-  const metrics = new MetricsLog(join(out, METRICS_FILE));
+  const metrics = new MetricsLog(join(out, METRICS_FILE), world.isMain);
   metrics.truncateAfter(state.step);
   const pad = padTokenId(loaded.generationConfig, model.config);
   const ctx = {
@@ -98,15 +107,24 @@ export async function trainSft(run: ResolvedRun<"sft">, o: TrainOptions = {}): P
   };
   const cache = new ExampleCache<SftExample>();
   const example = (i: number) => cache.get(records[i]!.id, () => prepareSftExample(records[i]!, ctx, cfg.cutoff_len));
-  const saveCtx = { out, model, startDir: cfg.model_name_or_path!, loaded, saveTotalLimit: cfg.save_total_limit };
+  const saveCtx = {
+    out,
+    model,
+    startDir: cfg.model_name_or_path!,
+    loaded,
+    saveTotalLimit: cfg.save_total_limit,
+    isMain: world.isMain,
+  };
   const progress = new Progress({
     total,
     keys: ["loss", "learning_rate", "grad_norm", "tokens_per_second"],
     every: cfg.logging_steps,
     stream: o.stream,
+    enabled: world.isMain,
   });
   log(
-    `sft: ${records.length} records, ${total} optimizer steps of ${accum} × ${B} records, ` +
+    `sft: ${records.length} records, ${total} optimizer steps of ${accum} × ${B} records` +
+      (world.size > 1 ? ` × ${world.size} ranks, ` : ", ") +
       `${params.length} trainable tensors (${params.reduce((a, [, p]) => a + p.numel, 0)} parameters)`,
   );
   const history: Metrics[] = [];
@@ -117,8 +135,9 @@ export async function trainSft(run: ResolvedRun<"sft">, o: TrainOptions = {}): P
       const t0 = performance.now();
       let loss = 0;
       let tokens = 0;
+      const mine = state.data.take(perStep).slice(world.rank * perRank, (world.rank + 1) * perRank);
       for (let micro = 0; micro < accum; micro++) {
-        const examples = await Promise.all(state.data.take(B).map(example));
+        const examples = await Promise.all(mine.slice(micro * B, (micro + 1) * B).map(example));
         using batch = logProbBatch(
           examples.map((e) => ({ prompt: e.prompt, completion: e.target })),
           pad,
@@ -143,6 +162,13 @@ export async function trainSft(run: ResolvedRun<"sft">, o: TrainOptions = {}): P
         );
         tokens += batch.tokens;
       }
+      // Data parallel: average the gradients (and the step's loss) over the ranks.
+      allReduceGradients(
+        world,
+        params.map(([, p]) => p),
+        cfg.ddp_bucket_cap_mb * 2 ** 20,
+      );
+      [loss, tokens] = world.reduceNumbers([loss / world.size, tokens]) as [number, number];
       const { gradNorm, lr } = optimizerStep({ model, params, optimizer: opt, cfg, schedule, state, loss, out });
 
       const seconds = (performance.now() - t0) / 1000;
@@ -170,6 +196,7 @@ export async function trainSft(run: ResolvedRun<"sft">, o: TrainOptions = {}): P
   }
   await saveRunCheckpoint(saveCtx, state, opt); // the end state: a --resume of a finished run has nothing to do
   const final = await saveFinal(saveCtx);
+  world.barrier(); // every rank ends after rank 0 wrote the final model
   log(`done: ${state.step} steps; final model in ${final}`);
   opt.dispose();
   model.dispose();

@@ -20,7 +20,9 @@ import {
   inferenceMode,
   Generator as TorchGenerator,
   full,
+  aten,
 } from "../../tensor/index.ts";
+import { hash32 } from "../../data/rng.ts";
 import type { Qwen2VLForConditionalGeneration } from "./model.ts";
 import { collate, logProbBatch, type PromptSample } from "./batch.ts";
 import { tokenLogProbs } from "./logprobs.ts";
@@ -72,6 +74,11 @@ export interface GenerateOptions extends SamplingOptions {
   rows?: readonly RowOptions[];
   /** Seeds the sampler; the global RNG state is left as it was. */
   seed?: number;
+  /**
+   * One seed per prompt: the samples of prompt i come from their own stream, so they do not depend on which other
+   * prompts share the batch (data-parallel GRPO gives the same rollouts on any number of ranks). Overrides `seed`.
+   */
+  promptSeeds?: readonly number[];
   /** Decodes `text` when given (special tokens skipped, the final stop token left out). */
   tokenizer?: Tokenizer;
   /** Called after every forward (step 0 = prefill) while the cache is alive: progress, memory sampling. */
@@ -98,33 +105,57 @@ export interface Generation {
  */
 export function selectNext(logits: Tensor, o: SamplingOptions): [Tensor, Tensor] {
   return tidy(() => {
-    const temperature = o.temperature ?? 1;
-    if (temperature <= 0) {
-      const logp = logits.logSoftmax(-1);
-      const tok = logits.argmax(-1, true); // [B, 1]
-      return [tok.squeeze(1), logp.gather(1, tok).squeeze(1)];
-    }
-    const scaled = logits.div(temperature);
-    const logp = scaled.logSoftmax(-1);
-    let s = scaled;
-    const V = s.size(-1);
-    if (o.topK && o.topK > 0 && o.topK < V) {
-      const [vals] = s.topk(o.topK, -1);
-      const kth = vals.narrow(-1, o.topK - 1, 1); // [B, 1]
-      s = s.maskedFill(s.lt(kth), -Infinity);
-    }
-    if (o.topP !== undefined && o.topP < 1) {
-      const [sorted, idx] = s.sort(-1, false); // ascending
-      const cum = sorted.softmax(-1).cumsum(-1);
-      const remove = cum.le(1 - o.topP);
-      const keepLast = full([s.size(0), 1], 0, { dtype: "bool", device: s.device }); // the most likely token is always kept
-      const removeSorted = cat([remove.narrow(-1, 0, V - 1), keepLast], -1);
-      const removeOrig = removeSorted.scatter(-1, idx, removeSorted); // back to vocabulary order
-      s = s.maskedFill(removeOrig, -Infinity);
-    }
+    if ((o.temperature ?? 1) <= 0) return greedy(logits);
+    const [s, logp] = filteredScores(logits, o);
     const tok = s.softmax(-1).multinomial(1, false, o.generator ?? null); // [B, 1]
     return [tok.squeeze(1), logp.gather(1, tok).squeeze(1)];
   });
+}
+
+/**
+ * selectNext with one generator per row. Sampling is the exponential race multinomial itself uses (argmax p / E,
+ * E ~ Exp(1)), each row drawing its E from its own stream.
+ */
+export function selectPerRow(logits: Tensor, o: SamplingOptions, gens: readonly TorchGenerator[]): [Tensor, Tensor] {
+  return tidy(() => {
+    if ((o.temperature ?? 1) <= 0) return greedy(logits);
+    const [s, logp] = filteredScores(logits, o);
+    const probs = s.softmax(-1);
+    const race = aten.empty_like(probs);
+    gens.forEach((g, i) => aten.exponential_(race.select(0, i), 1, g));
+    const tok = probs.div(race).argmax(-1, true); // [B, 1]
+    return [tok.squeeze(1), logp.gather(1, tok).squeeze(1)];
+  });
+}
+
+function greedy(logits: Tensor): [Tensor, Tensor] {
+  const logp = logits.logSoftmax(-1);
+  const tok = logits.argmax(-1, true); // [B, 1]
+  return [tok.squeeze(1), logp.gather(1, tok).squeeze(1)];
+}
+
+/** HF's warpers on logits [B, V]: scores / temperature → top-k → top-p; returns [filtered scores, log-probs]. */
+function filteredScores(logits: Tensor, o: SamplingOptions): [Tensor, Tensor] {
+  const temperature = o.temperature ?? 1;
+  const scaled = logits.div(temperature);
+  const logp = scaled.logSoftmax(-1);
+  let s = scaled;
+  const V = s.size(-1);
+  if (o.topK && o.topK > 0 && o.topK < V) {
+    const [vals] = s.topk(o.topK, -1);
+    const kth = vals.narrow(-1, o.topK - 1, 1); // [B, 1]
+    s = s.maskedFill(s.lt(kth), -Infinity);
+  }
+  if (o.topP !== undefined && o.topP < 1) {
+    const [sorted, idx] = s.sort(-1, false); // ascending
+    const cum = sorted.softmax(-1).cumsum(-1);
+    const remove = cum.le(1 - o.topP);
+    const keepLast = full([s.size(0), 1], 0, { dtype: "bool", device: s.device }); // the most likely token is always kept
+    const removeSorted = cat([remove.narrow(-1, 0, V - 1), keepLast], -1);
+    const removeOrig = removeSorted.scatter(-1, idx, removeSorted); // back to vocabulary order
+    s = s.maskedFill(removeOrig, -Infinity);
+  }
+  return [s, logp];
 }
 
 /** Batched generation with left padding and a KV cache; see the module comment. Runs in inference mode. */
@@ -181,11 +212,17 @@ class SeededSteps {
 
 function sameSampling(a: SamplingOptions, b: SamplingOptions): boolean {
   return (
-    (a.temperature ?? 1) === (b.temperature ?? 1) && (a.topP ?? 1) === (b.topP ?? 1) && (a.topK ?? 0) === (b.topK ?? 0)
+    (a.temperature ?? 1) === (b.temperature ?? 1) &&
+    (a.topP ?? 1) === (b.topP ?? 1) &&
+    (a.topK ?? 0) === (b.topK ?? 0) &&
+    (a.generator ?? null) === (b.generator ?? null)
   );
 }
 
-/** selectNext with per-row settings: rows with equal settings are sampled together, in order of first row. */
+/**
+ * selectNext with per-row settings: rows with equal settings (the same generator included) are sampled together,
+ * in order of first row.
+ */
 function selectRows(logits: Tensor, settings: readonly SamplingOptions[]): [Tensor, Tensor] {
   const groups: { o: SamplingOptions; rows: number[] }[] = [];
   settings.forEach((o, r) => {
@@ -227,6 +264,13 @@ function* decodeLoop(
     throw new Error(`generate: ${o.rows.length} row settings for ${B} output rows (${B0} prompts × ${G})`);
   const rowOpt = (r: number): RowOptions => o.rows?.[r] ?? {};
   const generator = o.seed !== undefined ? new TorchGenerator(o.seed) : (o.generator ?? null);
+  if (o.promptSeeds && o.promptSeeds.length !== B0)
+    throw new Error(`generate: ${o.promptSeeds.length} prompt seeds for ${B0} prompts`);
+  if (o.promptSeeds && o.rows) throw new Error("generate: promptSeeds and per-row settings do not combine");
+  // One stream per output row (prompt i, sample j), so a row's samples depend on nothing else in the batch.
+  const rowGens = o.promptSeeds
+    ? Array.from({ length: B }, (_, r) => new TorchGenerator(hash32(`${o.promptSeeds![Math.floor(r / G)]}/${r % G}`)))
+    : null;
   const sampling: SamplingOptions[] = Array.from({ length: B }, (_, r) => ({
     temperature: rowOpt(r).temperature ?? o.temperature,
     topP: rowOpt(r).topP ?? o.topP,
@@ -288,6 +332,12 @@ function* decodeLoop(
           deltas = rows.map((r) => deltas[Math.floor(r / G)]!);
           logits = logits.indexSelect(0, fan);
         }
+        if (rowGens)
+          return selectPerRow(
+            logits,
+            o,
+            rows.map((r) => rowGens[r]!),
+          );
         return o.rows
           ? selectRows(
               logits,
