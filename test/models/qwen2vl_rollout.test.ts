@@ -313,3 +313,38 @@ test("a seeded generate samples what the global stream seeded with manualSeed sa
   );
   assert.deepEqual(after.toNumbers(), before.toNumbers(), "the global stream did not move");
 });
+
+test("promptSeeds: a prompt's samples do not depend on the other prompts of the batch (data-parallel GRPO)", () => {
+  using m = makeModel(1);
+  const ps = [sample([[1, 4, 4]], [5, 6], 3), sample([], [9, 8, 7, 6], 0), sample([[1, 4, 4]], [4], 5)];
+  const o = {
+    maxNewTokens: 10,
+    stopTokenIds: [IMEND],
+    padTokenId: PAD,
+    temperature: 1,
+    topK: 40,
+    numReturnSequences: 3,
+  };
+  const seeds = [11, 22, 33];
+  const all = generate(m, ps, { ...o, promptSeeds: seeds });
+  // The same prompts split as two ranks would hold them: [0] and [1, 2].
+  const a = generate(m, ps.slice(0, 1), { ...o, promptSeeds: seeds.slice(0, 1) });
+  const b = generate(m, ps.slice(1), { ...o, promptSeeds: seeds.slice(1) });
+  assert.deepEqual(
+    all.map((g) => g.ids),
+    [...a, ...b].map((g) => g.ids),
+  );
+  [...a, ...b].forEach((g, i) => assertClose(g.logprobs, all[i]!.logprobs, 1e-4, `row ${i}`));
+  assert.ok(new Set(all.map((g) => g.ids.join())).size > 3, "the samples differ");
+  const other = generate(m, ps, { ...o, promptSeeds: [11, 22, 34] });
+  assert.deepEqual(
+    other.slice(0, 6).map((g) => g.ids),
+    all.slice(0, 6).map((g) => g.ids),
+  );
+  assert.notDeepEqual(
+    other.slice(6).map((g) => g.ids),
+    all.slice(6).map((g) => g.ids),
+    "a prompt's seed drives its samples",
+  );
+  assert.throws(() => generate(m, ps, { ...o, promptSeeds: [1] }), /1 prompt seeds for 3 prompts/);
+});
