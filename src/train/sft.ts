@@ -10,6 +10,9 @@
  * Layout: the micro-batch is built by logProbBatch (prompts left-padded, targets right after them, padding on the
  * right of the targets), the same layout the GRPO log-probs use; M-RoPE positions follow the attention mask, so the
  * loss equals that of the reference's right-padded batch. The LM head runs in chunks (logprobs.ts).
+ *
+ * Data parallel (rft launch): a step's global batch is per device × accumulation × ranks records; every rank walks the
+ * same data order and trains on its own slice; gradients are averaged across ranks before the step (src/dist/ddp.ts).
  */
 import { performance } from "node:perf_hooks";
 import { join } from "node:path";
