@@ -211,12 +211,38 @@ export function stepSeconds(m: Record<string, unknown>): number {
   throw new Error(`bench distributed: a metrics line without time/step or the GRPO time split: ${JSON.stringify(m)}`);
 }
 
-/** Median seconds per step after the first (the warm-up) of a run's metrics.jsonl lines. */
-export function medianStepSeconds(lines: readonly Record<string, unknown>[]): number {
+/** What a run measured: every step's seconds, their median after the first (the warm-up), and each step's work. */
+export interface RunSteps {
+  /** Median seconds per optimizer step after the first. */
+  seconds: number;
+  /** Seconds of every logged step, the first included. */
+  steps: number[];
+  /** Work of every step: SFT's num_tokens (supervised tokens), GRPO's completions/mean_length. */
+  work: number[];
+}
+
+/** A run's figures from its metrics.jsonl lines (rank 0 writes them, over the whole world's step). */
+export function runSteps(kind: "sft" | "grpo", lines: readonly Record<string, unknown>[]): RunSteps {
   const steps = lines.filter((l) => typeof l.step === "number").sort((a, b) => (a.step as number) - (b.step as number));
   if (steps.length < 2)
     throw new Error(`bench distributed: ${steps.length} logged step(s); need ≥ 2 (the first is a warm-up)`);
-  return spread(steps.slice(1).map(stepSeconds)).median;
+  const key = kind === "sft" ? "num_tokens" : "completions/mean_length";
+  const work = steps.map((l) => l[key]);
+  if (work.some((x) => typeof x !== "number"))
+    throw new Error(`bench distributed: a ${kind} metrics line without ${key}`);
+  const all = steps.map(stepSeconds);
+  return { seconds: spread(all.slice(1)).median, steps: all, work: work as number[] };
+}
+
+/** Both configurations must do the same work step by step (same global batch and data order); throws otherwise. */
+export function checkSameWork(kind: "sft" | "grpo", a: RunSteps, b: RunSteps): void {
+  const same =
+    a.work.length === b.work.length && a.work.every((x, i) => Math.abs(x - b.work[i]!) <= 1e-9 * Math.abs(x));
+  if (!same)
+    throw new Error(
+      `bench distributed: ${kind}: 1 worker did ${JSON.stringify(a.work)} and 2 workers ${JSON.stringify(b.work)} ` +
+        `(${kind === "sft" ? "supervised tokens" : "mean completion length"} per step): not the same work`,
+    );
 }
 
 /** The `--set` overrides of one configuration: the same global batch either way. */
@@ -241,8 +267,8 @@ export function trainSets(kind: "sft" | "grpo", config: Config, o: DistOpts): st
   ];
 }
 
-/** One training run (1 + steps optimizer steps) in a configuration; its median seconds per step after the first. */
-export function trainRun(s: Setup, kind: "sft" | "grpo", config: Config, o: DistOpts, out: string): number {
+/** One training run (1 + steps optimizer steps) in a configuration, through the CLI. */
+export function trainRun(s: Setup, kind: "sft" | "grpo", config: Config, o: DistOpts, out: string): RunSteps {
   const recipe = kind === "sft" ? "cot-sft" : "reason-rft-zero";
   const train = [
     "train",
@@ -275,7 +301,7 @@ export function trainRun(s: Setup, kind: "sft" | "grpo", config: Config, o: Dist
     .split("\n")
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return medianStepSeconds(lines);
+  return runSteps(kind, lines);
 }
 
 // ---- the bench --------------------------------------------------------------------------------------------------
@@ -352,28 +378,33 @@ export async function run(argv: string[]): Promise<void> {
     });
     try {
       for (const kind of ["sft", "grpo"] as const) {
-        const secs: Record<Config, number[]> = { "1x2": [], "2x1": [] };
-        const ratios: number[] = [];
+        const runs: Record<Config, RunSteps[]> = { "1x2": [], "2x1": [] };
         for (let r = 1; r <= o.rounds; r++) {
           const order: Config[] = r % 2 ? ["1x2", "2x1"] : ["2x1", "1x2"];
           for (const c of order) {
             log(`${kind} round ${r}/${o.rounds}: ${c === "1x2" ? "1 worker × 2 threads" : "2 workers × 1 thread"}`);
-            secs[c].push(trainRun(s, kind, c, o, join(s.dir, `${kind}-${c}-${r}`)));
+            runs[c].push(trainRun(s, kind, c, o, join(s.dir, `${kind}-${c}-${r}`)));
           }
-          ratios.push(secs["1x2"][r - 1]! / secs["2x1"][r - 1]!);
+          checkSameWork(kind, runs["1x2"][r - 1]!, runs["2x1"][r - 1]!);
         }
+        const secs = { "1x2": runs["1x2"].map((x) => x.seconds), "2x1": runs["2x1"].map((x) => x.seconds) };
+        const ratios = secs["1x2"].map((x, r) => x / secs["2x1"][r]!);
         const rs = spread(ratios);
         result[kind] = {
           unit:
             kind === "sft"
               ? `seconds per optimizer step of ${o.sftRecords} records (cot-sft, mini)`
               : `seconds per optimizer step of ${o.grpoPrompts} prompts × ${o.generations} completions × ${o.completionLength} tokens (reason-rft-zero, mini, beta 0.04)`,
+          work_unit: kind === "sft" ? "supervised tokens per step (num_tokens)" : "mean completion length (tokens)",
           one_worker_two_threads_seconds: spread(secs["1x2"]).median,
           two_workers_one_thread_seconds: spread(secs["2x1"]).median,
+          work_per_step: runs["1x2"][0]!.work,
           rounds: ratios.map((x, r) => ({
             one_worker_two_threads_seconds: secs["1x2"][r],
             two_workers_one_thread_seconds: secs["2x1"][r],
             ratio: x,
+            one_worker_two_threads_step_seconds: runs["1x2"][r]!.steps,
+            two_workers_one_thread_step_seconds: runs["2x1"][r]!.steps,
           })),
         };
         result[`${kind}_step_ratio`] = rs.median;

@@ -12,7 +12,8 @@ import {
   ALLREDUCE_ANCHOR,
   allReduceIters,
   busBandwidth,
-  medianStepSeconds,
+  checkSameWork,
+  runSteps,
   parseDistributedBenchArgs,
   stepSeconds,
   trainSets,
@@ -30,18 +31,22 @@ test("bus bandwidth is nccl-tests' 2(W-1)/W · bytes / seconds in GB/s; iteratio
   assert.equal(allReduceIters(256 * 2 ** 20), 5); // 2 would be too few
 });
 
-test("a step's seconds: time/step, else GRPO's split; the first step is not counted", () => {
+test("a step's seconds: time/step, else GRPO's split; the first step is not counted; work must match", () => {
   assert.equal(stepSeconds({ "time/step": 3 }), 3);
   assert.equal(stepSeconds({ "time/generate": 1, "time/reward": 0.5, "time/logprob": 1, "time/update": 2 }), 4.5);
   assert.throws(() => stepSeconds({ loss: 1 }), /without time\/step/);
   const lines = [
-    { step: 2, "time/step": 4 },
-    { step: 1, "time/step": 100 },
-    { step: 3, "time/step": 2 },
+    { step: 2, "time/step": 4, num_tokens: 20 },
+    { step: 1, "time/step": 100, num_tokens: 10 },
+    { step: 3, "time/step": 2, num_tokens: 30 },
     { other: true },
   ];
-  assert.equal(medianStepSeconds(lines), 3);
-  assert.throws(() => medianStepSeconds(lines.slice(1, 2)), /need ≥ 2/);
+  const r = runSteps("sft", lines);
+  assert.deepEqual(r, { seconds: 3, steps: [100, 4, 2], work: [10, 20, 30] });
+  assert.throws(() => runSteps("sft", lines.slice(1, 2)), /need ≥ 2/);
+  assert.throws(() => runSteps("grpo", lines), /without completions\/mean_length/);
+  checkSameWork("sft", r, { ...r, seconds: 1 });
+  assert.throws(() => checkSameWork("sft", r, { ...r, work: [10, 20, 31] }), /not the same work/);
 });
 
 test("options: defaults, values, errors naming the option; both configurations have the same global batch", () => {
@@ -104,7 +109,10 @@ test(
       const k = j[kind] as Record<string, unknown>;
       pos(k.one_worker_two_threads_seconds, `${kind} 1×2`);
       pos(k.two_workers_one_thread_seconds, `${kind} 2×1`);
-      assert.equal((k.rounds as unknown[]).length, 1);
+      const rounds = k.rounds as Record<string, number[]>[];
+      assert.equal(rounds.length, 1);
+      assert.equal(rounds[0]!.two_workers_one_thread_step_seconds!.length, 2); // 1 + --steps 1
+      assert.ok((k.work_per_step as number[]).every((x) => x > 0));
       for (const s of ["", "_min", "_max"]) pos(j[`${kind}_step_ratio${s}`], `${kind}_step_ratio${s}`);
     }
     assert.match(String(j.step_ratio_definition), /1 worker x 2 threads \/ seconds per step of 2 workers x 1 thread/);
