@@ -1,6 +1,7 @@
 /**
  * Benchmark dispatcher: `npm run bench -- NAME [--json] [options]` runs bench/NAME.ts's `run(argv)`.
- * Each benchmark prints one JSON object per measurement with --json, and a final line {"summary": true, ...}.
+ * Each benchmark prints one JSON object per measurement with --json, and a final line {"summary": true, ...};
+ * `distributed` prints a single object holding every measurement.
  */
 import { readdirSync } from "node:fs";
 
