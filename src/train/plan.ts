@@ -236,12 +236,13 @@ export function visionBlockBytes(c: Qwen2VLConfig, images: number, n: number, a:
 
 /**
  * Temporaries of one vision block's forward without saved activations: a tidy scope keeps the attention's raw
- * scores, scaled scores and float32 probabilities ([images, heads, n, n] each) until the attention returns, beside
- * the qkv projection and the rotary temporaries (about 8 × n × embed_dim).
+ * scores, scaled scores and float32 probabilities ([images, heads, n, n] each; plus the probabilities cast back
+ * when the activations are 2-byte: 4 + 4 + 4 or 2 + 2 + 4 + 2 bytes per element) until the attention returns,
+ * beside the qkv projection and the rotary temporaries (about 8 × n × embed_dim).
  */
 export function visionForwardTransient(c: Qwen2VLConfig, images: number, n: number, a: number): number {
   const v = c.vision_config;
-  return images * (3 * v.num_heads * n * n * 4 + 8 * n * v.embed_dim * a);
+  return images * (v.num_heads * n * n * (a === 4 ? 12 : 10) + 8 * n * v.embed_dim * a);
 }
 
 interface Common {
@@ -376,15 +377,16 @@ function updateLines(
     vdetail = `frozen tower: one block's temporaries (${nImg} image(s) × n ${n})${trainMerger ? " + trainable merger" : ""}`;
   }
   lines.push({ key: "activations_vision", label: "activations: vision tower", bytes: vision, detail: vdetail });
-  // Transients on top of what is saved: the attention tensors in flight in the backward of one layer (gradient of
-  // the probabilities, of the scores, scaled: 3 float32 [B, heads, T, T]) and the gradient of the largest parameter
-  // before it is accumulated.
-  const working = 3 * B * c.num_attention_heads * T * T * 4 + ps.largestTrainable * wBytes;
+  // Transients on top of what is saved: the attention tensors in flight in one layer (forward: raw and scaled scores
+  // and the masked scores; backward: the gradients of the probabilities and scores), 3 float32 [B, heads, T, T], or
+  // 8 bytes per element when the scores are bfloat16 (only the masked scores are float32); and the gradient of the
+  // largest parameter before it is accumulated.
+  const working = B * c.num_attention_heads * T * T * (aBytes === 4 ? 12 : 8) + ps.largestTrainable * wBytes;
   lines.push({
     key: "working",
     label: "working set (attention grads, one weight's grad)",
     bytes: working,
-    detail: `3 × B × n_h × T² × 4 B + t_max ${fmtInt(ps.largestTrainable)} × ${wBytes} B`,
+    detail: `B × n_h × T² × ${aBytes === 4 ? 12 : 8} B + t_max ${fmtInt(ps.largestTrainable)} × ${wBytes} B`,
   });
   const pixels = countInputs ? nImg * n * v.in_channels * v.temporal_patch_size * v.patch_size ** 2 * wBytes : 0;
   const ids = countInputs ? 4 * B * T * 8 : 0;

@@ -47,12 +47,15 @@ const measured: PlanSettings = {
   completionLength: 64,
 };
 
-function measure(kind: "sft" | "grpo"): { peak: number; peaks: Record<string, number> } {
+function measure(
+  kind: "sft" | "grpo",
+  settings: PlanSettings = measured,
+): { peak: number; peaks: Record<string, number> } {
   // A child process with a fixed glibc mmap threshold (large blocks go back to the OS at free) and --expose-gc (the
   // fixture collects the warm-up's garbage before reading its baseline): see test/plan/fixtures/measure.ts.
   const r = spawnSync(
     process.execPath,
-    ["--expose-gc", "--import", "tsx", "test/plan/fixtures/measure.ts", kind, JSON.stringify(measured)],
+    ["--expose-gc", "--import", "tsx", "test/plan/fixtures/measure.ts", kind, JSON.stringify(settings)],
     { env: { ...process.env, MALLOC_MMAP_THRESHOLD_: "131072" }, encoding: "utf8", timeout: 120_000 },
   );
   assert.equal(r.status, 0, r.stderr);
