@@ -11,7 +11,7 @@
  * bench/lib/allreduce_worker.ts (initWorld from src/dist/world.ts), the anchor bench/anchors/allreduce.py
  * (torch.distributed.init_process_group("gloo", init_method="env://") in Debian's python3-torch, the same libtorch and
  * Gloo). Per size (float32, default 1, 16 and 64 MiB): warm-up all-reduces checked for the right sum, then `iters`
- * back-to-back all-reduces timed on rank 0 (default: 512 MiB of traffic per size, 5 to 200 iterations). Reported:
+ * back-to-back all-reduces timed on rank 0 (default: 512 MiB ÷ size, from 5 to 200). Reported:
  * bus bandwidth busbw = 2(W − 1)/W · bytes / seconds per all-reduce (nccl-tests' definition; = algbw for W = 2), in
  * GB/s (1e9 bytes), and ratio = ours ÷ anchor per round; each round runs ours then the anchor (the order flips every
  * round), and the summary holds the median over rounds and the spread (min, max). Target: ratio ≥ 0.8.
@@ -127,7 +127,7 @@ export function parseDistributedBenchArgs(argv: string[]): DistOpts {
   return o;
 }
 
-/** Timed all-reduces per size: about 512 MiB of traffic, at least 5 and at most 200. */
+/** Timed all-reduces per size: 512 MiB ÷ size, at least 5 and at most 200. */
 export function allReduceIters(bytes: number): number {
   return Math.min(200, Math.max(5, Math.round(2 ** 29 / bytes)));
 }

@@ -23,7 +23,7 @@ import { distributedBackends } from "../../src/tensor/index.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-test("bus bandwidth is nccl-tests' 2(W-1)/W · bytes / seconds in GB/s; iterations cover about 512 MiB", () => {
+test("bus bandwidth is nccl-tests' 2(W-1)/W · bytes / seconds in GB/s; iterations are 512 MiB ÷ size, from 5 to 200", () => {
   assert.equal(busBandwidth(1e9, 1, 2), 1);
   assert.equal(busBandwidth(1e9, 2, 4), 0.75);
   assert.equal(allReduceIters(2 ** 20), 200); // 512 would be too many
