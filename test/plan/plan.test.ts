@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { configToJsonText, presetConfig } from "../../src/models/qwen2vl/config.ts";
@@ -294,4 +294,56 @@ test("rft plan: bad flags, unknown presets and a directory without config.json e
   const bad = rft("plan", "--model", empty, "--world-size", "1");
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /config\.json[\s\S]*not valid JSON/);
+});
+
+test("docs/scaling.md's table of Qwen2-VL-2B/7B at the reference's settings is the planner's output", () => {
+  const doc = readFileSync("docs/scaling.md", "utf8");
+  assert.match(doc, /^## Memory planner \(rft plan\)$/m);
+  const row = (label: string) => {
+    const r = doc.split("\n").find((l) => l.startsWith(`| ${label}`));
+    assert.ok(r, `row ${label}`);
+    return r
+      .split("|")
+      .slice(2, 6)
+      .map((x) => x.replace(/\*/g, "").trim());
+  };
+  // Columns: 2B SFT (W 8), 2B GRPO (W 7), 7B SFT (W 8), 7B GRPO (W 7); weights bfloat16.
+  const cols = [
+    [q2b, "sft", 8],
+    [q2b, "grpo", 7],
+    [q7b, "sft", 8],
+    [q7b, "grpo", 7],
+  ] as const;
+  const gb = (b: number) => (b / 1e9).toFixed(1);
+  for (const zero of [0, 3] as const) {
+    const want = cols.map(([c, t, w]) => gb(planMemory(c, { ...defaultPlanSettings("bfloat16", w), zero })[t].total));
+    assert.deepEqual(row(`**total per rank, ZeRO-${zero}**`), want);
+  }
+  for (const mem of [80, 40]) {
+    const want = cols.map(([c, t, w]) =>
+      ([0, 3] as const)
+        .map((zero) => largestMicroBatch(c, { ...defaultPlanSettings("bfloat16", w), zero }, t, mem * 1e9).largest)
+        .map((n) => (n === 0 ? "none" : String(n)))
+        .join(" / "),
+    );
+    assert.deepEqual(row(`largest micro-batch in ${mem} GB`), want);
+  }
+});
+
+test("every line the planner prints has its formula in docs/scaling.md", () => {
+  const doc = readFileSync("docs/scaling.md", "utf8");
+  const formulaRows = doc
+    .split("\n")
+    .filter((l) => l.startsWith("| "))
+    .map((l) => l.split("|")[1]!.trim());
+  const s = { ...defaultPlanSettings("float32", 4), zero: 3 as const, bf16: true };
+  const p = planMemory(q2b, s);
+  for (const t of [p.sft, p.grpo])
+    for (const l of t.lines) {
+      const name = l.label.split(" (")[0]!;
+      assert.ok(
+        formulaRows.some((r) => r.startsWith(name)),
+        `docs/scaling.md has a formula row for "${name}"`,
+      );
+    }
 });
