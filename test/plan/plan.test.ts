@@ -257,6 +257,13 @@ test("rft plan: the --help examples run; JSON output; --memory; a checkpoint dir
   const m = rft("plan", "--model", "7b", "--world-size", "1", "--memory", "24GiB");
   assert.equal(m.status, 0, m.stderr);
   assert.match(m.stdout, /GRPO: no micro-batch fits 24\.00 GiB/);
+  // When generation sets the peak, the micro-batch cannot help and the message says what can.
+  const g = rft("plan", "--model", "tiny", "--world-size", "2", "--memory", "512MiB");
+  assert.equal(g.status, 0, g.stderr);
+  assert.match(
+    g.stdout,
+    /GRPO: no micro-batch fits .*generation phase \(generation does not depend on the micro-batch/,
+  );
   // A checkpoint directory: only config.json is read (no weights there).
   const dir = mkdtempSync(join(tmpdir(), "rft-plan-"));
   writeFileSync(join(dir, "config.json"), configToJsonText(tiny));

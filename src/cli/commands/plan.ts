@@ -128,7 +128,10 @@ function fitText(trainer: "sft" | "grpo", f: FitResult, memory: number, unit: st
   if (f.largest === 0)
     return (
       `${name}: no micro-batch fits ${mem} per rank: 1 ${unit} needs ${formatBytes(f.total)}; the largest item is ` +
-      `${f.dominant!.label} (${formatBytes(f.dominant!.bytes)}), peak in the ${f.dominant!.phase} phase`
+      `${f.dominant!.label} (${formatBytes(f.dominant!.bytes)}), peak in the ${f.dominant!.phase} phase` +
+      (f.dominant!.phase === "generation"
+        ? " (generation does not depend on the micro-batch: lower --generations, --prompts-per-step or --max-pixels, or add ranks)"
+        : "")
     );
   const next =
     f.next === null
