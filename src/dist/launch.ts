@@ -99,8 +99,10 @@ export function threadSetting(
     const t = String(opts.threads);
     return { env: { RFT_NUM_THREADS: t, OMP_NUM_THREADS: t }, describe: `${plural(opts.threads)} (--threads)` };
   }
-  if (isSet(env.RFT_NUM_THREADS)) return { env: {}, describe: `threads per worker from RFT_NUM_THREADS=${env.RFT_NUM_THREADS}` };
-  if (isSet(env.OMP_NUM_THREADS)) return { env: {}, describe: `threads per worker from OMP_NUM_THREADS=${env.OMP_NUM_THREADS}` };
+  if (isSet(env.RFT_NUM_THREADS))
+    return { env: {}, describe: `threads per worker from RFT_NUM_THREADS=${env.RFT_NUM_THREADS}` };
+  if (isSet(env.OMP_NUM_THREADS))
+    return { env: {}, describe: `threads per worker from OMP_NUM_THREADS=${env.OMP_NUM_THREADS}` };
   const cores = opts.cores ?? availableParallelism();
   const t = Math.max(1, Math.floor(cores / nproc));
   return {
