@@ -113,6 +113,18 @@ const lossType = z.preprocess(
 // =====================================================================================================================
 // SFT (spec §5). Defaults: the reference's 18 SFT scripts (§5.6) on one process: 8 GPUs × 1 × 2 accumulation = 16.
 // =====================================================================================================================
+/** Data parallel (rft launch / torchrun), the same in both trainers; HF TrainingArguments' names. */
+const DDP_FIELDS = {
+  ddp_backend: f.oneOf(
+    ["gloo", "nccl"] as const,
+    "gloo",
+    "HF",
+    "c10d backend when WORLD_SIZE > 1 (nccl needs a CUDA libtorch)",
+  ),
+  ddp_timeout: f.int(posInt, 1800, "HF", "seconds a rank waits for the others in a collective before failing"),
+  ddp_bucket_cap_mb: f.num(posNum, 25, "HF", "gradients are all-reduced in buckets of this many MiB"),
+} satisfies Fields;
+
 export const SFT_FIELDS = {
   // -- run (the CLI flags --model, --data, --image-root, --task, --out set these) --
   model_name_or_path: f.optStr("TRL-script", "checkpoint directory to start from (Hugging Face layout) [--model]"),
@@ -148,15 +160,7 @@ export const SFT_FIELDS = {
   logging_steps: f.int(posInt, 5, "HF", "write metrics every this many optimizer steps"),
   save_steps: f.int(posInt, 200, "HF", "write OUT/checkpoint-<step>/ every this many optimizer steps"),
   save_total_limit: f.optInt(posInt, "HF", "keep at most this many checkpoints; null = all"),
-  // -- data parallel (rft launch / torchrun) --
-  ddp_backend: f.oneOf(
-    ["gloo", "nccl"] as const,
-    "gloo",
-    "HF",
-    "c10d backend when WORLD_SIZE > 1 (nccl needs a CUDA libtorch)",
-  ),
-  ddp_timeout: f.int(posInt, 1800, "HF", "seconds a rank waits for the others in a collective before failing"),
-  ddp_bucket_cap_mb: f.num(posNum, 25, "HF", "gradients are all-reduced in buckets of this many MiB"),
+  ...DDP_FIELDS,
 } satisfies Fields;
 
 // =====================================================================================================================
@@ -251,15 +255,7 @@ export const GRPO_FIELDS = {
   logging_steps: f.int(posInt, 1, "HF", "write metrics every this many optimizer steps"),
   save_steps: f.int(posInt, 100, "HF", "write OUT/checkpoint-<step>/ every this many optimizer steps"),
   save_total_limit: f.optInt(posInt, "HF", "keep at most this many checkpoints; null = all"),
-  // -- data parallel (rft launch / torchrun) --
-  ddp_backend: f.oneOf(
-    ["gloo", "nccl"] as const,
-    "gloo",
-    "HF",
-    "c10d backend when WORLD_SIZE > 1 (nccl needs a CUDA libtorch)",
-  ),
-  ddp_timeout: f.int(posInt, 1800, "HF", "seconds a rank waits for the others in a collective before failing"),
-  ddp_bucket_cap_mb: f.num(posNum, 25, "HF", "gradients are all-reduced in buckets of this many MiB"),
+  ...DDP_FIELDS,
 } satisfies Fields;
 
 /** The `rft train` flags that set config fields (the `[--flag]` in the docs): flag name → field, same in both trainers. */
