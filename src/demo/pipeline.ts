@@ -14,8 +14,11 @@
  * when it finished); an interrupted training resumes from its latest checkpoint; an interrupted evaluation resumes by
  * item id. So a repeated run only rewrites the report and prints the table.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { OutputError, prepareOutputDir, readOutputMarker, writeJsonAtomic, writeOutputMarker } from "../io/output.ts";
 import { SPLITS, INSTRUCT_FILE, TASKS as SYNTH_TASKS, type Manifest } from "../tasks/synth/generate.ts";
 import { type TaskFamily } from "../tasks/tasks.ts";
@@ -27,6 +30,7 @@ import {
   COST,
   DEMO_PARADIGMS,
   TASK_COST,
+  splitBatch,
   type DemoBudget,
   type DemoParadigm,
   type DemoTask,
@@ -69,6 +73,11 @@ export interface DemoOptions {
   log?: (line: string) => void;
   /** Where the trainers draw their progress line (default stderr). */
   stream?: NodeJS.WriteStream;
+  /**
+   * Training processes per stage (default 1). With more, each stage runs under `rft launch --nproc N` with the same
+   * global batch (splitBatch), so the results do not depend on it beyond floating-point noise.
+   */
+  workers?: number;
 }
 
 export interface DemoResult {
@@ -97,6 +106,47 @@ interface Stage {
 /** What decides the content of the stage directories: a run with other values is refused (or, with force, restarts). */
 function settingsOf(o: DemoOptions): Record<string, unknown> {
   return { version: 1, seed: o.seed, ...o.budget };
+}
+
+/** The world size recorded in a training run's latest checkpoint (null when it has none). */
+function checkpointWorldSize(dir: string): number | null {
+  // As src/train/run.ts's latestCheckpoint, without loading the trainers: checkpoint-<step>/trainer_state.json.
+  const steps = readdirSync(dir)
+    .map((n) => /^checkpoint-(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(dir, m[0], "trainer_state.json")))
+    .map((m) => Number(m[1]));
+  if (!steps.length) return null;
+  try {
+    const st = readJson<{ world_size?: number }>(join(dir, `checkpoint-${Math.max(...steps)}`, "trainer_state.json"));
+    return st.world_size ?? 1;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs `rft ARGS` under `rft launch --nproc N`; its lines go to `log`; a failure throws with its last lines. */
+async function launchWorkers(n: number, args: readonly string[], log: (m: string) => void): Promise<void> {
+  const bin = fileURLToPath(new URL("../../bin/rft.js", import.meta.url));
+  const child = spawn(process.execPath, [bin, "launch", "--nproc", String(n), "--", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const tail: string[] = [];
+  const onLine = (line: string) => {
+    const l = line.replace(/\r/g, "").trimEnd();
+    if (!l) return;
+    tail.push(l);
+    if (tail.length > 20) tail.shift();
+    log(l);
+  };
+  for (const s of [child.stdout, child.stderr]) createInterface({ input: s }).on("line", onLine);
+  const code = await new Promise<number | null>((res, rej) => {
+    child.on("error", rej);
+    child.on("close", (c, sig) => res(sig ? 128 : c));
+  });
+  if (code !== 0)
+    throw new Error(
+      `rft launch --nproc ${n} -- ${args.slice(0, 2).join(" ")} failed (exit ${code}):\n${tail.join("\n")}`,
+    );
 }
 
 function readJson<T>(path: string): T {
@@ -227,26 +277,44 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   ): Promise<void> => {
     const { resolveTrainConfig } = await import("../train/recipes.ts");
     // A run started from an older version of its start model (retrained since) starts over.
-    const resume =
+    let resume =
       existsSync(dir) &&
       readOutputMarker(dir)?.kind === "training-run" &&
       upToDate(join(dir, "config.yaml"), join(model, "config.json"));
+    const trainedBy = resume ? checkpointWorldSize(dir) : null;
+    if (trainedBy !== null && trainedBy !== (o.workers ?? 1)) {
+      log(`  ${name}: its checkpoints were written by ${trainedBy} worker(s), not ${o.workers ?? 1}: starting it over`);
+      resume = false;
+    }
     if (!resume) rmSync(dir, { recursive: true, force: true });
+    const sets = [
+      `max_steps=${steps}`,
+      `seed=${o.seed}`,
+      `save_steps=${Math.max(5, Math.ceil(steps / 4))}`,
+      `logging_steps=${Math.max(1, Math.min(5, Math.ceil(steps / 10)))}`,
+      ...(recipe === "ans-sft" || recipe === "cot-sft" || recipe === "reason-rft-stage1"
+        ? [`warmup_steps=${Math.min(20, Math.floor(steps / 10))}`]
+        : []),
+    ];
     const run = resolveTrainConfig({
       recipe,
       profile: "mini",
       task,
       flags: { model_name_or_path: model, dataset_name: data(), image_root: imageRoot, output_dir: dir },
-      sets: [
-        `max_steps=${steps}`,
-        `seed=${o.seed}`,
-        `save_steps=${Math.max(5, Math.ceil(steps / 4))}`,
-        `logging_steps=${Math.max(1, Math.min(5, Math.ceil(steps / 10)))}`,
-        ...(recipe === "ans-sft" || recipe === "cot-sft" || recipe === "reason-rft-stage1"
-          ? [`warmup_steps=${Math.min(20, Math.floor(steps / 10))}`]
-          : []),
-      ],
+      sets,
     });
+    const workers = o.workers ?? 1;
+    if (workers > 1) {
+      const split = splitBatch(run.config as Parameters<typeof splitBatch>[0], workers);
+      const args = [
+        ...["train", recipe, "--task", task, "--data", data(), "--image-root", imageRoot, "--model", model],
+        ...["--out", dir, "--profile", "mini"],
+        ...[...sets, ...Object.entries(split).map(([k, v]) => `${k}=${v}`)].flatMap((x) => ["--set", x]),
+        ...(resume ? ["--resume"] : []),
+      ];
+      await launchWorkers(workers, args, quiet(name));
+      return;
+    }
     const opts = { resume, log: quiet(name), stream: o.stream };
     if (run.recipe.trainer === "sft") {
       const { trainSft } = await import("../train/sft.ts");

@@ -103,3 +103,24 @@ export function scaledBudget(
     limit: o.limit !== undefined ? o.limit : base.limit,
   };
 }
+
+/**
+ * The per-worker batch that keeps a stage's global batch when it runs on `workers` processes (HF: global = per
+ * device × accumulation × workers): the accumulation is divided when it can be, else the per-device batch. GRPO's
+ * per-worker generation batch must still hold whole groups of `num_generations`.
+ */
+export function splitBatch(
+  c: { per_device_train_batch_size: number; gradient_accumulation_steps: number; num_generations?: number },
+  workers: number,
+): { per_device_train_batch_size: number; gradient_accumulation_steps: number } {
+  const B = c.per_device_train_batch_size;
+  const A = c.gradient_accumulation_steps;
+  const G = c.num_generations ?? 1;
+  const ok = (b: number, a: number) =>
+    Number.isInteger(b) && Number.isInteger(a) && b >= 1 && a >= 1 && (b * a) % G === 0;
+  if (ok(B, A / workers)) return { per_device_train_batch_size: B, gradient_accumulation_steps: A / workers };
+  if (ok(B / workers, A)) return { per_device_train_batch_size: B / workers, gradient_accumulation_steps: A };
+  throw new Error(
+    `--workers ${workers}: a batch of ${B} per device × ${A} accumulation steps${G > 1 ? ` (groups of ${G})` : ""} cannot be split evenly over ${workers} workers`,
+  );
+}

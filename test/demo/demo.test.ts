@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { formatDemoTable, parseDemoTasks } from "../../src/cli/commands/demo.ts";
-import { DEMO_PARADIGMS, PRESETS, scaledBudget } from "../../src/demo/presets.ts";
+import { DEMO_PARADIGMS, PRESETS, scaledBudget, splitBatch } from "../../src/demo/presets.ts";
 import { demoNotes } from "../../src/demo/pipeline.ts";
 import type { ResultRow } from "../../src/eval/report.ts";
 
@@ -83,6 +83,16 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     assert.match(third.stderr, /counting: evaluate ans-sft/);
     assert.doesNotMatch(third.stderr, /already finished/);
 
+    // --workers 2: the stage redone under rft launch with the same global batch; its checkpoints from one worker
+    // are not resumed by two.
+    rmSync(join(out, "counting", "ans-sft", "final"), { recursive: true });
+    const fourth = rft(["demo", ...SMOKE, "--out", out, "--workers", "2"]);
+    assert.equal(fourth.status, 0, fourth.stderr.slice(-3000));
+    assert.match(fourth.stderr, /ans-sft: its checkpoints were written by 1 worker\(s\), not 2: starting it over/);
+    assert.match(fourth.stderr, /rft launch: world size 2/);
+    assert.match(fourth.stderr, /× 2 ranks/);
+    assert.ok(existsSync(join(out, "counting", "ans-sft", "final", "model.safetensors")));
+
     // Other settings in the same directory: refused, naming the setting.
     const other = rft(["demo", ...SMOKE.slice(0, -1), "3", "--out", out]);
     assert.equal(other.status, 1);
@@ -145,4 +155,21 @@ test("demo helpers: tasks, budgets, table, notes", () => {
   assert.match(table[3]!, /^reason-rft\s+0\.0\s+100\.0\s+0\.0\s+100\.0$/);
   assert.ok(demoNotes("quick", PRESETS.quick).some((n) => /not separated/.test(n)));
   assert.ok(demoNotes("full", PRESETS.full).every((n) => !/cannot show/.test(n)));
+});
+
+test("splitBatch keeps the global batch over several workers, whole GRPO groups per worker", () => {
+  const sft = { per_device_train_batch_size: 16, gradient_accumulation_steps: 2 };
+  assert.deepEqual(splitBatch(sft, 2), { per_device_train_batch_size: 16, gradient_accumulation_steps: 1 });
+  assert.deepEqual(splitBatch(sft, 4), { per_device_train_batch_size: 4, gradient_accumulation_steps: 2 });
+  const grpo = { per_device_train_batch_size: 16, gradient_accumulation_steps: 4, num_generations: 8 };
+  assert.deepEqual(splitBatch(grpo, 2), { per_device_train_batch_size: 16, gradient_accumulation_steps: 2 });
+  assert.deepEqual(splitBatch(grpo, 8), { per_device_train_batch_size: 2, gradient_accumulation_steps: 4 });
+  assert.throws(
+    () => splitBatch(grpo, 3),
+    /--workers 3: a batch of 16 per device × 4 accumulation steps \(groups of 8\) cannot be split/,
+  );
+  assert.throws(
+    () => splitBatch({ per_device_train_batch_size: 8, gradient_accumulation_steps: 1, num_generations: 8 }, 2),
+    /cannot be split/,
+  );
 });
