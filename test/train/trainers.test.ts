@@ -3,11 +3,10 @@
 // gradient accumulation equals one big batch, and bad input is refused before any work.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as t from "../../src/tensor/index.ts";
 import { presetConfig } from "../../src/models/qwen2vl/config.ts";
 import { Qwen2VLForConditionalGeneration } from "../../src/models/qwen2vl/model.ts";
@@ -16,28 +15,12 @@ import { tokenLogProbs } from "../../src/models/qwen2vl/logprobs.ts";
 import { grpoLoss } from "../../src/train/rl_math.ts";
 import { readHeader } from "../../src/io/safetensors.ts";
 import { assertClose } from "../helpers.ts";
+import { BIN, ONE_THREAD, SHORT_REWARD, makeTrainInputs, metrics, rft } from "./fixtures.ts";
 
-const BIN = fileURLToPath(new URL("../../bin/rft.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "rft-train-"));
 const bench = join(dir, "bench");
 const built = join(dir, "built");
 const base = join(dir, "base");
-
-function rft(args: string[], timeout = 600_000): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: "utf8",
-    timeout,
-    env: { ...process.env, RFT_NUM_THREADS: "1" },
-  });
-  return { status: r.status, out: `${r.stdout}\n${r.stderr}` };
-}
-
-function metrics(out: string): Record<string, number>[] {
-  return readFileSync(join(out, "metrics.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Record<string, number>);
-}
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
@@ -86,28 +69,7 @@ const GRPO = (model: string, out: string, extra: string[] = []) => [
 ];
 
 before(() => {
-  const steps = [
-    ["data", "synth", "--out", bench, "--size", "small", "--seed", "0", "--tasks", "counting"],
-    [
-      "data",
-      "build",
-      "--task",
-      "clevr-math",
-      "--meta",
-      join(bench, "train_jsons", "A3-Visual-Counting-train-35k-cot.json"),
-      "--image-root",
-      join(bench, "images"),
-      "--out",
-      built,
-      "--stage1-size",
-      "10",
-    ],
-    ["model", "init", "--preset", "qwen2-vl-tiny", "--out", base, "--seed", "0"],
-  ];
-  for (const s of steps) {
-    const r = rft(s);
-    assert.equal(r.status, 0, r.out);
-  }
+  makeTrainInputs(dir);
 });
 
 test("SFT: the loss falls on a tiny set; frozen vision weights do not move; the run directory is complete", () => {
@@ -172,7 +134,7 @@ test("a non-empty --out without --resume, unknown fields and bad values are refu
 function killWhen(args: string[], when: () => boolean): Promise<boolean> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, RFT_NUM_THREADS: "1" },
+      env: { ...process.env, ...ONE_THREAD },
       stdio: "ignore",
     });
     let killed = false;
@@ -288,10 +250,7 @@ test("GRPO: SIGKILL after checkpoint 2 and --resume give a bitwise identical fin
 test("GRPO raises the mean reward of a plug-in reward within a few steps (fixed seed)", () => {
   // Reward short answers: the policy can learn to end its turn early, a behaviour a briefly trained model varies on.
   const plugin = join(dir, "short.ts");
-  writeFileSync(
-    plugin,
-    "export function short(completions: string[]): number[] {\n  return completions.map((c) => Math.max(0, 1 - c.length / 40));\n}\n",
-  );
+  writeFileSync(plugin, SHORT_REWARD);
   const out = join(dir, "grpo-short");
   const r = rft(
     GRPO(join(dir, "sft", "final"), out, [
