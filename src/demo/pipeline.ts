@@ -15,7 +15,7 @@
  * item id. So a repeated run only rewrites the report and prints the table.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -108,17 +108,14 @@ function settingsOf(o: DemoOptions): Record<string, unknown> {
   return { version: 1, seed: o.seed, ...o.budget };
 }
 
-/** The world size recorded in a training run's latest checkpoint (null when it has none). */
-function checkpointWorldSize(dir: string): number | null {
-  // As src/train/run.ts's latestCheckpoint, without loading the trainers: checkpoint-<step>/trainer_state.json.
-  const steps = readdirSync(dir)
-    .map((n) => /^checkpoint-(\d+)$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(dir, m[0], "trainer_state.json")))
-    .map((m) => Number(m[1]));
-  if (!steps.length) return null;
+/** The world size recorded in a training run's latest checkpoint (null when it has none or it cannot be read). */
+async function checkpointWorldSize(dir: string): Promise<number | null> {
+  const { latestCheckpoint } = await import("../train/run.ts");
+  const { loadTrainerState } = await import("../io/trainer_state.ts");
+  const last = latestCheckpoint(dir);
+  if (!last) return null;
   try {
-    const st = readJson<{ world_size?: number }>(join(dir, `checkpoint-${Math.max(...steps)}`, "trainer_state.json"));
-    return st.world_size ?? 1;
+    return loadTrainerState(last).world_size;
   } catch {
     return null;
   }
@@ -281,7 +278,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       existsSync(dir) &&
       readOutputMarker(dir)?.kind === "training-run" &&
       upToDate(join(dir, "config.yaml"), join(model, "config.json"));
-    const trainedBy = resume ? checkpointWorldSize(dir) : null;
+    const trainedBy = resume ? await checkpointWorldSize(dir) : null;
     if (trainedBy !== null && trainedBy !== (o.workers ?? 1)) {
       log(`  ${name}: its checkpoints were written by ${trainedBy} worker(s), not ${o.workers ?? 1}: starting it over`);
       resume = false;
