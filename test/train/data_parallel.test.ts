@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { distributedBackends } from "../../src/tensor/index.ts";
 import { loadSafetensors } from "../../src/io/safetensors.ts";
-import { BIN, ONE_THREAD, SHORT_REWARD, makeTrainInputs, metrics, rft } from "./fixtures.ts";
+import { BIN, ONE_THREAD, SHORT_REWARD, makeTrainInputs, metrics, rft, trainArgs } from "./fixtures.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rft-ddp-"));
 const bench = join(dir, "bench");
@@ -27,21 +27,13 @@ const skip = distributedBackends().gloo ? false : "this addon was built without 
 
 const launch = (n: number, args: string[]) => ["launch", "--nproc", String(n), "--threads", "1", "--", ...args];
 
-const common = (recipe: string, data: string, model: string, out: string, sets: string[]) => [
-  "train",
-  recipe,
-  "--task",
-  "clevr-math",
-  "--data",
-  data,
-  "--image-root",
-  join(bench, "images"),
-  "--model",
-  model,
-  "--out",
-  out,
-  ...["warmup_steps=0", "lr_scheduler_type=constant", "logging_steps=1", ...sets].flatMap((s) => ["--set", s]),
-];
+const common = (recipe: string, data: string, model: string, out: string, sets: string[]) =>
+  trainArgs(recipe, { data, imageRoot: join(bench, "images"), model, out }, [
+    "warmup_steps=0",
+    "lr_scheduler_type=constant",
+    "logging_steps=1",
+    ...sets,
+  ]);
 /** SFT with a global batch of 4 records: per device 2 × accumulation `accum` × ranks. */
 const SFT = (out: string, accum: number, extra: string[] = []) =>
   common("cot-sft", join(built, "clevr_math_cot_sft-10.json"), base, out, [

@@ -61,6 +61,19 @@ export function makeTrainInputs(dir: string): TrainInputs {
   return { bench, built, base };
 }
 
+/** `rft train RECIPE` on the clevr-math task with each of `sets` as a `--set key=value`. */
+export function trainArgs(
+  recipe: string,
+  o: { data: string; imageRoot: string; model: string; out: string },
+  sets: readonly string[],
+): string[] {
+  return [
+    ...["train", recipe, "--task", "clevr-math", "--data", o.data, "--image-root", o.imageRoot],
+    ...["--model", o.model, "--out", o.out],
+    ...sets.flatMap((s) => ["--set", s]),
+  ];
+}
+
 /** OUT/metrics.jsonl, parsed. */
 export function metrics(out: string): Record<string, number>[] {
   return readFileSync(join(out, "metrics.jsonl"), "utf8")

@@ -15,7 +15,7 @@ import { tokenLogProbs } from "../../src/models/qwen2vl/logprobs.ts";
 import { grpoLoss } from "../../src/train/rl_math.ts";
 import { readHeader } from "../../src/io/safetensors.ts";
 import { assertClose } from "../helpers.ts";
-import { BIN, ONE_THREAD, SHORT_REWARD, makeTrainInputs, metrics, rft } from "./fixtures.ts";
+import { BIN, ONE_THREAD, SHORT_REWARD, makeTrainInputs, metrics, rft, trainArgs } from "./fixtures.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "rft-train-"));
 const bench = join(dir, "bench");
@@ -25,48 +25,26 @@ const base = join(dir, "base");
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 // Small, fast settings shared by the runs below (one thread: the same arithmetic in every process).
-const SFT = (data: string, out: string, extra: string[] = []) => [
-  "train",
-  "cot-sft",
-  "--task",
-  "clevr-math",
-  "--data",
-  data,
-  "--image-root",
-  join(bench, "images"),
-  "--model",
-  base,
-  "--out",
-  out,
-  ...[
+const SFT = (data: string, out: string, extra: string[] = []) =>
+  trainArgs("cot-sft", { data, imageRoot: join(bench, "images"), model: base, out }, [
     "per_device_train_batch_size=2",
     "gradient_accumulation_steps=2",
     "warmup_steps=0",
     "lr_scheduler_type=constant",
-  ].flatMap((s) => ["--set", s]),
-  ...extra.flatMap((s) => ["--set", s]),
-];
-const GRPO = (model: string, out: string, extra: string[] = []) => [
-  "train",
-  "reason-rft",
-  "--task",
-  "clevr-math",
-  "--data",
-  join(built, "clevr_math_rl_stage2.json"),
-  "--image-root",
-  join(bench, "images"),
-  "--model",
-  model,
-  "--out",
-  out,
-  ...[
-    "per_device_train_batch_size=8",
-    "gradient_accumulation_steps=2",
-    "num_generations=4",
-    "max_completion_length=12",
-  ].flatMap((s) => ["--set", s]),
-  ...extra.flatMap((s) => ["--set", s]),
-];
+    ...extra,
+  ]);
+const GRPO = (model: string, out: string, extra: string[] = []) =>
+  trainArgs(
+    "reason-rft",
+    { data: join(built, "clevr_math_rl_stage2.json"), imageRoot: join(bench, "images"), model, out },
+    [
+      "per_device_train_batch_size=8",
+      "gradient_accumulation_steps=2",
+      "num_generations=4",
+      "max_completion_length=12",
+      ...extra,
+    ],
+  );
 
 before(() => {
   makeTrainInputs(dir);
