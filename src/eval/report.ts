@@ -12,6 +12,10 @@
  * - Averages per row are those of the eval summary (runner.ts `averages`, defined in docs/evaluation.md): ID avg and
  *   OOD avg the unweighted means of the row's ID and OOD sets, AVG the unweighted mean of all its sets. The paper's
  *   rows are recomputed the same way from their per-set numbers; where the paper printed another AVG the table says so.
+ * - Several seeds: rows made by src/eval/seeds.ts `aggregateSeeds` carry `se` (and the per-seed accuracies); the
+ *   tables then print `mean ± SE`, the standard errors of the averages, a per-seed table, and mark with ≈ the averages
+ *   within noise of the best of our rows (TaskTable `noise`, seeds.ts `withinNoise`). Rows without `se` print as
+ *   before.
  *
  * Tensor-free.
  */
@@ -31,6 +35,10 @@ import {
 import { averages } from "./runner.ts";
 import type { Split } from "./sets.ts";
 import { reportHtml } from "./report_html.ts";
+import { type NoiseEntry, averageSe, noiseAgainstBest } from "./seeds.ts";
+
+/** Two means are "within noise" when they differ by less than this many standard errors of their difference. */
+export const NOISE_Z = 2;
 
 /** One test set's result for one model/paradigm (the demo's report.json rows, plus optional detail). */
 export interface ResultRow {
@@ -50,6 +58,19 @@ export interface ResultRow {
   strategy?: string;
   /** Where the row came from (an eval directory). */
   source?: string;
+  /**
+   * Over several training seeds (src/eval/seeds.ts `aggregateSeeds`): `accuracy` is the mean over the seeds, `seeds`
+   * the seed ids that have this row and `seed_accuracies` their accuracies (aligned with `seeds`, null where a seed
+   * scored nothing). All in [0, 1].
+   */
+  seeds?: number[];
+  seed_accuracies?: (number | null)[];
+  /** Total standard error of `accuracy`: √(se_seeds² + se_items²). With it the report prints `mean ± se`. */
+  se?: number;
+  /** Seed part: sample standard deviation of the seeds' accuracies / √S (0 for one seed). */
+  se_seeds?: number;
+  /** Test-item part: √(p̄(1 − p̄)/n); the items are shared by all seeds, so it does not shrink with S. */
+  se_items?: number;
 }
 
 /** A training run's logged steps. */
@@ -97,6 +118,16 @@ export interface TableRow {
   id_avg: number | null;
   ood_avg: number | null;
   avg: number | null;
+  /** Standard errors in % (ours, when the results carry `se`; definitions in src/eval/seeds.ts). Per set: */
+  scores_se?: Record<string, number>;
+  /** ... and of the averages (the average taken per seed first; seeds.ts `averageSe`). */
+  id_se?: number;
+  ood_se?: number;
+  avg_se?: number;
+  /** Seed ids of the row (the union over its sets, ascending) and, aligned with them, the per-seed numbers in %. */
+  seeds?: number[];
+  seed_scores?: Record<string, (number | null)[]>;
+  seed_avgs?: { id_avg: (number | null)[]; ood_avg: (number | null)[]; avg: (number | null)[] };
   /** The paper's printed AVG (paper rows). */
   printed_avg?: number;
   /** Spec section of the paper's numbers (paper rows). */
@@ -109,6 +140,13 @@ export interface TaskTable {
   rows: TableRow[];
   /** Footnotes (printed AVG that differs from the recomputed one, set notes). */
   notes: string[];
+  /** Seed ids over our rows, ascending (when our rows carry standard errors). */
+  seeds?: number[];
+  /**
+   * Per average, the best of our rows and those within noise of it (|Δ| < z·√(se₁² + se₂²), seeds.ts `withinNoise`);
+   * present when our rows carry standard errors.
+   */
+  noise?: { z: number; id_avg: NoiseEntry | null; ood_avg: NoiseEntry | null; avg: NoiseEntry | null };
 }
 
 export interface RunSummary {
@@ -172,11 +210,84 @@ function checkRow(r: ResultRow, i: number): ResultRow {
   if (!Number.isInteger(r.n) || r.n < 0) throw new Error(`${where}set ${r.set}: "n" must be a count`);
   if (r.accuracy !== null && !(typeof r.accuracy === "number" && r.accuracy >= 0 && r.accuracy <= 1))
     throw new Error(`${where}set ${r.set}: "accuracy" must be in [0, 1] or null`);
+  for (const k of ["se", "se_seeds", "se_items"] as const)
+    if (r[k] !== undefined && !(typeof r[k] === "number" && r[k] >= 0 && Number.isFinite(r[k])))
+      throw new Error(`${where}set ${r.set}: "${k}" must be a non-negative number`);
+  if (
+    (r.seeds !== undefined || r.seed_accuracies !== undefined) &&
+    !(
+      Array.isArray(r.seeds) &&
+      Array.isArray(r.seed_accuracies) &&
+      r.seeds.length === r.seed_accuracies.length &&
+      r.seeds.every((x) => Number.isInteger(x))
+    )
+  )
+    throw new Error(`${where}set ${r.set}: "seeds" and "seed_accuracies" must be arrays of the same length`);
   return { ...r, task };
 }
 
 function mean(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** A table row's seed fields (TableRow scores_se ... seed_avgs, in %) from its result rows; {} without `se`. */
+function seedFields(g: readonly ResultRow[]): Partial<TableRow> {
+  if (!g.some((r) => r.se !== undefined)) return {};
+  const out: Partial<TableRow> = {
+    scores_se: Object.fromEntries(g.filter((r) => r.se !== undefined).map((r) => [r.set, round4(r.se! * 100)])),
+  };
+  const id = averageSe(g.filter((r) => r.split === "id"));
+  const ood = averageSe(g.filter((r) => r.split === "ood"));
+  const all = averageSe(g);
+  if (id) out.id_se = round4(id.se * 100);
+  if (ood) out.ood_se = round4(ood.se * 100);
+  if (all) out.avg_se = round4(all.se * 100);
+  const seeds = [...new Set(g.flatMap((r) => r.seeds ?? []))].sort((a, b) => a - b);
+  if (seeds.length) {
+    const acc = (r: ResultRow, s: number) => {
+      const i = r.seeds?.indexOf(s) ?? -1;
+      return i < 0 ? null : (r.seed_accuracies![i] ?? null);
+    };
+    out.seeds = seeds;
+    out.seed_scores = Object.fromEntries(g.map((r) => [r.set, seeds.map((s) => pct(acc(r, s)))]));
+    const perSeed = seeds.map((s) => averages(g.map((r) => ({ split: r.split, accuracy: acc(r, s) }))));
+    out.seed_avgs = {
+      id_avg: perSeed.map((a) => pct(a.id_avg)),
+      ood_avg: perSeed.map((a) => pct(a.ood_avg)),
+      avg: perSeed.map((a) => pct(a.avg)),
+    };
+  }
+  return out;
+}
+
+/** The table notes of a table with standard errors: the definitions, and which seeds a row misses where. */
+function seedNotes(rows: readonly TableRow[], groups: readonly { label: string; g: ResultRow[] }[]): string[] {
+  const seeds = [...new Set(rows.flatMap((r) => r.seeds ?? []))].sort((a, b) => a - b);
+  const notes = [
+    `± is one standard error (SE) in %: SE = √(SE_seeds² + SE_items²), where SE_seeds = the sample standard deviation of the per-seed accuracies / √S (S seeds; 0 for one seed) and SE_items = √(p̄(1 − p̄)/n) for the mean accuracy p̄ on the set's n items. The test items are one sample shared by all seeds, so SE_items does not shrink with more seeds.`,
+    `The averages' SE: each average is taken per seed first; SE_seeds is the standard error of those per-seed averages and SE_items = √(Σ SE_items,i²)/k over its k sets.`,
+    `Noise: a row's average is marked ≈ when it is within ${NOISE_Z} SE of the best of our rows on that average (|Δ| < ${NOISE_Z}·√(SE_best² + SE_row²)): the two are not separated. The test is unpaired, hence conservative (the rows share the test items and the base model).`,
+  ];
+  for (const { label, g } of groups) {
+    if (!g.some((r) => r.seeds)) continue;
+    // Sets grouped by the seeds they lack.
+    const byLack = new Map<string, { lack: number[]; sets: string[] }>();
+    for (const r of g) {
+      const lack = seeds.filter((s) => {
+        const i = r.seeds?.indexOf(s) ?? -1;
+        return i < 0 || r.seed_accuracies![i] === null;
+      });
+      if (!lack.length) continue;
+      const e = byLack.get(lack.join()) ?? { lack, sets: [] };
+      e.sets.push(r.set);
+      byLack.set(lack.join(), e);
+    }
+    for (const { lack, sets } of byLack.values())
+      notes.push(
+        `${label}: no result in seed${lack.length > 1 ? "s" : ""} ${lack.join(", ")} for ${sets.join(", ")}; those means and SEs use the other seeds, and the averages' SE_seeds uses the seeds that have every set of the average.`,
+      );
+  }
+  return notes;
 }
 
 /** Builds the tables (see the module comment). Throws on a malformed row or on two results for one cell. */
@@ -235,9 +346,12 @@ export function buildReport(input: ReportInput): Report {
         id_avg: pct(avg.id_avg),
         ood_avg: pct(avg.ood_avg),
         avg: pct(avg.avg),
+        ...seedFields(g),
       };
     });
     const notes: string[] = [];
+    const seedMode = rows.some((r) => r.scores_se !== undefined);
+    if (seedMode) notes.push(...seedNotes(rows, groups));
     for (const p of paperRows) {
       const entries = Object.entries(p.sets);
       const split = (s: string) => sets.get(s)!;
@@ -282,7 +396,23 @@ export function buildReport(input: ReportInput): Report {
       const ns = new Set(mine.filter((r) => r.set === set).map((r) => r.n));
       return { set, split, n: ns.size === 1 ? [...ns][0]! : null };
     });
-    tables.push({ task, columns, rows, notes });
+    const table: TaskTable = { task, columns, rows, notes };
+    if (seedMode) {
+      const ours = rows.filter((r) => r.source === "ours");
+      table.seeds = [...new Set(ours.flatMap((r) => r.seeds ?? []))].sort((a, b) => a - b);
+      const test = (k: "id_avg" | "ood_avg" | "avg", se: "id_se" | "ood_se" | "avg_se") =>
+        noiseAgainstBest(
+          ours.map((r) => ({ label: r.label, mean: r[k], se: r[se] })),
+          NOISE_Z,
+        );
+      table.noise = {
+        z: NOISE_Z,
+        id_avg: test("id_avg", "id_se"),
+        ood_avg: test("ood_avg", "ood_se"),
+        avg: test("avg", "avg_se"),
+      };
+    }
+    tables.push(table);
   }
   const runs = (input.runs ?? []).map((r): RunSummary => ({
     name: r.name,
@@ -315,16 +445,72 @@ export function buildReport(input: ReportInput): Report {
 
 const fmt = (x: number | null | undefined) => (x === null || x === undefined ? "–" : x.toFixed(2));
 
+/** Marks of the noise test beside an average (TaskTable `noise`). */
+export const NOISE_MARKS = { best: "▲", within: "≈" } as const;
+
+/** `61.2 ± 2.1` (1 decimal: the SE of a few hundred items is a few %), or the plain number without an SE. */
+const fmtSe = (x: number | null | undefined, se: number | undefined) =>
+  x === null || x === undefined ? "–" : se === undefined ? x.toFixed(1) : `${x.toFixed(1)} ± ${se.toFixed(1)}`;
+
 /** The cells of one table row as text (also used by the HTML page). */
 export function rowCells(t: TaskTable, r: TableRow): string[] {
+  const withSe = r.source === "ours" && t.noise !== undefined;
   const cells = t.columns.map((c) => {
     if (!(c.set in r.scores)) return "–";
-    let s = fmt(r.scores[c.set]);
+    let s = withSe ? fmtSe(r.scores[c.set], r.scores_se?.[c.set]) : fmt(r.scores[c.set]);
+    if (withSe && t.seeds && t.seeds.length > 1 && r.seed_scores?.[c.set]) {
+      const have = r.seed_scores[c.set]!.filter((x) => x !== null).length;
+      if (have < t.seeds.length) s += ` (${have} of ${t.seeds.length} seeds)`;
+    }
     if (r.source === "ours" && c.n === null && r.n[c.set] !== undefined) s += ` (n=${r.n[c.set]})`;
     if (r.failed?.[c.set]) s += ` (${r.failed[c.set]} failed)`;
     return s;
   });
-  return [r.label, ...cells, fmt(r.id_avg), fmt(r.ood_avg), fmt(r.avg)];
+  if (!withSe) return [r.label, ...cells, fmt(r.id_avg), fmt(r.ood_avg), fmt(r.avg)];
+  const mark = (e: NoiseEntry | null) =>
+    e?.best === r.label ? ` ${NOISE_MARKS.best}` : e?.within.includes(r.label) ? ` ${NOISE_MARKS.within}` : "";
+  return [
+    r.label,
+    ...cells,
+    fmtSe(r.id_avg, r.id_se) + mark(t.noise!.id_avg),
+    fmtSe(r.ood_avg, r.ood_se) + mark(t.noise!.ood_avg),
+    fmtSe(r.avg, r.avg_se) + mark(t.noise!.avg),
+  ];
+}
+
+/** The per-seed numbers of one of our rows (tables with seeds): each cell the seeds' values in %, " / " apart. */
+export function seedCells(t: TaskTable, r: TableRow): string[] {
+  const list = (xs: readonly (number | null)[] | undefined) =>
+    xs ? xs.map((x) => (x === null ? "–" : x.toFixed(1))).join(" / ") : "–";
+  const seeds = t.seeds ?? [];
+  // The row's values aligned with the table's seeds.
+  const align = (xs: readonly (number | null)[] | undefined) =>
+    xs && r.seeds ? seeds.map((s) => (r.seeds!.includes(s) ? xs[r.seeds!.indexOf(s)]! : null)) : undefined;
+  return [
+    r.label,
+    ...t.columns.map((c) => (c.set in r.scores ? list(align(r.seed_scores?.[c.set])) : "–")),
+    list(align(r.seed_avgs?.id_avg)),
+    list(align(r.seed_avgs?.ood_avg)),
+    list(align(r.seed_avgs?.avg)),
+  ];
+}
+
+/** The line under a table with standard errors: how many seeds, what ± is, what the marks mean. */
+export function seedLine(t: TaskTable): string {
+  const seeds = t.seeds ?? [];
+  const over = seeds.length
+    ? `over ${seeds.length} seed${seeds.length === 1 ? "" : "s"} (${seeds.join(", ")})`
+    : "over the given results";
+  return (
+    `Accuracy in %, mean ${over} ± one standard error (seeds and test items; notes below). ` +
+    `${NOISE_MARKS.best}: the best of our rows on that average; ${NOISE_MARKS.within}: within ${t.noise?.z ?? NOISE_Z} SE of the best: not separated from it; ` +
+    `no mark: separated (lower). ID avg / OOD avg: unweighted mean of the row's ID / OOD sets; AVG: of all its sets.`
+  );
+}
+
+/** Whether a table gets the per-seed table (our rows carry the per-seed numbers of two or more seeds). */
+export function hasSeedTable(t: TaskTable): boolean {
+  return (t.seeds?.length ?? 0) > 1 && t.rows.some((r) => r.source === "ours" && r.seed_scores);
 }
 
 /** Header cells of a task table. */
@@ -351,7 +537,7 @@ export function reportMarkdown(rep: Report): string {
   for (const n of rep.notes) out.push(n, "");
   if (rep.tables.length === 0) out.push("No evaluation results.", "");
   for (const t of rep.tables) {
-    out.push(`## ${TASK_TITLES[t.task]} (${t.task})`, "", AVG_NOTE, "");
+    out.push(`## ${TASK_TITLES[t.task]} (${t.task})`, "", t.noise ? seedLine(t) : AVG_NOTE, "");
     const head = headerCells(t);
     out.push(`| ${head.map(mdEscape).join(" | ")} |`);
     out.push(`|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`);
@@ -361,6 +547,13 @@ export function reportMarkdown(rep: Report): string {
       out.push(`| ${cells.join(" | ")} |`);
     }
     out.push("");
+    if (hasSeedTable(t)) {
+      out.push(`Per seed (${t.seeds!.map((s) => `seed ${s}`).join(" / ")}), accuracy in %:`, "");
+      out.push(`| ${head.map(mdEscape).join(" | ")} |`);
+      out.push(`|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`);
+      for (const r of t.rows) if (r.source === "ours") out.push(`| ${seedCells(t, r).map(mdEscape).join(" | ")} |`);
+      out.push("");
+    }
     for (const n of t.notes) out.push(`- ${n}`);
     if (t.notes.length) out.push("");
   }
