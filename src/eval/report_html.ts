@@ -265,7 +265,10 @@ function seedRunHtml(grp: RunGroup, i: number, sums: readonly RunSummary[], char
     .map((k) => {
       const vs = sums.map((s) => s.last[k]).filter((v): v is number => typeof v === "number");
       const m = vs.reduce((a, b) => a + b, 0) / vs.length;
-      const range = vs.length > 1 ? ` (${fmtMetric(Math.min(...vs))}–${fmtMetric(Math.max(...vs))})` : "";
+      const range =
+        vs.length > 1 && Math.min(...vs) !== Math.max(...vs)
+          ? ` (${fmtMetric(Math.min(...vs))}–${fmtMetric(Math.max(...vs))})`
+          : "";
       return `${esc(k)} ${esc(fmtMetric(m))}${esc(range)}`;
     })
     .join(" · ");

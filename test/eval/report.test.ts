@@ -7,14 +7,16 @@ import {
   buildReport,
   classifyDir,
   readEvalDir,
+  readReportDir,
   readRunDir,
   reportMarkdown,
   writeReport,
 } from "../../src/eval/report.ts";
-import { runCharts } from "../../src/eval/report_html.ts";
+import { reportHtml, runCharts, runGroups } from "../../src/eval/report_html.ts";
+import { aggregateSeeds } from "../../src/eval/seeds.ts";
 import { PAPER_RESULTS, VC_DOMAIN_SHIFT } from "../../src/eval/paper_results.ts";
 import { rft } from "../cli/run_rft.ts";
-import { evalDir, grpoRunDir, sftRunDir, tmp } from "./report_fixtures.ts";
+import { evalDir, grpoRunDir, seededResults, sftRunDir, tmp } from "./report_fixtures.ts";
 
 /** Two VC evals (one inferred Reason-RFT from its checkpoint's run, one zero-shot), one ST eval, one GRPO run. */
 function fixture() {
@@ -314,4 +316,144 @@ test("paper numbers: each Qwen2-VL row's printed AVG is the mean of its sets but
     for (const [p, v] of Object.entries(rows))
       if (Math.abs((v[0]! + v[1]! + v[2]!) / 3 - v[3]!) > 0.0051) offVc.push(`${model} ${p}`);
   assert.deepEqual(offVc, ["Qwen2-VL-2B reason-rft"]);
+});
+
+test("reports over seeds: mean ± SE per cell and average, ▲/≈ noise marks, a per-seed table, the definitions", () => {
+  // Zero-Shot is far below; CoT-SFT and Reason-RFT are within 2 SE of each other on every average.
+  const rep = buildReport({ results: aggregateSeeds(seededResults()), paper: false });
+  const md = reportMarkdown(rep);
+  const lines = md.split("\n");
+  for (const l of [
+    "Accuracy in %, mean over 3 seeds (1, 2, 3) ± one standard error (seeds and test items; notes below). ▲: the best of our rows on that average; ≈: within 2 SE of the best: not separated from it; no mark: separated (lower). ID avg / OOD avg: unweighted mean of the row's ID / OOD sets; AVG: of all its sets.",
+    "| Method | clevr-math ID (n=500) | super-clevr OOD (n=500) | ID avg | OOD avg | AVG |",
+    "| **Zero-Shot** | 21.0 ± 1.9 | 11.0 ± 1.5 | 21.0 ± 1.9 | 11.0 ± 1.5 | 16.0 ± 1.3 |",
+    "| **CoT-SFT** | 52.7 ± 2.7 | 40.0 ± 2.5 | 52.7 ± 2.7 ▲ | 40.0 ± 2.5 ≈ | 46.3 ± 1.7 ≈ |",
+    "| **Reason-RFT** | 51.0 ± 2.3 | 42.7 ± 2.4 | 51.0 ± 2.3 ≈ | 42.7 ± 2.4 ▲ | 46.8 ± 1.6 ▲ |",
+    "Per seed (seed 1 / seed 2 / seed 3), accuracy in %:",
+    "| Zero-Shot | 20.0 / 22.0 / 21.0 | 10.0 / 12.0 / 11.0 | 20.0 / 22.0 / 21.0 | 10.0 / 12.0 / 11.0 | 15.0 / 17.0 / 16.0 |",
+    "| Reason-RFT | 52.0 / 50.0 / 51.0 | 41.0 / 44.0 / 43.0 | 52.0 / 50.0 / 51.0 | 41.0 / 44.0 / 43.0 | 46.5 / 47.0 / 47.0 |",
+  ])
+    assert.ok(lines.includes(l), `${l}\n---\n${md}`);
+  assert.match(md, /- ± is one standard error \(SE\) in %: SE = √\(SE_seeds² \+ SE_items²\)/);
+  assert.match(md, /- Noise: a row's average is marked ≈ when it is within 2 SE of the best/);
+
+  const t = rep.tables[0]!;
+  assert.deepEqual(t.seeds, [1, 2, 3]);
+  assert.deepEqual(t.noise, {
+    z: 2,
+    id_avg: { best: "CoT-SFT", within: ["Reason-RFT"], separated: ["Zero-Shot"] },
+    ood_avg: { best: "Reason-RFT", within: ["CoT-SFT"], separated: ["Zero-Shot"] },
+    avg: { best: "Reason-RFT", within: ["CoT-SFT"], separated: ["Zero-Shot"] },
+  });
+  const rft = t.rows.find((r) => r.label === "Reason-RFT")!;
+  // SEs in %, computed by hand (seeds.test.ts checks the formulas): √(sd²/3 + p̄(1 − p̄)/500).
+  assert.deepEqual(
+    [rft.scores_se, rft.id_se, rft.ood_se, rft.avg_se],
+    [{ "clevr-math": 2.309, "super-clevr": 2.3812 }, 2.309, 2.3812, 1.5813],
+  );
+  assert.deepEqual(rft.seed_avgs, { id_avg: [52, 50, 51], ood_avg: [41, 44, 43], avg: [46.5, 47, 47] });
+
+  // The page: the same cells, the per-seed table, the definitions.
+  const html = reportHtml(rep, [], { chartJs: "" });
+  assert.ok(html.includes("<td>51.0 ± 2.3 ≈</td><td>42.7 ± 2.4 ▲</td><td>46.8 ± 1.6 ▲</td>"), html);
+  assert.ok(html.includes('<table class="seeds">'));
+  assert.ok(html.includes("within 2 SE of the best: not separated from it"));
+});
+
+test("reports over seeds: a row missing in a seed is said so; report.json keeps the SEs and the noise summary", () => {
+  const perSeed = seededResults();
+  perSeed[2]!.results = perSeed[2]!.results.filter((r) => r.paradigm !== "reason-rft");
+  const f = fixture();
+  const out = join(f.root, "seeded");
+  writeReport(out, { results: aggregateSeeds(perSeed) });
+  const md = readFileSync(join(out, "report.md"), "utf8");
+  assert.ok(md.includes("| **Reason-RFT** | 51.0 ± 2.4 (2 of 3 seeds) | 42.5 ± 2.7 (2 of 3 seeds) |"), md);
+  assert.ok(md.includes("| Reason-RFT | 52.0 / 50.0 / – | 41.0 / 44.0 / – |"), md);
+  assert.ok(md.includes("- Reason-RFT: no result in seed 3 for clevr-math, super-clevr;"), md);
+  // The paper's rows keep their plain cells beside ours.
+  assert.ok(md.includes("| paper Qwen2-VL-2B Reason-RFT | 96.80 | 51.20 | 96.80 | 51.20 | 74.00 |"), md);
+
+  const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+  const r = json.results.find((x: ResultRow) => x.paradigm === "reason-rft" && x.set === "clevr-math");
+  assert.deepEqual(
+    [r.seeds, r.seed_accuracies],
+    [
+      [1, 2],
+      [0.52, 0.5],
+    ],
+  );
+  assert.ok(Math.abs(r.se - Math.hypot(0.01, Math.sqrt((0.51 * 0.49) / 500))) < 1e-12, String(r.se));
+  assert.deepEqual(json.tables[0].noise.ood_avg, {
+    best: "Reason-RFT",
+    within: ["CoT-SFT"],
+    separated: ["Zero-Shot"],
+  });
+  // An earlier seeded report read back keeps its SEs (rft report DIR).
+  const again = join(f.root, "again");
+  writeReport(again, { results: readReportDir(out) });
+  assert.equal(readFileSync(join(again, "report.md"), "utf8"), md);
+});
+
+test("single-seed results (no se): no ±, no marks, no seed fields, no per-seed table, the page's plain script", () => {
+  const f = fixture();
+  const rep = buildReport({ results: [...readEvalDir(f.evRft), ...readEvalDir(f.evZero)], runs: [readRunDir(f.run)] });
+  const md = reportMarkdown(rep);
+  assert.ok(!/±|≈|▲|Per seed/.test(md), md);
+  assert.ok(md.includes("Accuracy in %. ID avg / OOD avg: unweighted mean of the row's ID / OOD sets;"));
+  const t = rep.tables[0]!;
+  assert.equal("noise" in t || "seeds" in t, false);
+  for (const r of t.rows)
+    for (const k of ["scores_se", "id_se", "ood_se", "avg_se", "seeds", "seed_scores", "seed_avgs"])
+      assert.equal(k in r, false, `${r.label}: ${k}`);
+  const html = reportHtml(rep, [readRunDir(f.run)], { chartJs: "" });
+  assert.ok(!/±|rftBand|mean of \d+ seeds/.test(html));
+});
+
+test("runs over seeds: '<name> (seed N)' grouped, one line per metric (mean) with a min–max band", () => {
+  const run = (name: string, rewards: (number | undefined)[]) => ({
+    name,
+    metrics: rewards.map((reward, i) => ({ step: i + 1, ...(reward !== undefined ? { reward } : {}), loss: 1 })),
+  });
+  const runs = [
+    run("base (instruct SFT)", [0.1]),
+    run("counting/reason-rft (seed 1)", [0.2, 0.4, 0.6]),
+    run("counting/cot-sft (seed 1)", [0.5]),
+    run("counting/reason-rft (seed 2)", [0.4, 0.6, undefined]),
+    run("counting/reason-rft (seed 3)", [0.3, 0.2, 0.9]),
+    run("counting/other (seed 1)", [0.7]),
+    run("counting/cot-sft (seed 2)", [0.5]),
+  ];
+  assert.deepEqual(runGroups(runs), [
+    { name: "base (instruct SFT)", indices: [0] },
+    { name: "counting/reason-rft", indices: [1, 3, 4], seeds: [1, 2, 3] },
+    { name: "counting/cot-sft", indices: [2, 6], seeds: [1, 2] },
+    { name: "counting/other (seed 1)", indices: [5] },
+  ]);
+  const charts = runCharts(runs);
+  const rewards = charts.find((c) => c.id === "run-1-0")!;
+  assert.deepEqual([rewards.run, rewards.title, rewards.seeds], ["counting/reason-rft", "Rewards", 3]);
+  const s = rewards.series[0]!;
+  assert.equal(s.label, "reward");
+  const want: [number, number, number, number][] = [
+    [1, 0.3, 0.2, 0.4],
+    [2, 0.4, 0.2, 0.6],
+    [3, 0.75, 0.6, 0.9], // seed 2 logged no reward at step 3: the mean of the other two
+  ];
+  want.forEach(([x, m, lo, hi], i) => {
+    assert.equal(s.points[i]![0], x);
+    assert.ok(Math.abs(s.points[i]![1] - m) < 1e-12, `mean at step ${x}: ${s.points[i]![1]}`);
+    assert.deepEqual(s.band![i], [x, lo, hi]);
+  });
+  assert.equal(charts.find((c) => c.id === "run-0-0")!.series[0]!.band, undefined, "a single run: no band");
+
+  const rep = buildReport({ results: [], runs });
+  const html = reportHtml(rep, runs, { chartJs: "" });
+  assert.ok(html.includes("<h3>counting/reason-rft <small>(3 seeds)</small></h3>"), html);
+  assert.ok(html.includes('<p class="meta">seeds 1, 2, 3 · 3 / 3 / 3 logged steps</p>'));
+  assert.ok(html.includes("last step, mean over seeds (min–max): reward 0.75 (0.6–0.9) · loss 1"));
+  assert.ok(html.includes("Rewards <small>(mean of 3 seeds; band: min–max)</small>"));
+  assert.ok(html.includes("<h3>counting/other (seed 1)</h3>"));
+  assert.ok(html.includes("rftBand"), "the page's script draws the bands");
+  // The markdown still lists every seed's run.
+  assert.ok(reportMarkdown(rep).includes("| counting/reason-rft (seed 2) | – | – | 3 |"));
 });
