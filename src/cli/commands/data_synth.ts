@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import type { CommandSpec } from "../args.ts";
 import { UsageError, integerOption } from "../args.ts";
 import { synthesize, TASKS, TASK_ALIASES, type SynthSize, type SynthTask } from "../../tasks/synth/generate.ts";
+import type { InstructStyle } from "../../tasks/synth/instruct.ts";
 
 export function parseTasks(list: string): SynthTask[] {
   const out: SynthTask[] = [];
@@ -12,6 +13,23 @@ export function parseTasks(list: string): SynthTask[] {
     if (!out.includes(t)) out.push(t);
   }
   if (out.length === 0) throw new UsageError("--tasks: give at least one task");
+  return out;
+}
+
+/** Parses --instruct-images: `style=N` pairs, comma-separated. */
+export function parseInstructImages(value: string): Partial<Record<InstructStyle, number>> {
+  const out: Partial<Record<InstructStyle, number>> = {};
+  for (const part of value
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean)) {
+    const m = /^(counting|transformation|geometry)=(\d+)$/.exec(part);
+    if (!m)
+      throw new UsageError(
+        `--instruct-images: expected style=N with style one of counting, transformation, geometry, got '${part}'`,
+      );
+    out[m[1] as InstructStyle] = Number(m[2]);
+  }
   return out;
 }
 
@@ -40,6 +58,10 @@ export const command: CommandSpec = {
       min: 0,
     },
     tasks: { type: "string", help: "comma-separated tasks", default: TASKS.join(",") },
+    "instruct-images": {
+      type: "string",
+      help: "instruct images per style instead of the size's, e.g. counting=12000,transformation=0 (a bigger perception set, or a held-out one)",
+    },
     workers: {
       type: "number",
       help: "worker threads (the output does not depend on it)",
@@ -56,6 +78,7 @@ export const command: CommandSpec = {
     "",
     "Example:",
     "  rft data synth --out data/mini --size full --seed 0",
+    "  rft data synth --out data/heldout --tasks instruct --seed 1000 --instruct-images counting=1000,transformation=300,geometry=300",
   ].join("\n"),
   async run(opts) {
     const seed = integerOption(opts, "seed", { min: 0 });
@@ -69,6 +92,7 @@ export const command: CommandSpec = {
       size: opts.size as SynthSize,
       seed,
       tasks,
+      instruct: opts["instruct-images"] ? parseInstructImages(opts["instruct-images"] as string) : undefined,
       workers,
       force: Boolean(opts.force),
       log: (line) => console.error(`synth: ${line}`),

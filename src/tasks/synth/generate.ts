@@ -179,6 +179,11 @@ export interface SynthOptions {
   size: SynthSize;
   seed: number;
   tasks: readonly SynthTask[];
+  /**
+   * Instruct images per style instead of the size's (e.g. a bigger perception set for the demo's base model, or a
+   * small held-out one). A style left out keeps the size's count; 0 leaves the style out.
+   */
+  instruct?: Partial<Record<InstructStyle, number>>;
   log?: (line: string) => void;
 }
 
@@ -205,6 +210,8 @@ export interface Manifest {
   /** Uniform background colours (RGB): centre pixels on them for the tiny vision tower. */
   background: { objects: number[]; geometry: number[] };
   imageSizes: Record<string, [number, number]>;
+  /** Instruct images per style when they differ from the size's (SynthOptions.instruct). */
+  instruct?: Record<InstructStyle, number>;
 }
 
 // The callback API does open/write/close on the thread pool (the promise API costs more main-thread time here).
@@ -281,6 +288,23 @@ export interface UnitOptions {
   out: string;
   size: SynthSize;
   seed: number;
+  instruct?: Partial<Record<InstructStyle, number>>;
+}
+
+/** Instruct images per style: the size's, with the overrides applied (checked: whole numbers ≥ 0). */
+export function instructCounts(
+  size: SynthSize,
+  overrides: Partial<Record<InstructStyle, number>> = {},
+): Record<InstructStyle, number> {
+  const out = { ...SIZE_TABLE[size].instruct };
+  for (const [style, n] of Object.entries(overrides)) {
+    if (!(style in out))
+      throw new Error(`instruct images: unknown style '${style}' (one of: ${Object.keys(out).join(", ")})`);
+    if (!Number.isInteger(n) || n! < 0)
+      throw new Error(`instruct images of ${style}: expected a whole number ≥ 0, got ${n}`);
+    out[style as InstructStyle] = n!;
+  }
+  return out;
 }
 
 /** Generates one unit: its JSON files and images under `out` (which must exist). */
@@ -306,8 +330,9 @@ export async function runUnit(
     const t0 = performance.now();
     const records: InstructRecord[] = [];
     let images = 0;
+    const counts = instructCounts(opts.size, opts.instruct);
     for (const style of ["counting", "transformation", "geometry"] as const) {
-      for (let i = 0; i < table.instruct[style]; i++) {
+      for (let i = 0; i < counts[style]; i++) {
         let item: SynthItem<InstructRecord[]> | null = null;
         for (let attempt = 0; attempt < MAX_ATTEMPTS && !item; attempt++)
           item = makeInstructItems(opts.seed, style, i, attempt);
@@ -456,7 +481,8 @@ async function synthesizeInto(out: string, opts: SynthOptions & { workers?: numb
   await mkdir(join(out, "images"), { recursive: true });
   await mkdir(join(out, "train_jsons"), { recursive: true });
   await mkdir(join(out, "test_jsons"), { recursive: true });
-  const unitOpts: UnitOptions = { out, size: opts.size, seed: opts.seed };
+  const unitOpts: UnitOptions = { out, size: opts.size, seed: opts.seed, instruct: opts.instruct };
+  const instruct = instructCounts(opts.size, opts.instruct);
   const units = UNITS.filter((u) => opts.tasks.includes(u.task)).map((u) => u.name);
   const workers = opts.workers ?? 1;
   let results: Map<UnitName, UnitResult>;
@@ -480,6 +506,9 @@ async function synthesizeInto(out: string, opts: SynthOptions & { workers?: numb
     repeatedTestKeys: {},
     background: { objects: [...BACKGROUND_RGB], geometry: [...GEO_BACKGROUND] },
     imageSizes: { counting: [168, 112], transformation: [140, 112], geometry: [112, 112] },
+    ...(opts.tasks.includes("instruct") && JSON.stringify(instruct) !== JSON.stringify(SIZE_TABLE[opts.size].instruct)
+      ? { instruct }
+      : {}),
   };
   const all = [...results.values()];
   for (const spec of [...SPLITS.map((s) => s.file), INSTRUCT_FILE]) {
