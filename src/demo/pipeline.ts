@@ -20,7 +20,8 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { OutputError, prepareOutputDir, readOutputMarker, writeJsonAtomic, writeOutputMarker } from "../io/output.ts";
-import { SPLITS, INSTRUCT_FILE, TASKS as SYNTH_TASKS, type Manifest } from "../tasks/synth/generate.ts";
+import { SPLITS, INSTRUCT_FILE, TASKS as SYNTH_TASKS, instructCounts, type Manifest } from "../tasks/synth/generate.ts";
+import type { InstructStyle } from "../tasks/synth/instruct.ts";
 import { type TaskFamily } from "../tasks/tasks.ts";
 import { DEFAULT_TEMPLATES, type EvalStrategy, trainingPrompt } from "../tasks/prompts.ts";
 import type { RecipeName } from "../train/recipes.ts";
@@ -39,6 +40,10 @@ import {
 
 export const DEMO_KIND = "demo";
 const SETTINGS_FILE = "demo.json";
+/** The base model's held-out perception summary (base/perception.json). */
+export const PERCEPTION_FILE = "perception.json";
+/** The held-out perception set's seed: the demo's seed plus this (so it never shares the benchmark's streams). */
+export const HELDOUT_SEED_OFFSET = 1000;
 const FILES_FILE = "demo_files.json";
 
 /** Per task: its family, the reward task of GRPO, and its train file in the benchmark. */
@@ -66,7 +71,15 @@ export interface DemoOptions {
   preset: PresetName;
   budget: DemoBudget;
   tasks: readonly DemoTask[];
+  /** Seed of the benchmark, the random model and the base model, and the first fine-tuning seed. */
   seed: number;
+  /**
+   * Fine-tuning seeds per task (default 1): seed, seed + 1, … Every seed shares the benchmark and the base model
+   * (as the paper's runs share one pretrained Qwen2-VL) and has its own training data order, Stage-1 subset,
+   * sampling and evaluation sampling. The first seed's stages are in OUT/<task>, the others' in
+   * OUT/seed-<s>/<task>, so more seeds can be added to a finished run.
+   */
+  seeds?: number;
   /** Start over in an OUT made with other settings (removes the demo's stage directories there). */
   force?: boolean;
   /** Progress and stage lines (default stderr). */
@@ -80,9 +93,19 @@ export interface DemoOptions {
   workers?: number;
 }
 
+/** What base/perception.json holds (src/eval/perception.ts writes it). */
+export interface PerceptionSummary {
+  kinds: Record<string, { accuracy: number | null; n: number; majority: number | null; se?: number | null }>;
+}
+
 export interface DemoResult {
   out: string;
+  /** One row per (task, paradigm, set): with several seeds their mean, with its standard errors. */
   results: ResultRow[];
+  /** Every seed's own rows. */
+  perSeed: { seed: number; results: ResultRow[] }[];
+  /** The base model's held-out perception (base/perception.json). */
+  perception: PerceptionSummary | null;
   /** Seconds of this invocation. */
   seconds: number;
   /** Seconds of compute summed over every stage, including earlier invocations that were resumed. */
@@ -119,6 +142,11 @@ async function checkpointWorldSize(dir: string): Promise<number | null> {
   } catch {
     return null;
   }
+}
+
+/** Where a fine-tuning seed's task directories are: OUT for the first seed, OUT/seed-<s> for the others. */
+export function seedDir(out: string, firstSeed: number, seed: number): string {
+  return seed === firstSeed ? out : join(out, `seed-${seed}`);
 }
 
 /** Runs `rft ARGS` under `rft launch --nproc N`; its lines go to `log`; a failure throws with its last lines. */
@@ -190,7 +218,23 @@ function benchCorpus(bench: string, perFile = 600): string[] {
   return texts;
 }
 
-/** A random qwen2-vl-tiny with the tokenizer trained on the benchmark's text, written atomically to `dir`. */
+/** Up to `n` image paths of the benchmark's instruct set, spread evenly over it (every style). */
+function instructImagePaths(bench: string, n: number): string[] {
+  const recs = readJson<{ image?: string | string[] }[]>(join(bench, INSTRUCT_FILE));
+  const paths = [...new Set(recs.flatMap((r) => (Array.isArray(r.image) ? r.image : r.image ? [r.image] : [])))];
+  const step = Math.max(1, Math.floor(paths.length / n));
+  return paths
+    .filter((_, i) => i % step === 0)
+    .slice(0, n)
+    .map((p) => join(bench, "images", p));
+}
+
+/**
+ * A random qwen2-vl-tiny with the tokenizer trained on the benchmark's text, written atomically to `dir`. Its
+ * image_mean/image_std are the instruct images' own per-channel statistics (as CLIP's are its data's): with CLIP's,
+ * the benchmark's light backgrounds sit at +1 to +2 instead of 0 (DESIGN.md: centring decided whether a tiny
+ * vision tower learned at all).
+ */
 async function initModel(bench: string, dir: string, seed: number, log: (m: string) => void): Promise<void> {
   const { trainByteLevelBpe, toTokenizerJson, toTokenizerConfig } = await import("../models/qwen2vl/tiny_tokenizer.ts");
   const { QwenTokenizer } = await import("../models/qwen2vl/tokenizer.ts");
@@ -204,11 +248,23 @@ async function initModel(bench: string, dir: string, seed: number, log: (m: stri
   const tok = new QwenTokenizer(tj, {}, undefined, "tiny tokenizer");
   const cfg = presetConfig("qwen2-vl-tiny", tok.configIds());
   log(`tokenizer: ${tok.size} tokens trained on the benchmark's text`);
+  const { imageStats } = await import("./image_stats.ts");
+  const { defaultPreprocessorConfig } = await import("../models/qwen2vl/processor_config.ts");
+  const stats = await imageStats(instructImagePaths(bench, 240));
+  const round = (x: number) => Math.round(x * 1e4) / 1e4;
+  const preprocessor = defaultPreprocessorConfig({
+    image_mean: stats.mean.map(round),
+    image_std: stats.std.map(round),
+  });
+  log(
+    `image normalisation from ${stats.images} instruct images: mean ${preprocessor.image_mean.join(", ")}, std ${preprocessor.image_std.join(", ")}`,
+  );
   manualSeed(seed);
   const model = new Qwen2VLForConditionalGeneration(cfg, { dtype: "float32" });
   try {
     await saveCheckpoint(model, dir, {
       dtype: "float32",
+      preprocessor,
       extraFiles: {
         "tokenizer.json": tj,
         "tokenizer_config.json": toTokenizerConfig(bpe),
@@ -221,6 +277,59 @@ async function initModel(bench: string, dir: string, seed: number, log: (m: stri
 }
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
+
+type InstructCounts = Partial<Record<InstructStyle, number>>;
+
+const sumCounts = (c: InstructCounts) => Object.values(c).reduce((a: number, x) => a + (x ?? 0), 0);
+const fmtCounts = (c: InstructCounts) =>
+  Object.entries(c)
+    .filter(([, n]) => n)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
+
+/** Held-out perception images: counting-style scenes, and 30% as many of each other style. */
+export function heldoutCounts(counting: number): Record<InstructStyle, number> {
+  const other = Math.round(counting * 0.3);
+  return { counting, transformation: other, geometry: other };
+}
+
+/** An instruct-only synth output in `dir` with this seed and these images per style. */
+function synthDone(dir: string, seed: number, counts: InstructCounts): boolean {
+  const path = join(dir, "manifest.json");
+  if (!existsSync(path)) return false;
+  const m = readJson<Manifest>(path);
+  const want = instructCounts("full", counts);
+  const have = m.instruct ?? instructCounts(m.size);
+  return (
+    m.seed === seed &&
+    m.size === "full" &&
+    m.tasks.includes("instruct") &&
+    JSON.stringify(have) === JSON.stringify(want)
+  );
+}
+
+/** Generates only the instruct set (`rft data synth --tasks instruct --instruct-images …`) into `dir`. */
+async function synthInstruct(dir: string, seed: number, counts: InstructCounts, log: (m: string) => void) {
+  const { synthesize } = await import("../tasks/synth/generate.ts");
+  await synthesize({ out: dir, size: "full", seed, tasks: ["instruct"], instruct: counts, force: true, log });
+}
+
+/** One line of a perception summary: accuracy per kind with its majority baseline. */
+export function perceptionLine(s: PerceptionSummary): string {
+  return Object.entries(s.kinds)
+    .filter(([, v]) => v.n > 0)
+    .map(([k, v]) => `${k} ${v.accuracy?.toFixed(3) ?? "-"} (n ${v.n}, majority ${v.majority?.toFixed(3) ?? "-"})`)
+    .join("; ");
+}
+
+/** The report's paragraph on the base model's perception. */
+function perceptionNote(s: PerceptionSummary): string {
+  return (
+    "Base model perception on held-out instruct questions (greedy, exact match; a benchmark of another seed): " +
+    perceptionLine(s) +
+    ". RL sharpens what the base can already do: a base near the majority baseline leaves every paradigm little to build on."
+  );
+}
 
 /** Modification time of a file in ms (0 when missing). */
 function mtime(path: string): number {
@@ -250,12 +359,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
   const out = resolve(o.out);
   const b = o.budget;
+  const seeds = Array.from({ length: o.seeds ?? 1 }, (_, i) => o.seed + i);
   prepareWorkDir({ ...o, out });
   const bench = join(out, "bench");
   const imageRoot = join(bench, "images");
   const initDir = join(out, "init");
   const baseRun = join(out, "base");
   const baseModel = join(baseRun, "final");
+  const perceptionData = join(out, "perception");
+  const baseData = b.instructImages ? join(perceptionData, INSTRUCT_FILE) : join(bench, INSTRUCT_FILE);
+  const heldoutDir = join(out, "heldout");
+  const heldoutSeed = o.seed + HELDOUT_SEED_OFFSET;
+  const perceptionFile = join(baseRun, PERCEPTION_FILE);
   const timesPath = join(out, "stage_seconds.json");
   /** Wall and CPU (user + system, all threads) seconds per finished stage, kept across invocations. */
   const times: Record<string, { seconds: number; cpu_seconds: number }> = existsSync(timesPath)
@@ -271,6 +386,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     model: string,
     dir: string,
     steps: number,
+    seed: number,
+    extraSets: readonly string[] = [],
+    images: string = imageRoot,
   ): Promise<void> => {
     const { resolveTrainConfig } = await import("../train/recipes.ts");
     // A run started from an older version of its start model (retrained since) starts over.
@@ -286,25 +404,26 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     if (!resume) rmSync(dir, { recursive: true, force: true });
     const sets = [
       `max_steps=${steps}`,
-      `seed=${o.seed}`,
+      `seed=${seed}`,
       `save_steps=${Math.max(5, Math.ceil(steps / 4))}`,
       `logging_steps=${Math.max(1, Math.min(5, Math.ceil(steps / 10)))}`,
       ...(recipe === "ans-sft" || recipe === "cot-sft" || recipe === "reason-rft-stage1"
         ? [`warmup_steps=${Math.min(20, Math.floor(steps / 10))}`]
         : []),
+      ...extraSets,
     ];
     const run = resolveTrainConfig({
       recipe,
       profile: "mini",
       task,
-      flags: { model_name_or_path: model, dataset_name: data(), image_root: imageRoot, output_dir: dir },
+      flags: { model_name_or_path: model, dataset_name: data(), image_root: images, output_dir: dir },
       sets,
     });
     const workers = o.workers ?? 1;
     if (workers > 1) {
       const split = splitBatch(run.config as Parameters<typeof splitBatch>[0], workers);
       const args = [
-        ...["train", recipe, "--task", task, "--data", data(), "--image-root", imageRoot, "--model", model],
+        ...["train", recipe, "--task", task, "--data", data(), "--image-root", images, "--model", model],
         ...["--out", dir, "--profile", "mini"],
         ...[...sets, ...Object.entries(split).map(([k, v]) => `${k}=${v}`)].flatMap((x) => ["--set", x]),
         ...(resume ? ["--resume"] : []),
@@ -322,7 +441,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     }
   };
 
-  const evaluate = async (task: DemoTask, paradigm: DemoParadigm, model: string, dir: string): Promise<void> => {
+  const evaluate = async (
+    task: DemoTask,
+    paradigm: DemoParadigm,
+    model: string,
+    dir: string,
+    seed: number,
+    label: string,
+  ): Promise<void> => {
     const { runEval } = await import("../eval/runner.ts");
     const { benchSets } = await import("../eval/sets.ts");
     const { createLocalBackend } = await import("../eval/local.ts");
@@ -342,15 +468,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
           out: dir,
           strategy: PARADIGM_STRATEGY[paradigm],
           limit: b.limit ?? undefined,
-          seed: o.seed,
+          seed,
         },
         backend,
         {
-          onLog: quiet(`eval ${task}/${paradigm}`),
+          onLog: quiet(`eval ${label}`),
           onProgress: (p) => {
             if (Date.now() - last < 5000 && p.done + p.failed < p.total) return;
             last = Date.now();
-            log(`  eval ${task}/${paradigm}: ${p.done + p.failed}/${p.total} items (${p.set})`);
+            log(`  eval ${label}: ${p.done + p.failed}/${p.total} items (${p.set})`);
           },
         },
       );
@@ -392,16 +518,72 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       done: () => existsSync(join(initDir, "config.json")),
       run: () => initModel(bench, initDir, o.seed, quiet("init")),
     },
+  ];
+  if (b.instructImages)
+    stages.push({
+      id: "perception-data",
+      after: [],
+      name: `perception set (${fmtCounts(b.instructImages)} instruct images)`,
+      cost: COST.synth.full * (sumCounts(b.instructImages) / 4000),
+      done: () => synthDone(perceptionData, o.seed, b.instructImages!),
+      run: () => synthInstruct(perceptionData, o.seed, b.instructImages!, quiet("synth")),
+    });
+  const heldout = heldoutCounts(b.heldoutImages);
+  stages.push(
     {
       id: "base",
-      after: ["bench", "init"],
+      after: ["bench", "init", ...(b.instructImages ? ["perception-data"] : [])],
       name: `base model (SFT on the instruct set, ${b.baseSteps} steps)`,
       cost: COST.load + b.baseSteps * COST.baseStep,
       done: () => upToDate(join(baseModel, "config.json"), join(initDir, "config.json")),
+      // The tiny model starts random: its vision tower and merger have to learn to see here (the recipes' freezing
+      // is for a pretrained Qwen2-VL, whose tower already sees).
       run: () =>
-        train("base", "cot-sft", "clevr-math", () => join(bench, INSTRUCT_FILE), initDir, baseRun, b.baseSteps),
+        train(
+          "base",
+          "cot-sft",
+          "clevr-math",
+          () => baseData,
+          initDir,
+          baseRun,
+          b.baseSteps,
+          o.seed,
+          [
+            "freeze_vision_tower=false",
+            "freeze_multi_modal_projector=false",
+            ...(b.baseLearningRate ? [`learning_rate=${b.baseLearningRate}`] : []),
+          ],
+          b.instructImages ? join(perceptionData, "images") : imageRoot,
+        ),
     },
-  ];
+    {
+      id: "heldout",
+      after: [],
+      name: `held-out perception set (${fmtCounts(heldout)} instruct images, seed ${heldoutSeed})`,
+      cost: COST.synth.full * (sumCounts(heldout) / 4000),
+      done: () => synthDone(heldoutDir, heldoutSeed, heldout),
+      run: () => synthInstruct(heldoutDir, heldoutSeed, heldout, quiet("synth")),
+    },
+    {
+      id: "base/perception",
+      after: ["base", "heldout"],
+      name: `base model: held-out perception (${b.perceptionLimit} questions per kind)`,
+      cost: COST.load + 3 * b.perceptionLimit * COST.evalItem * 0.2,
+      done: () => upToDate(perceptionFile, join(baseModel, "config.json")),
+      run: async () => {
+        const { evaluatePerception } = await import("../eval/perception.ts");
+        const summary = await evaluatePerception({
+          model: baseModel,
+          data: join(heldoutDir, INSTRUCT_FILE),
+          imageRoot: join(heldoutDir, "images"),
+          limit: b.perceptionLimit,
+          batchSize: b.evalBatch,
+        });
+        writeJsonAtomic(perceptionFile, summary);
+        log(`  base perception: ${perceptionLine(summary)}`);
+      },
+    },
+  );
 
   const evalCost = (task: DemoTask) => {
     const sets = SPLITS.filter((s) => s.task === task && s.test).length;
@@ -409,78 +591,89 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     return COST.load + sets * per * COST.evalItem * TASK_COST[task] * (b.maxNewTokens / 128);
   };
 
-  for (const task of o.tasks) {
-    const info = TASK_INFO[task];
-    const tdir = join(out, task);
-    const dataDir = join(tdir, "data");
-    const filesPath = join(dataDir, FILES_FILE);
-    const files = () => readJson<Record<string, string>>(filesPath);
-    const run = (r: string) => join(tdir, r);
-    const final = (r: string) => join(tdir, r, "final");
-    const startOf = (r: string) => join(r === "reason-rft" ? final("reason-rft-stage1") : baseModel, "config.json");
-    const trained = (r: string) => upToDate(join(final(r), "config.json"), startOf(r));
-    stages.push({
-      id: `${task}/data`,
-      after: ["bench"],
-      name: `${task}: training files`,
-      cost: 2,
-      done: () => existsSync(filesPath),
-      run: async () => {
-        const { buildTaskData, writeBuild } = await import("../data/build.ts");
-        const { readMetaFile } = await import("../data/meta.ts");
-        const { taskBuildSpec } = await import("../tasks/build_spec.ts");
-        const { imagesPerSample } = await import("../tasks/tasks.ts");
-        const manifest = readJson<Manifest>(join(bench, "manifest.json"));
-        const stage1Size = manifest.stage1Size[task] ?? 1;
-        const meta = readMetaFile(join(bench, info.train), {
-          requireCot: true,
-          imagesPerRecord: imagesPerSample(info.family),
-        });
-        const spec = taskBuildSpec(info.family);
-        const result = buildTaskData(meta.records, spec, { stage1Size, seed: o.seed });
-        rmSync(dataDir, { recursive: true, force: true });
-        writeBuild(dataDir, spec.prefix, result, { task: info.family, stage1_size: stage1Size, seed: o.seed });
-        writeJsonAtomic(filesPath, Object.fromEntries(result.files.map((f) => [f.kind, join(dataDir, f.name)])));
-      },
-    });
-    const sft = (recipe: RecipeName, kind: string, steps: number, cost: number, from: () => string, dir = recipe) => ({
-      id: `${task}/${dir}`,
-      after: [`${task}/data`, dir === "reason-rft" ? `${task}/reason-rft-stage1` : "base"],
-      name: `${task}: ${recipe} (${steps} steps)`,
-      cost: COST.load + steps * cost * TASK_COST[task],
-      done: () => trained(dir),
-      run: () => train(`${task}/${dir}`, recipe, info.rlTask, () => files()[kind]!, from(), run(dir), steps),
-    });
-    stages.push(
-      sft("ans-sft", "ans-sft", b.sftSteps, COST.sftStep, () => baseModel),
-      sft("cot-sft", "cot-sft", b.sftSteps, COST.sftStep, () => baseModel),
-      sft("reason-rft-zero", "rl", b.grpoSteps, COST.grpoStep, () => baseModel),
-      sft("reason-rft-stage1", "stage1-cot-sft", b.stage1Steps, COST.stage1Step, () => baseModel),
-      sft("reason-rft", "rl-stage2", b.grpoSteps, COST.grpoStep, () => final("reason-rft-stage1")),
-    );
-    for (const paradigm of DEMO_PARADIGMS) {
-      const model = paradigm === "zero-shot" ? baseModel : final(paradigm);
-      const dir = join(tdir, "eval", paradigm);
+  for (const seed of seeds)
+    for (const task of o.tasks) {
+      const info = TASK_INFO[task];
+      const tdir = join(seedDir(out, o.seed, seed), task);
+      /** Stage ids and names of the first seed are as with one seed; the others' say which. */
+      const sid = seed === o.seed ? "" : `seed-${seed}/`;
+      const dataDir = join(tdir, "data");
+      const filesPath = join(dataDir, FILES_FILE);
+      const files = () => readJson<Record<string, string>>(filesPath);
+      const run = (r: string) => join(tdir, r);
+      const final = (r: string) => join(tdir, r, "final");
+      const startOf = (r: string) => join(r === "reason-rft" ? final("reason-rft-stage1") : baseModel, "config.json");
+      const trained = (r: string) => upToDate(join(final(r), "config.json"), startOf(r));
       stages.push({
-        id: `${task}/eval/${paradigm}`,
-        after: [paradigm === "zero-shot" ? "base" : `${task}/${paradigm}`],
-        name: `${task}: evaluate ${paradigm}`,
-        cost: evalCost(task),
-        done: () =>
-          existsSync(join(dir, "summary.json")) && upToDate(join(dir, "eval_run.json"), join(model, "config.json")),
-        run: () => {
-          // Predictions of an older version of the model (retrained since) are not resumed; a finished evaluation
-          // that runs again (its model was retrained) starts over too.
-          if (
-            !upToDate(join(dir, "eval_run.json"), join(model, "config.json")) ||
-            existsSync(join(dir, "summary.json"))
-          )
-            rmSync(dir, { recursive: true, force: true });
-          return evaluate(task, paradigm, model, dir);
+        id: `${sid}${task}/data`,
+        after: ["bench"],
+        name: `${sid}${task}: training files`,
+        cost: 2,
+        done: () => existsSync(filesPath),
+        run: async () => {
+          const { buildTaskData, writeBuild } = await import("../data/build.ts");
+          const { readMetaFile } = await import("../data/meta.ts");
+          const { taskBuildSpec } = await import("../tasks/build_spec.ts");
+          const { imagesPerSample } = await import("../tasks/tasks.ts");
+          const manifest = readJson<Manifest>(join(bench, "manifest.json"));
+          const stage1Size = manifest.stage1Size[task] ?? 1;
+          const meta = readMetaFile(join(bench, info.train), {
+            requireCot: true,
+            imagesPerRecord: imagesPerSample(info.family),
+          });
+          const spec = taskBuildSpec(info.family);
+          const result = buildTaskData(meta.records, spec, { stage1Size, seed });
+          rmSync(dataDir, { recursive: true, force: true });
+          writeBuild(dataDir, spec.prefix, result, { task: info.family, stage1_size: stage1Size, seed });
+          writeJsonAtomic(filesPath, Object.fromEntries(result.files.map((f) => [f.kind, join(dataDir, f.name)])));
         },
       });
+      const sft = (
+        recipe: RecipeName,
+        kind: string,
+        steps: number,
+        cost: number,
+        from: () => string,
+        dir = recipe,
+      ) => ({
+        id: `${sid}${task}/${dir}`,
+        after: [`${sid}${task}/data`, dir === "reason-rft" ? `${sid}${task}/reason-rft-stage1` : "base"],
+        name: `${sid}${task}: ${recipe} (${steps} steps)`,
+        cost: COST.load + steps * cost * TASK_COST[task],
+        done: () => trained(dir),
+        run: () =>
+          train(`${sid}${task}/${dir}`, recipe, info.rlTask, () => files()[kind]!, from(), run(dir), steps, seed),
+      });
+      stages.push(
+        sft("ans-sft", "ans-sft", b.sftSteps, COST.sftStep, () => baseModel),
+        sft("cot-sft", "cot-sft", b.sftSteps, COST.sftStep, () => baseModel),
+        sft("reason-rft-zero", "rl", b.grpoSteps, COST.grpoStep, () => baseModel),
+        sft("reason-rft-stage1", "stage1-cot-sft", b.stage1Steps, COST.stage1Step, () => baseModel),
+        sft("reason-rft", "rl-stage2", b.grpoSteps, COST.grpoStep, () => final("reason-rft-stage1")),
+      );
+      for (const paradigm of DEMO_PARADIGMS) {
+        const model = paradigm === "zero-shot" ? baseModel : final(paradigm);
+        const dir = join(tdir, "eval", paradigm);
+        stages.push({
+          id: `${sid}${task}/eval/${paradigm}`,
+          after: [paradigm === "zero-shot" ? "base" : `${sid}${task}/${paradigm}`],
+          name: `${sid}${task}: evaluate ${paradigm}`,
+          cost: evalCost(task),
+          done: () =>
+            existsSync(join(dir, "summary.json")) && upToDate(join(dir, "eval_run.json"), join(model, "config.json")),
+          run: () => {
+            // Predictions of an older version of the model (retrained since) are not resumed; a finished evaluation
+            // that runs again (its model was retrained) starts over too.
+            if (
+              !upToDate(join(dir, "eval_run.json"), join(model, "config.json")) ||
+              existsSync(join(dir, "summary.json"))
+            )
+              rmSync(dir, { recursive: true, force: true });
+            return evaluate(task, paradigm, model, dir, seed, `${sid}${task}/${paradigm}`);
+          },
+        });
+      }
     }
-  }
 
   // ---- run what is not cached ---------------------------------------------------------------------------------------
   const todoIds = new Set<string>();
@@ -515,27 +708,35 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   }
 
   // ---- the report ---------------------------------------------------------------------------------------------------
-  const results: ResultRow[] = [];
   const runs: RunInput[] = [];
   const { readRunDir, writeReport } = await import("../eval/report.ts");
   if (existsSync(join(baseRun, "metrics.jsonl"))) runs.push(readRunDir(baseRun, "base (instruct SFT)"));
-  for (const task of o.tasks) {
-    const tdir = join(out, task);
-    for (const paradigm of DEMO_PARADIGMS) {
-      const s = readJson<EvalSummary>(join(tdir, "eval", paradigm, "summary.json"));
-      for (const set of s.sets)
-        results.push({
-          task: TASK_INFO[task].family,
-          paradigm,
-          set: set.name,
-          split: set.split,
-          n: set.n,
-          accuracy: set.accuracy,
-        });
+  const perSeed: { seed: number; results: ResultRow[] }[] = [];
+  for (const seed of seeds) {
+    const rows: ResultRow[] = [];
+    const tag = seeds.length > 1 ? ` (seed ${seed})` : "";
+    for (const task of o.tasks) {
+      const tdir = join(seedDir(out, o.seed, seed), task);
+      for (const paradigm of DEMO_PARADIGMS) {
+        const s = readJson<EvalSummary>(join(tdir, "eval", paradigm, "summary.json"));
+        for (const set of s.sets)
+          rows.push({
+            task: TASK_INFO[task].family,
+            paradigm,
+            set: set.name,
+            split: set.split,
+            n: set.n,
+            accuracy: set.accuracy,
+          });
+      }
+      for (const r of ["ans-sft", "cot-sft", "reason-rft-stage1", "reason-rft-zero", "reason-rft"])
+        if (existsSync(join(tdir, r, "metrics.jsonl"))) runs.push(readRunDir(join(tdir, r), `${task}/${r}${tag}`));
     }
-    for (const r of ["ans-sft", "cot-sft", "reason-rft-stage1", "reason-rft-zero", "reason-rft"])
-      if (existsSync(join(tdir, r, "metrics.jsonl"))) runs.push(readRunDir(join(tdir, r), `${task}/${r}`));
+    perSeed.push({ seed, results: rows });
   }
+  const { aggregateSeeds } = await import("../eval/seeds.ts");
+  const results: ResultRow[] = seeds.length > 1 ? aggregateSeeds(perSeed) : perSeed[0]!.results;
+  const perception = existsSync(perceptionFile) ? readJson<PerceptionSummary>(perceptionFile) : null;
   const seconds = (Date.now() - t0) / 1000;
   const stageSeconds = Object.values(times).reduce((a, x) => a + x.seconds, 0);
   const extra = {
@@ -544,8 +745,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     stages: times,
     preset: o.preset,
     seed: o.seed,
+    seeds,
     budget: b,
     tasks: o.tasks,
+    base_perception: perception,
+    ...(seeds.length > 1 ? { per_seed: perSeed } : {}),
   };
   writeReport(
     out,
@@ -553,17 +757,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       title: `rft demo (${o.preset})`,
       results,
       runs,
-      notes: demoNotes(o.preset, b),
+      notes: [...demoNotes(o.preset, b, seeds.length), ...(perception ? [perceptionNote(perception)] : [])],
       extra,
     },
     { owned: true },
   );
   const report = readJson<Record<string, unknown>>(join(out, "report.json"));
-  return { out, results, seconds, stageSeconds, ran, report };
+  return { out, results, perSeed, perception, seconds, stageSeconds, ran, report };
 }
 
 /** What the run can and cannot show, in plain words (report.md/html and the terminal). */
-export function demoNotes(preset: PresetName, b: DemoBudget): string[] {
+export function demoNotes(preset: PresetName, b: DemoBudget, seeds = 1): string[] {
   const per = b.limit === null ? "every item of each test set" : `the first ${b.limit} items of each test set`;
   const common = [
     `Budget: base model ${b.baseSteps} SFT steps on the instruct set; ANS-SFT and CoT-SFT ${b.sftSteps} steps; ` +
@@ -586,8 +790,12 @@ export function demoNotes(preset: PresetName, b: DemoBudget): string[] {
       ...common,
     ];
   return [
-    "This full run trains long enough to compare the paradigms on one seed. Differences within about two standard " +
-      "errors (0.5/√n per set) are noise; issue 12's multi-seed runs give the verdicts on the paper's claims.",
+    seeds > 1
+      ? `This full run has ${seeds} fine-tuning seeds per task sharing one benchmark and one base model; each cell is ` +
+        "the mean over seeds ± its standard error (seeds and test items, see docs/results.md), and paradigms within " +
+        "two standard errors of the best are marked as not separated."
+      : "This full run trains long enough to compare the paradigms on one seed. Differences within about two standard " +
+        "errors (0.5/√n per set) are noise; run several seeds (--seeds 3) before drawing conclusions.",
     ...common,
   ];
 }

@@ -7,6 +7,7 @@
  * Tensor-free.
  */
 import type { SynthSize } from "../tasks/synth/generate.ts";
+import type { InstructStyle } from "../tasks/synth/instruct.ts";
 
 export const DEMO_TASKS = ["counting", "geometry", "transformation"] as const;
 export type DemoTask = (typeof DEMO_TASKS)[number];
@@ -19,6 +20,17 @@ export interface DemoBudget {
   size: SynthSize;
   /** Optimizer steps of the base model's SFT on the instruct set (batch 32). */
   baseSteps: number;
+  /**
+   * The base model's instruct set: images per style of a bigger perception set generated for it (the same seed's
+   * instruct set, extended), or null for the benchmark's own instruct set.
+   */
+  instructImages: Partial<Record<InstructStyle, number>> | null;
+  /** Learning rate of the base model's SFT (null: the mini profile's). */
+  baseLearningRate: number | null;
+  /** Counting-style images of the held-out perception set (and 30% as many of each other style). */
+  heldoutImages: number;
+  /** Held-out perception questions scored per kind (count, total, exists). */
+  perceptionLimit: number;
   /** Optimizer steps of ANS-SFT and CoT-SFT (batch 32). */
   sftSteps: number;
   /** Optimizer steps of Reason-RFT's Stage-1 CoT-SFT on the Stage-1 split (batch 16). */
@@ -48,6 +60,10 @@ export const PRESETS: Record<PresetName, DemoBudget> = {
   quick: {
     size: "full",
     baseSteps: 20,
+    instructImages: null,
+    baseLearningRate: null,
+    heldoutImages: 60,
+    perceptionLimit: 24,
     sftSteps: 2,
     stage1Steps: 2,
     grpoSteps: 1,
@@ -58,6 +74,10 @@ export const PRESETS: Record<PresetName, DemoBudget> = {
   full: {
     size: "full",
     baseSteps: 600,
+    instructImages: null,
+    baseLearningRate: null,
+    heldoutImages: 1000,
+    perceptionLimit: 500,
     sftSteps: 150,
     stage1Steps: 60,
     grpoSteps: 100,

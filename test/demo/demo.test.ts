@@ -59,6 +59,22 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
       rep.notes.some((n) => /cannot show/.test(n)),
       "the report says what the quick run cannot show",
     );
+    // The base model's held-out perception (a benchmark of seed + 1000): every kind scored, in the report too.
+    const perception = JSON.parse(readFileSync(join(out, "base", "perception.json"), "utf8")) as {
+      kinds: Record<string, { n: number; accuracy: number | null }>;
+    };
+    assert.ok(perception.kinds.count!.n > 0 && perception.kinds.total!.n > 0, JSON.stringify(perception.kinds));
+    assert.equal(JSON.parse(readFileSync(join(out, "heldout", "manifest.json"), "utf8")).seed, 1000);
+    assert.ok(rep.notes.some((n) => /Base model perception on held-out instruct questions .*: count \d/.test(n)));
+    // The random model's image normalisation is the instruct images' own statistics, not CLIP's.
+    const pp = JSON.parse(readFileSync(join(out, "init", "preprocessor_config.json"), "utf8")) as {
+      image_mean: number[];
+    };
+    assert.notDeepEqual(pp.image_mean, [0.48145466, 0.4578275, 0.40821073]);
+    assert.ok(
+      pp.image_mean.every((m) => m > 0.5 && m < 1),
+      JSON.stringify(pp.image_mean),
+    );
     assert.match(first.stdout, /reason-rft-zero/);
     assert.match(first.stdout, /ID avg/);
     assert.match(first.stderr, /ETA/);
@@ -92,6 +108,26 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     assert.match(fourth.stderr, /rft launch: world size 2/);
     assert.match(fourth.stderr, /× 2 ranks/);
     assert.ok(existsSync(join(out, "counting", "ans-sft", "final", "model.safetensors")));
+
+    // --seeds 2: only the second seed's stages run (in seed-1/), and the report gives mean ± SE over both.
+    const seeds = rft(["demo", ...SMOKE, "--out", out, "--seeds", "2"]);
+    assert.equal(seeds.status, 0, seeds.stderr.slice(-3000));
+    assert.match(seeds.stderr, /11 stages to run/);
+    assert.doesNotMatch(seeds.stderr, /base model \(SFT/);
+    assert.ok(existsSync(join(out, "seed-1", "counting", "eval", "reason-rft", "summary.json")));
+    const rep3 = JSON.parse(readFileSync(join(out, "report.json"), "utf8")) as {
+      results: { seeds?: number[]; se?: number; seed_accuracies?: unknown[] }[];
+      per_seed: unknown[];
+    };
+    assert.equal(rep3.results.length, DEMO_PARADIGMS.length * 3);
+    for (const r of rep3.results) {
+      assert.deepEqual(r.seeds, [0, 1]);
+      assert.equal(r.seed_accuracies!.length, 2);
+      assert.ok(typeof r.se === "number" && r.se >= 0);
+    }
+    assert.equal(rep3.per_seed.length, 2);
+    assert.match(seeds.stdout, /mean ± SE over 2 seeds/);
+    assert.match(readFileSync(join(out, "report.md"), "utf8"), /±/);
 
     // Other settings in the same directory: refused, naming the setting.
     const other = rft(["demo", ...SMOKE.slice(0, -1), "3", "--out", out]);

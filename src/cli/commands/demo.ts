@@ -35,9 +35,13 @@ export function formatDemoTable(results: readonly ResultRow[]): string {
     );
     const w = 16;
     const cols = sets.map(([s, sp]) => `${s} (${sp.toUpperCase()})`);
-    const cw = Math.max(7, ...cols.map((c) => c.length));
+    const withSe = mine.some((r) => r.se !== undefined);
+    const cw = Math.max(withSe ? 11 : 7, ...cols.map((c) => c.length));
     const n = mine[0]?.n;
-    lines.push(`${task} (accuracy %, ${n ?? "?"} items per set)`);
+    const seeds = mine[0]?.seeds?.length;
+    lines.push(
+      `${task} (accuracy %, ${n ?? "?"} items per set${withSe ? `, mean ± SE over ${seeds ?? "?"} seeds and the items` : ""})`,
+    );
     lines.push(
       ["paradigm".padEnd(w), ...cols.map((c) => c.padStart(cw)), "ID avg".padStart(7), "OOD avg".padStart(8)].join(" "),
     );
@@ -45,6 +49,10 @@ export function formatDemoTable(results: readonly ResultRow[]): string {
       const rows = mine.filter((r) => r.paradigm === p);
       if (!rows.length) continue;
       const acc = (set: string) => rows.find((r) => r.set === set)?.accuracy ?? null;
+      const cell = (set: string) => {
+        const se = rows.find((r) => r.set === set)?.se;
+        return pct(acc(set)) + (withSe ? (se === undefined ? "      " : ` ±${(se * 100).toFixed(1).padStart(4)}`) : "");
+      };
       const avg = (split: string) => {
         const xs = rows.filter((r) => r.split === split).map((r) => r.accuracy);
         return xs.length && xs.every((x) => x !== null)
@@ -54,7 +62,7 @@ export function formatDemoTable(results: readonly ResultRow[]): string {
       lines.push(
         [
           p.padEnd(w),
-          ...sets.map(([s]) => pct(acc(s)).padStart(cw)),
+          ...sets.map(([s]) => cell(s).padStart(cw)),
           pct(avg("id")).padStart(7),
           pct(avg("ood")).padStart(8),
         ].join(" "),
@@ -82,6 +90,14 @@ export const command: CommandSpec = {
       default: 0,
       integer: true,
       min: 0,
+    },
+    seeds: {
+      type: "number",
+      help: "fine-tuning seeds per task (seed, seed+1, ...): the report gives mean ± standard error; more can be added to a finished run",
+      default: 1,
+      integer: true,
+      min: 1,
+      max: 100,
     },
     "steps-scale": {
       type: "number",
@@ -114,6 +130,7 @@ export const command: CommandSpec = {
     "  rft demo --out runs/demo2 --seed 1          # another seed in another work directory",
     "  rft demo --tasks counting --size small --steps-scale 0.1 --limit 4   # a smoke run (about a minute)",
     "  rft demo --full --out runs/demo-full --workers 2   # the full preset (hours on 2 cores; resumable)",
+    "  rft demo --full --tasks counting --seeds 3 --workers 2   # three fine-tuning seeds: mean ± SE (docs/results.md)",
     "",
     "Stages (each cached in --out; a repeated run skips finished stages, an interrupted training resumes from its",
     "latest checkpoint, an interrupted evaluation by item id): the benchmark (rft data synth), a random qwen2-vl-tiny",
@@ -141,6 +158,7 @@ export const command: CommandSpec = {
       budget,
       tasks,
       seed: opts.seed as number,
+      seeds: opts.seeds as number,
       force: Boolean(opts.force),
       workers: opts.workers as number,
     });
