@@ -15,7 +15,7 @@
  * item id. So a repeated run only rewrites the report and prints the table.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -189,17 +189,38 @@ function prepareWorkDir(o: DemoOptions): void {
     const diffs = Object.keys({ ...prev, ...want }).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(want[k]));
     if (diffs.length) {
       const what = diffs.map((k) => `${k}: ${JSON.stringify(prev[k])} → ${JSON.stringify(want[k])}`).join("; ");
+      const keep = keptStages(diffs);
       if (!o.force)
         throw new OutputError(
-          `--out ${out} holds a demo made with other settings (${what}); use another --out, or --force to start over there`,
+          `--out ${out} holds a demo made with other settings (${what}); use another --out, or --force to redo ` +
+            (keep.length ? `the stages they change (${keep.join(", ")} kept)` : "every stage there"),
         );
-      for (const d of ["bench", "init", "base", ...SYNTH_TASKS, "report.md", "report.json", "report.html"])
+      const fineTuning = [...SYNTH_TASKS, ...readdirSync(out).filter((d) => /^seed-\d+$/.test(d))];
+      const remove = keep.includes("base")
+        ? [...fineTuning, ...(keep.includes("held-out perception") ? [] : ["heldout", join("base", PERCEPTION_FILE)])]
+        : ["bench", "init", "base", "perception", "heldout", ...fineTuning];
+      for (const d of [...remove, "report.md", "report.json", "report.html"])
         rmSync(join(out, d), { recursive: true, force: true });
     }
   }
   mkdirSync(out, { recursive: true });
   writeOutputMarker(out, DEMO_KIND, "rft demo");
   writeJsonAtomic(path, { tool: "rft demo", preset: o.preset, settings: want });
+}
+
+/** Settings that decide the benchmark and the base model, and those that decide only its held-out perception. */
+const BASE_SETTINGS = ["version", "seed", "size", "baseSteps", "instructImages", "baseLearningRate"];
+const PERCEPTION_SETTINGS = ["heldoutImages", "perceptionLimit"];
+
+/**
+ * What --force keeps when these settings changed: the benchmark and base model when only later budgets changed (an
+ * hours-long base is not retrained for another GRPO budget), and the held-out perception when it is not among them.
+ */
+export function keptStages(changed: readonly string[]): string[] {
+  if (changed.some((k) => BASE_SETTINGS.includes(k))) return [];
+  const kept = ["bench", "init", "base"];
+  if (!changed.some((k) => PERCEPTION_SETTINGS.includes(k))) kept.push("held-out perception");
+  return kept;
 }
 
 /** Text for the tiny tokenizer: prompt templates, training prompts and targets, instruct turns of the benchmark. */
@@ -218,22 +239,11 @@ function benchCorpus(bench: string, perFile = 600): string[] {
   return texts;
 }
 
-/** Up to `n` image paths of the benchmark's instruct set, spread evenly over it (every style). */
-function instructImagePaths(bench: string, n: number): string[] {
-  const recs = readJson<{ image?: string | string[] }[]>(join(bench, INSTRUCT_FILE));
-  const paths = [...new Set(recs.flatMap((r) => (Array.isArray(r.image) ? r.image : r.image ? [r.image] : [])))];
-  const step = Math.max(1, Math.floor(paths.length / n));
-  return paths
-    .filter((_, i) => i % step === 0)
-    .slice(0, n)
-    .map((p) => join(bench, "images", p));
-}
-
 /**
  * A random qwen2-vl-tiny with the tokenizer trained on the benchmark's text, written atomically to `dir`. Its
- * image_mean/image_std are the instruct images' own per-channel statistics (as CLIP's are its data's): with CLIP's,
- * the benchmark's light backgrounds sit at +1 to +2 instead of 0 (DESIGN.md: centring decided whether a tiny
- * vision tower learned at all).
+ * image_mean is the object scenes' flat background colour (over 90% of a counting or TRANCE image's pixels), with
+ * CLIP's std: with CLIP's mean that background sits near +1 instead of 0 (DESIGN.md: centring decided whether a
+ * tiny vision tower learned at all). docs/results.md has the measurements behind the choice.
  */
 async function initModel(bench: string, dir: string, seed: number, log: (m: string) => void): Promise<void> {
   const { trainByteLevelBpe, toTokenizerJson, toTokenizerConfig } = await import("../models/qwen2vl/tiny_tokenizer.ts");
@@ -248,17 +258,11 @@ async function initModel(bench: string, dir: string, seed: number, log: (m: stri
   const tok = new QwenTokenizer(tj, {}, undefined, "tiny tokenizer");
   const cfg = presetConfig("qwen2-vl-tiny", tok.configIds());
   log(`tokenizer: ${tok.size} tokens trained on the benchmark's text`);
-  const { imageStats } = await import("./image_stats.ts");
   const { defaultPreprocessorConfig } = await import("../models/qwen2vl/processor_config.ts");
-  const stats = await imageStats(instructImagePaths(bench, 240));
-  const round = (x: number) => Math.round(x * 1e4) / 1e4;
-  const preprocessor = defaultPreprocessorConfig({
-    image_mean: stats.mean.map(round),
-    image_std: stats.std.map(round),
-  });
-  log(
-    `image normalisation from ${stats.images} instruct images: mean ${preprocessor.image_mean.join(", ")}, std ${preprocessor.image_std.join(", ")}`,
-  );
+  const manifest = readJson<Manifest>(join(bench, "manifest.json"));
+  const mean = manifest.background.objects.map((c) => Math.round((c / 255) * 1e4) / 1e4);
+  const preprocessor = defaultPreprocessorConfig({ image_mean: mean });
+  log(`image normalisation: mean ${mean.join(", ")} (the scenes' background colour), CLIP's std`);
   manualSeed(seed);
   const model = new Qwen2VLForConditionalGeneration(cfg, { dtype: "float32" });
   try {
@@ -405,7 +409,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const sets = [
       `max_steps=${steps}`,
       `seed=${seed}`,
-      `save_steps=${Math.max(5, Math.ceil(steps / 4))}`,
+      // Often enough that a stopped run loses little (the full preset's base takes hours), at most 10 per run.
+      `save_steps=${Math.max(5, Math.min(100, Math.ceil(steps / 10)))}`,
       `logging_steps=${Math.max(1, Math.min(5, Math.ceil(steps / 10)))}`,
       ...(recipe === "ans-sft" || recipe === "cot-sft" || recipe === "reason-rft-stage1"
         ? [`warmup_steps=${Math.min(20, Math.floor(steps / 10))}`]

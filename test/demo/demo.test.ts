@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { formatDemoTable, parseDemoTasks } from "../../src/cli/commands/demo.ts";
 import { DEMO_PARADIGMS, PRESETS, scaledBudget, splitBatch } from "../../src/demo/presets.ts";
-import { demoNotes } from "../../src/demo/pipeline.ts";
+import { demoNotes, keptStages } from "../../src/demo/pipeline.ts";
 import type { ResultRow } from "../../src/eval/report.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/rft.js", import.meta.url));
@@ -132,7 +132,10 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     // Other settings in the same directory: refused, naming the setting.
     const other = rft(["demo", ...SMOKE.slice(0, -1), "3", "--out", out]);
     assert.equal(other.status, 1);
-    assert.match(other.stderr, /other settings \(limit: 2 → 3\)/);
+    assert.match(
+      other.stderr,
+      /other settings \(limit: 2 → 3\); .*--force to redo the stages they change \(bench, init, base, held-out perception kept\)/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -190,6 +193,10 @@ test("demo helpers: tasks, budgets, table, notes", () => {
   assert.match(table[2]!, /^zero-shot\s+25\.0\s+50\.0\s+25\.0\s+50\.0$/);
   assert.match(table[3]!, /^reason-rft\s+0\.0\s+100\.0\s+0\.0\s+100\.0$/);
   assert.ok(demoNotes("quick", PRESETS.quick).some((n) => /not separated/.test(n)));
+  // --force after a settings change redoes only what the change decides.
+  assert.deepEqual(keptStages(["grpoSteps", "limit"]), ["bench", "init", "base", "held-out perception"]);
+  assert.deepEqual(keptStages(["perceptionLimit"]), ["bench", "init", "base"]);
+  assert.deepEqual(keptStages(["sftSteps", "baseSteps"]), []);
   assert.ok(demoNotes("full", PRESETS.full).every((n) => !/cannot show/.test(n)));
 });
 
