@@ -99,6 +99,8 @@ export const command: CommandSpec = {
     json: { type: "boolean", help: "print the summary as JSON instead of the table" },
   },
   details: [
+    "(`rft eval perception` scores a model's perception on held-out instruct questions instead; see its --help.)",
+    "",
     "Writes OUT/<set>.json (the test items plus `pred`, saved as items finish), OUT/<set>_with_score.json",
     "(`rft score` logic), OUT/summary.json and OUT/errors.jsonl (items that failed after all attempts).",
     "A second run with the same settings continues: finished items are never asked again; failed ones are retried.",
