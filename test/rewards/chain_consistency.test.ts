@@ -4,7 +4,7 @@
 // reward_module pointing at the shipped file.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -158,8 +158,9 @@ test("strict_format: exactly one think and one answer block, nothing outside; cl
   assert.deepEqual(strict_format([...yes, ...loose, ...no]), [...yes.map(() => 1), ...[...loose, ...no].map(() => 0)]);
 });
 
-test("GRPO through the trainer with reward_module = the shipped plug-in logs rewards/chain_consistency/mean", () => {
+test("GRPO through the trainer with reward_module = the shipped plug-in logs rewards/chain_consistency/mean", (t) => {
   const dir = mkdtempSync(join(tmpdir(), "rft-chain-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { bench, built, base } = makeTrainInputs(dir);
   // The benchmark's own CoT labels (the Stage-1 targets) are faithful chains.
   const meta = JSON.parse(
