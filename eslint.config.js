@@ -13,7 +13,7 @@ export default tseslint.config(
   },
   {
     // Layering: the tensor-free parts never import the tensor stack.
-    files: ["src/data/**", "src/tasks/**", "src/rewards/**"],
+    files: ["src/data/**", "src/tasks/**", "src/rewards/**", "examples/rewards/**"],
     rules: {
       "no-restricted-imports": [
         "error",
