@@ -9,9 +9,10 @@
  * - total:     "Describe the objects ..."               N of a leading "There are N objects"/"There is 1 object"
  * - exists:    "Is there ...?"                          "yes"/"no", trimmed, exact
  * - attribute: "What color is the leftmost object?"     the attribute word, trimmed, exact
+ * - figure:    "What figure is shown?" (geometry)        the figure's name ("a right triangle"), trimmed, exact
  */
 
-export const PERCEPTION_KINDS = ["count", "total", "exists", "attribute"] as const;
+export const PERCEPTION_KINDS = ["count", "total", "exists", "attribute", "figure"] as const;
 export type PerceptionKind = (typeof PERCEPTION_KINDS)[number];
 
 /** Default number of records per kind. */
@@ -56,6 +57,7 @@ export function perceptionKind(user: string): PerceptionKind | null {
   if (/^Describe the objects\b/.test(q)) return "total";
   if (/^Is there\b.*\?$/s.test(q)) return "exists";
   if (/^What (?:size|color|material|shape) is the (?:leftmost|rightmost) object\?$/.test(q)) return "attribute";
+  if (/^What figure is shown\?$/.test(q)) return "figure";
   return null;
 }
 
@@ -77,7 +79,8 @@ function referenceOf(kind: PerceptionKind, response: string): { reference: strin
   const t = response.trim();
   if (kind === "count") return /^\d+$/.test(t) ? { reference: t, target: t } : null;
   if (kind === "exists") return t === "yes" || t === "no" ? { reference: t, target: t } : null;
-  if (kind === "attribute") return t !== "" && !t.includes("\n") ? { reference: t, target: t } : null;
+  if (kind === "attribute" || kind === "figure")
+    return t !== "" && !t.includes("\n") ? { reference: t, target: t } : null;
   const m = /^There (?:are|is) (\d+) objects?\b/.exec(t);
   return m ? { reference: String(Number(m[1])), target: m[0] } : null;
 }
@@ -107,7 +110,13 @@ export function selectPerceptionItems(
   const limit = opts.limit ?? DEFAULT_PERCEPTION_LIMIT;
   if (!(Number.isSafeInteger(limit) && limit >= 1)) throw new Error(`limit must be a positive integer, got ${limit}`);
   const file = opts.file ?? "data";
-  const byKind: Record<PerceptionKind, PerceptionItem[]> = { count: [], total: [], exists: [], attribute: [] };
+  const byKind: Record<PerceptionKind, PerceptionItem[]> = {
+    count: [],
+    total: [],
+    exists: [],
+    attribute: [],
+    figure: [],
+  };
   let plain = 0;
   let unparsed = 0;
   records.forEach((r, i) => {

@@ -46,6 +46,7 @@ test("perceptionKind: the four question forms, nothing else", () => {
     null,
   );
   assert.equal(perceptionKind("<image>\nRead the labels in the figure from top to bottom."), null);
+  assert.equal(perceptionKind("<image>\nWhat figure is shown?"), "figure");
   // The think-format question ends with the output-format sentence, not "?".
   assert.equal(
     perceptionKind(
@@ -94,7 +95,7 @@ test("selectPerceptionItems: plain records only, kinds, unparsed references, lim
   assert.equal(sel.records, 9);
   assert.equal(sel.plain, 8);
   assert.equal(sel.unparsed, 2);
-  assert.deepEqual(sel.available, { count: 2, total: 1, exists: 1, attribute: 1 });
+  assert.deepEqual(sel.available, { count: 2, total: 1, exists: 1, attribute: 1, figure: 0 });
   assert.deepEqual(
     sel.items.map((i) => [i.id, i.kind, i.reference, i.target, i.style]),
     [
@@ -185,6 +186,7 @@ const GEN_KIND: Record<string, string> = {
   "pair-describe": "total",
   exists: "exists",
   attribute: "attribute",
+  figure: "figure",
 };
 
 test("on a generated instruct set the selection agrees with the generator's record of each question", () => {
