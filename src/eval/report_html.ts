@@ -338,27 +338,30 @@ figure.chart{margin:0;border:1px solid #e3e6ea;padding:6px}figcaption{font-weigh
 #chart-errors{color:#b00}
 `;
 
-/** The page's script: draws every chart spec with Chart.js; errors are shown on the page and logged. */
-const INIT = `
+/**
+ * A page script that draws every chart spec with Chart.js; errors are shown on the page and logged. `helpers` adds
+ * functions, `datasets` is the statement that fills `datasets` from the chart spec `c` (in scope: colors), `plugins`
+ * the options.plugins literal.
+ */
+function chartScript(helpers: string, datasets: string, plugins: string): string {
+  return `
 (function(){
   var spec = JSON.parse(document.getElementById("rft-report-data").textContent);
   var colors = ["#1f77b4","#d62728","#2ca02c","#ff7f0e","#9467bd","#8c564b","#e377c2","#17becf"];
   function tick(v){ var a = Math.abs(v);
-    return a !== 0 && (a < 1e-3 || a >= 1e5) ? Number(v).toExponential(1) : String(Number(Number(v).toPrecision(4))); }
+    return a !== 0 && (a < 1e-3 || a >= 1e5) ? Number(v).toExponential(1) : String(Number(Number(v).toPrecision(4))); }${helpers}
   window.rftCharts = [];
   spec.charts.forEach(function(c){
     try {
       var canvas = document.getElementById(c.id);
+      var datasets = [];
+${datasets}
       var chart = new Chart(canvas, {
         type: "line",
-        data: { datasets: c.series.map(function(s, k){
-          return { label: s.label, data: s.points.map(function(p){ return { x: p[0], y: p[1] }; }),
-                   borderColor: colors[k % colors.length], backgroundColor: colors[k % colors.length],
-                   borderWidth: 1.5, pointRadius: s.points.length > 60 ? 0 : 2, tension: 0 };
-        }) },
+        data: { datasets: datasets },
         options: { animation: false, responsive: true, maintainAspectRatio: false,
                    interaction: { mode: "nearest", intersect: false },
-                   plugins: { legend: { display: true, labels: { boxWidth: 12 } } },
+                   plugins: ${plugins},
                    scales: { x: { type: "linear", title: { display: true, text: "step" } },
                              y: { ticks: { callback: tick } } } }
       });
@@ -371,56 +374,43 @@ const INIT = `
   });
 })();
 `;
+}
+
+/** The page's script: one line per series. */
+const INIT = chartScript(
+  "",
+  `      c.series.forEach(function(s, k){
+        datasets.push({ label: s.label, data: s.points.map(function(p){ return { x: p[0], y: p[1] }; }),
+                        borderColor: colors[k % colors.length], backgroundColor: colors[k % colors.length],
+                        borderWidth: 1.5, pointRadius: s.points.length > 60 ? 0 : 2, tension: 0 });
+      });`,
+  `{ legend: { display: true, labels: { boxWidth: 12 } } }`,
+);
 
 /**
  * The script for pages with runs over seeds: as INIT, and a series with a band gets two more datasets before its
  * line, the band's lower and upper edges (the upper filled down to the lower, in the line's colour, translucent),
  * left out of the legend and the tooltips. Pages without seeds keep INIT.
  */
-const INIT_SEEDS = `
-(function(){
-  var spec = JSON.parse(document.getElementById("rft-report-data").textContent);
-  var colors = ["#1f77b4","#d62728","#2ca02c","#ff7f0e","#9467bd","#8c564b","#e377c2","#17becf"];
-  function tick(v){ var a = Math.abs(v);
-    return a !== 0 && (a < 1e-3 || a >= 1e5) ? Number(v).toExponential(1) : String(Number(Number(v).toPrecision(4))); }
+const INIT_SEEDS = chartScript(
+  `
   function edge(s, i, color, fill){
     return { label: s.label + (i === 1 ? " (min)" : " (max)"), rftBand: true,
              data: s.band.map(function(p){ return { x: p[0], y: p[i] }; }),
              borderColor: "transparent", backgroundColor: color + "33", borderWidth: 0, pointRadius: 0,
              pointHitRadius: 0, fill: fill, tension: 0 };
   }
-  function notBand(item, data){ return !data.datasets[item.datasetIndex].rftBand; }
-  window.rftCharts = [];
-  spec.charts.forEach(function(c){
-    try {
-      var canvas = document.getElementById(c.id);
-      var datasets = [];
-      c.series.forEach(function(s, k){
+  function notBand(item, data){ return !data.datasets[item.datasetIndex].rftBand; }`,
+  `      c.series.forEach(function(s, k){
         var color = colors[k % colors.length];
         if (s.band) { datasets.push(edge(s, 1, color, false)); datasets.push(edge(s, 2, color, "-1")); }
         datasets.push({ label: s.label, data: s.points.map(function(p){ return { x: p[0], y: p[1] }; }),
                         borderColor: color, backgroundColor: color,
                         borderWidth: 1.5, pointRadius: s.points.length > 60 ? 0 : 2, tension: 0, fill: false });
-      });
-      var chart = new Chart(canvas, {
-        type: "line",
-        data: { datasets: datasets },
-        options: { animation: false, responsive: true, maintainAspectRatio: false,
-                   interaction: { mode: "nearest", intersect: false },
-                   plugins: { legend: { display: true, labels: { boxWidth: 12, filter: notBand } },
-                              tooltip: { filter: function(item){ return !item.dataset.rftBand; } } },
-                   scales: { x: { type: "linear", title: { display: true, text: "step" } },
-                             y: { ticks: { callback: tick } } } }
-      });
-      window.rftCharts.push(chart);
-    } catch (e) {
-      console.error("chart " + c.id + ": " + e);
-      var p = document.getElementById("chart-errors");
-      if (p) p.textContent += "chart " + c.id + " failed: " + e + "\\n";
-    }
-  });
-})();
-`;
+      });`,
+  `{ legend: { display: true, labels: { boxWidth: 12, filter: notBand } },
+                              tooltip: { filter: function(item){ return !item.dataset.rftBand; } } }`,
+);
 
 /** report.html (see the module comment). */
 export function reportHtml(rep: Report, runs: readonly RunInput[], opts: { chartJs?: string } = {}): string {
