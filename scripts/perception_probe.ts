@@ -16,6 +16,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { backgroundMidpoint, type Manifest } from "../src/tasks/synth/generate.ts";
 
 const { values: o } = parseArgs({
   options: {
@@ -61,9 +62,7 @@ if (!question) throw new Error(`--question: one of ${Object.keys(QUESTIONS).join
 const bench = join(out, "bench");
 if (!existsSync(join(bench, "manifest.json")))
   rft(["data", "synth", "--out", bench, "--tasks", "instruct", "--seed", "0"]);
-const manifest = JSON.parse(readFileSync(join(bench, "manifest.json"), "utf8")) as {
-  background: { objects: number[]; geometry: number[] };
-};
+const manifest = JSON.parse(readFileSync(join(bench, "manifest.json"), "utf8")) as Manifest;
 const data = join(out, `records-${o.question}.json`);
 if (!existsSync(data)) {
   const recs = JSON.parse(readFileSync(join(bench, "train_jsons", "A0-Instruct-train.json"), "utf8")) as {
@@ -77,10 +76,9 @@ if (!existsSync(data)) {
 const init = join(out, "init");
 if (!existsSync(join(init, "config.json")))
   rft(["model", "init", "--preset", "qwen2-vl-tiny", "--out", init, "--seed", "0"]);
-const { objects, geometry } = manifest.background;
 const MEANS: Record<string, number[]> = {
-  midpoint: objects.map((c, i) => (c + geometry[i]!) / 2 / 255),
-  objects: objects.map((c) => c / 255),
+  midpoint: backgroundMidpoint(manifest.background),
+  objects: manifest.background.objects.map((c) => c / 255),
   clip: [0.48145466, 0.4578275, 0.40821073],
 };
 const mean = MEANS[o.mean!] ?? o.mean!.split(",").map(Number);

@@ -20,13 +20,22 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { OutputError, prepareOutputDir, readOutputMarker, writeJsonAtomic, writeOutputMarker } from "../io/output.ts";
-import { SPLITS, INSTRUCT_FILE, TASKS as SYNTH_TASKS, instructCounts, type Manifest } from "../tasks/synth/generate.ts";
+import {
+  SPLITS,
+  INSTRUCT_FILE,
+  TASKS as SYNTH_TASKS,
+  backgroundMidpoint,
+  instructCounts,
+  type Manifest,
+} from "../tasks/synth/generate.ts";
 import type { InstructStyle } from "../tasks/synth/instruct.ts";
 import { type TaskFamily } from "../tasks/tasks.ts";
 import { DEFAULT_TEMPLATES, type EvalStrategy, trainingPrompt } from "../tasks/prompts.ts";
 import type { RecipeName } from "../train/recipes.ts";
 import type { ResultRow, RunInput } from "../eval/report.ts";
 import type { EvalSummary } from "../eval/runner.ts";
+import type { PerceptionSummary } from "../eval/perception.ts";
+import { PERCEPTION_KINDS } from "../eval/perception_score.ts";
 import {
   COST,
   DEMO_PARADIGMS,
@@ -93,18 +102,13 @@ export interface DemoOptions {
   workers?: number;
 }
 
-/** What base/perception.json holds (src/eval/perception.ts writes it). */
-export interface PerceptionSummary {
-  kinds: Record<string, { accuracy: number | null; n: number; majority: number | null; se?: number | null }>;
-}
-
 export interface DemoResult {
   out: string;
   /** One row per (task, paradigm, set): with several seeds their mean, with its standard errors. */
   results: ResultRow[];
   /** Every seed's own rows. */
   perSeed: { seed: number; results: ResultRow[] }[];
-  /** The base model's held-out perception (base/perception.json). */
+  /** The base model's held-out perception (base/perception.json, written by src/eval/perception.ts). */
   perception: PerceptionSummary | null;
   /** Seconds of this invocation. */
   seconds: number;
@@ -263,8 +267,7 @@ async function initModel(bench: string, dir: string, seed: number, log: (m: stri
   log(`tokenizer: ${tok.size} tokens trained on the benchmark's text`);
   const { defaultPreprocessorConfig } = await import("../models/qwen2vl/processor_config.ts");
   const manifest = readJson<Manifest>(join(bench, "manifest.json"));
-  const { objects, geometry } = manifest.background;
-  const mean = objects.map((c, i) => Math.round(((c + geometry[i]!) / 2 / 255) * 1e4) / 1e4);
+  const mean = backgroundMidpoint(manifest.background).map((x) => Math.round(x * 1e4) / 1e4);
   const preprocessor = defaultPreprocessorConfig({ image_mean: mean });
   log(`image normalisation: mean ${mean.join(", ")} (between the two flat backgrounds), CLIP's std`);
   manualSeed(seed);
@@ -577,7 +580,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       id: "base/perception",
       after: ["base", "heldout"],
       name: `base model: held-out perception (${b.perceptionLimit} questions per kind)`,
-      cost: COST.load + 3 * b.perceptionLimit * COST.evalItem * 0.2,
+      cost: COST.load + PERCEPTION_KINDS.length * b.perceptionLimit * COST.evalItem * 0.2,
       done: () => upToDate(perceptionFile, join(baseModel, "config.json")),
       run: async () => {
         const { evaluatePerception } = await import("../eval/perception.ts");

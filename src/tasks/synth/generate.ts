@@ -214,6 +214,14 @@ export interface Manifest {
   instruct?: Record<InstructStyle, number>;
 }
 
+/**
+ * An image_mean for a model trained on this benchmark from random weights: halfway between its two flat backgrounds
+ * (object scenes, and the geometry figures' white), in [0, 1], so both sit near zero (docs/results.md, the probe).
+ */
+export function backgroundMidpoint(background: Manifest["background"]): number[] {
+  return background.objects.map((c, i) => (c + background.geometry[i]!) / 2 / 255);
+}
+
 // The callback API does open/write/close on the thread pool (the promise API costs more main-thread time here).
 const writeFileAsync = promisify(writeFileCb);
 
