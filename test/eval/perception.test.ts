@@ -292,20 +292,8 @@ test("evaluatePerception with injected generators: an oracle scores 1 everywhere
 
 test("rft eval perception: table, --out JSON, --json; clear errors for a missing model, a file without questions, a foreign --out", async () => {
   const out = join(dir, "perception.json");
-  let r = await runRft([
-    "eval",
-    "perception",
-    "--model",
-    ck,
-    "--data",
-    data,
-    "--image-root",
-    images,
-    "--limit",
-    "1",
-    "--out",
-    out,
-  ]);
+  const args = ["eval", "perception", "--model", ck, "--data", data, "--image-root", images, "--limit", "1"];
+  let r = await runRft([...args, "--out", out]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^kind\s+accuracy\s+n\s+majority\s+se/m);
   for (const k of PERCEPTION_KINDS) assert.match(r.stdout, new RegExp(`^${k}\\s+(?:\\d\\.\\d{3}|-)\\s+\\d`, "m"));
@@ -314,21 +302,7 @@ test("rft eval perception: table, --out JSON, --json; clear errors for a missing
   assert.equal(s.limit, 1);
   assert.equal(s.kinds.count.n, 1);
   // An earlier summary is overwritten; --json prints the same shape.
-  r = await runRft([
-    "eval",
-    "perception",
-    "--model",
-    ck,
-    "--data",
-    data,
-    "--image-root",
-    images,
-    "--limit",
-    "1",
-    "--out",
-    out,
-    "--json",
-  ]);
+  r = await runRft([...args, "--out", out, "--json"]);
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(Object.keys(JSON.parse(r.stdout).kinds), [...PERCEPTION_KINDS]);
 
