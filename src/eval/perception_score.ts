@@ -12,6 +12,8 @@
  * - figure:    "What figure is shown?" (geometry)        the figure's name ("a right triangle"), trimmed, exact
  */
 
+import { itemSe } from "./seeds.ts";
+
 export const PERCEPTION_KINDS = ["count", "total", "exists", "attribute", "figure"] as const;
 export type PerceptionKind = (typeof PERCEPTION_KINDS)[number];
 
@@ -194,7 +196,7 @@ export function accuracyStats(correct: readonly boolean[], references: readonly 
   const freq = new Map<string, number>();
   for (const r of references) freq.set(r, (freq.get(r) ?? 0) + 1);
   const majority = Math.max(...freq.values()) / n;
-  return { accuracy: p, n, majority, se: Math.sqrt((p * (1 - p)) / n) };
+  return { accuracy: p, n, majority, se: itemSe(p, n) };
 }
 
 function histogram(values: readonly (string | null)[], top = 10): Record<string, number> {
