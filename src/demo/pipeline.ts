@@ -36,6 +36,7 @@ import type { ResultRow, RunInput } from "../eval/report.ts";
 import type { EvalSummary } from "../eval/runner.ts";
 import type { PerceptionSummary } from "../eval/perception.ts";
 import { PERCEPTION_KINDS } from "../eval/perception_score.ts";
+import { PARADIGM_LABELS } from "../eval/paper_results.ts";
 import {
   COST,
   DEMO_PARADIGMS,
@@ -100,9 +101,48 @@ export interface DemoOptions {
    * global batch (splitBatch), so the results do not depend on it beyond floating-point noise.
    */
   workers?: number;
+  /**
+   * An attempt (issue 12): some paradigms trained and evaluated again with other settings, in OUT/variants/<name>,
+   * reusing the run's benchmark, base model (and training files and Stage-1 model unless it changes them). Its
+   * report, with the run's own rows beside its own, goes to that directory.
+   */
+  variant?: DemoVariant;
+}
+
+/** `--set` lines of a variant's trainings, by kind: ANS-/CoT-SFT, Reason-RFT's Stage 1, GRPO (Zero and Stage 2). */
+export interface VariantSets {
+  sft?: readonly string[];
+  stage1?: readonly string[];
+  grpo?: readonly string[];
+}
+
+export interface DemoVariant {
+  /** Its directory under OUT/variants/ and the tag of its rows ("Reason-RFT [name]"). */
+  name: string;
+  /** The paradigms it trains and evaluates again (not zero-shot: nothing is trained for it). */
+  paradigms: readonly DemoParadigm[];
+  sets: VariantSets;
+  /** Records of the Stage-1 CoT split (more or fewer CoT labels); default the benchmark's (5% of the train set). */
+  stage1Size?: number;
+}
+
+export const VARIANTS_DIR = "variants";
+const VARIANT_FILE = "variant.json";
+const VARIANT_KIND = "demo-variant";
+
+/** A set of a seed's and task's arms: the run's own, or a variant's (`main`: the run's own, whose stages it reuses). */
+interface ArmSet {
+  tdir: string;
+  /** Prefix of its stage ids and names. */
+  sid: string;
+  paradigms: readonly DemoParadigm[];
+  sets: VariantSets;
+  stage1Size?: number;
+  main?: ArmSet;
 }
 
 export interface DemoResult {
+  /** Where the report is: OUT, or OUT/variants/<name> for a variant. */
   out: string;
   /** One row per (task, paradigm, set): with several seeds their mean, with its standard errors. */
   results: ResultRow[];
@@ -211,6 +251,70 @@ function prepareWorkDir(o: DemoOptions): void {
   mkdirSync(out, { recursive: true });
   writeOutputMarker(out, DEMO_KIND, "rft demo");
   writeJsonAtomic(path, { tool: "rft demo", preset: o.preset, settings: want });
+}
+
+/** Checks a variant's name and settings, refuses a variant directory made with other settings unless force (redo it). */
+function prepareVariantDir(out: string, v: DemoVariant, force: boolean): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v.name))
+    throw new OutputError(`--variant ${JSON.stringify(v.name)}: use letters, digits, '.', '_' and '-' only`);
+  if (!v.paradigms.length || v.paradigms.includes("zero-shot"))
+    throw new OutputError("--paradigms: a variant trains again one or more of " + DEMO_PARADIGMS.slice(1).join(", "));
+  const dir = join(out, VARIANTS_DIR, v.name);
+  const path = join(dir, VARIANT_FILE);
+  const want = { name: v.name, paradigms: v.paradigms, sets: v.sets, stage1Size: v.stage1Size ?? null };
+  if (existsSync(path)) {
+    const prev = readJson<{ settings?: unknown }>(path).settings;
+    if (JSON.stringify(prev) !== JSON.stringify(want)) {
+      if (!force)
+        throw new OutputError(
+          `variant ${v.name} in ${dir} was made with other settings (${JSON.stringify(prev)}); ` +
+            "use another --variant name, or --force to redo it",
+        );
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  prepareOutputDir(dir, { kind: VARIANT_KIND, flag: "--variant", command: "rft demo --variant", force });
+  mkdirSync(dir, { recursive: true });
+  writeOutputMarker(dir, VARIANT_KIND, "rft demo --variant");
+  writeJsonAtomic(path, { tool: "rft demo --variant", settings: want });
+}
+
+/** Resolves each training config a variant's overrides go into, so a bad key or value fails before any stage runs. */
+async function checkVariantSets(v: DemoVariant): Promise<void> {
+  const { resolveTrainConfig } = await import("../train/recipes.ts");
+  const checks: [RecipeName, readonly string[] | undefined, string][] = [
+    ["ans-sft", v.sets.sft, "--set-sft"],
+    ["reason-rft-stage1", v.sets.stage1, "--set-stage1"],
+    ["reason-rft", v.sets.grpo, "--set-grpo"],
+  ];
+  for (const [recipe, sets, flag] of checks) {
+    if (!sets?.length) continue;
+    try {
+      resolveTrainConfig({
+        recipe,
+        profile: "mini",
+        task: "clevr-math",
+        flags: { model_name_or_path: "model", dataset_name: "data.json", output_dir: "out" },
+        sets,
+      });
+    } catch (e) {
+      throw new OutputError(`${flag}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** A variant in one line for its report: what it changes. */
+export function variantNote(v: DemoVariant): string {
+  const parts = [
+    ...(v.sets.sft?.length ? [`ANS-/CoT-SFT ${v.sets.sft.join(", ")}`] : []),
+    ...(v.sets.stage1?.length ? [`Stage 1 ${v.sets.stage1.join(", ")}`] : []),
+    ...(v.sets.grpo?.length ? [`GRPO ${v.sets.grpo.join(", ")}`] : []),
+    ...(v.stage1Size !== undefined ? [`a Stage-1 CoT split of ${v.stage1Size} records`] : []),
+  ];
+  return (
+    `Variant ${v.name}: ${v.paradigms.join(", ")} trained again (rows tagged [${v.name}]) with ` +
+    `${parts.length ? parts.join("; ") : "the run's own settings (a repeat)"}; the other rows are the run's own.`
+  );
 }
 
 /** Settings that decide the benchmark and the base model, and those that decide only its held-out perception. */
@@ -371,7 +475,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const out = resolve(o.out);
   const b = o.budget;
   const seeds = Array.from({ length: o.seeds ?? 1 }, (_, i) => o.seed + i);
-  prepareWorkDir({ ...o, out });
+  if (o.variant) await checkVariantSets(o.variant);
+  // With --variant, --force is the variant's: the run's own settings must match.
+  prepareWorkDir({ ...o, out, force: o.variant ? false : o.force });
+  if (o.variant) prepareVariantDir(out, o.variant, Boolean(o.force));
   const bench = join(out, "bench");
   const imageRoot = join(bench, "images");
   const initDir = join(out, "init");
@@ -603,23 +710,27 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     return COST.load + sets * per * COST.evalItem * TASK_COST[task] * (b.maxNewTokens / 128);
   };
 
-  for (const seed of seeds)
-    for (const task of o.tasks) {
-      const info = TASK_INFO[task];
-      const tdir = join(seedDir(out, o.seed, seed), task);
-      /** Stage ids and names of the first seed are as with one seed; the others' say which. */
-      const sid = seed === o.seed ? "" : `seed-${seed}/`;
-      const dataDir = join(tdir, "data");
-      const filesPath = join(dataDir, FILES_FILE);
-      const files = () => readJson<Record<string, string>>(filesPath);
-      const run = (r: string) => join(tdir, r);
-      const final = (r: string) => join(tdir, r, "final");
-      const startOf = (r: string) => join(r === "reason-rft" ? final("reason-rft-stage1") : baseModel, "config.json");
-      const trained = (r: string) => upToDate(join(final(r), "config.json"), startOf(r));
+  /**
+   * One seed's stages of one task in `a.tdir` (stage ids prefixed `a.sid`): the training files, the trainings of
+   * `a.paradigms` and their evaluations. A variant (`a.main`: the run's own stages of this seed and task) reuses the
+   * run's training files and Stage-1 model unless it changes them.
+   */
+  const taskStages = (seed: number, task: DemoTask, a: ArmSet): void => {
+    const info = TASK_INFO[task];
+    const ownData = !a.main || a.stage1Size !== undefined;
+    const ownStage1 = ownData || (a.sets.stage1?.length ?? 0) > 0;
+    const dataHome = ownData ? a : a.main!;
+    const stage1Home = ownStage1 ? a : a.main!;
+    const dataDir = join(dataHome.tdir, "data");
+    const dataId = `${dataHome.sid}${task}/data`;
+    const filesPath = join(dataDir, FILES_FILE);
+    const files = () => readJson<Record<string, string>>(filesPath);
+    const final = (r: string) => join(a.tdir, r, "final");
+    if (ownData)
       stages.push({
-        id: `${sid}${task}/data`,
+        id: dataId,
         after: ["bench"],
-        name: `${sid}${task}: training files`,
+        name: `${a.sid}${task}: training files`,
         cost: 2,
         done: () => existsSync(filesPath),
         run: async () => {
@@ -628,7 +739,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
           const { taskBuildSpec } = await import("../tasks/build_spec.ts");
           const { imagesPerSample } = await import("../tasks/tasks.ts");
           const manifest = readJson<Manifest>(join(bench, "manifest.json"));
-          const stage1Size = manifest.stage1Size[task] ?? 1;
+          const stage1Size = a.stage1Size ?? manifest.stage1Size[task] ?? 1;
           const meta = readMetaFile(join(bench, info.train), {
             requireCot: true,
             imagesPerRecord: imagesPerSample(info.family),
@@ -640,51 +751,98 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
           writeJsonAtomic(filesPath, Object.fromEntries(result.files.map((f) => [f.kind, join(dataDir, f.name)])));
         },
       });
-      const sft = (
-        recipe: RecipeName,
-        kind: string,
-        steps: number,
-        cost: number,
-        from: () => string,
-        dir = recipe,
-      ) => ({
-        id: `${sid}${task}/${dir}`,
-        after: [`${sid}${task}/data`, dir === "reason-rft" ? `${sid}${task}/reason-rft-stage1` : "base"],
-        name: `${sid}${task}: ${recipe} (${steps} steps)`,
-        cost: COST.load + steps * cost * TASK_COST[task],
-        done: () => trained(dir),
-        run: () =>
-          train(`${sid}${task}/${dir}`, recipe, info.rlTask, () => files()[kind]!, from(), run(dir), steps, seed),
+    const training = (
+      recipe: RecipeName,
+      kind: string,
+      steps: number,
+      cost: number,
+      sets: readonly string[] | undefined,
+      from: { model: string; id: string },
+    ): Stage => ({
+      id: `${a.sid}${task}/${recipe}`,
+      after: [dataId, from.id],
+      name: `${a.sid}${task}: ${recipe} (${steps} steps)`,
+      cost: COST.load + steps * cost * TASK_COST[task],
+      done: () => upToDate(join(final(recipe), "config.json"), join(from.model, "config.json")),
+      run: () =>
+        train(
+          `${a.sid}${task}/${recipe}`,
+          recipe,
+          info.rlTask,
+          () => files()[kind]!,
+          from.model,
+          join(a.tdir, recipe),
+          steps,
+          seed,
+          sets,
+        ),
+    });
+    const base = { model: baseModel, id: "base" };
+    const has = (p: DemoParadigm) => a.paradigms.includes(p);
+    if (has("ans-sft")) stages.push(training("ans-sft", "ans-sft", b.sftSteps, COST.sftStep, a.sets.sft, base));
+    if (has("cot-sft")) stages.push(training("cot-sft", "cot-sft", b.sftSteps, COST.sftStep, a.sets.sft, base));
+    if (has("reason-rft-zero"))
+      stages.push(training("reason-rft-zero", "rl", b.grpoSteps, COST.grpoStep, a.sets.grpo, base));
+    if (has("reason-rft")) {
+      if (ownStage1)
+        stages.push(
+          training("reason-rft-stage1", "stage1-cot-sft", b.stage1Steps, COST.stage1Step, a.sets.stage1, base),
+        );
+      const stage1 = {
+        model: join(stage1Home.tdir, "reason-rft-stage1", "final"),
+        id: `${stage1Home.sid}${task}/reason-rft-stage1`,
+      };
+      stages.push(training("reason-rft", "rl-stage2", b.grpoSteps, COST.grpoStep, a.sets.grpo, stage1));
+    }
+    for (const paradigm of a.paradigms) {
+      const model = paradigm === "zero-shot" ? baseModel : final(paradigm);
+      const dir = join(a.tdir, "eval", paradigm);
+      stages.push({
+        id: `${a.sid}${task}/eval/${paradigm}`,
+        after: [paradigm === "zero-shot" ? "base" : `${a.sid}${task}/${paradigm}`],
+        name: `${a.sid}${task}: evaluate ${paradigm}`,
+        cost: evalCost(task),
+        done: () =>
+          existsSync(join(dir, "summary.json")) && upToDate(join(dir, "eval_run.json"), join(model, "config.json")),
+        run: () => {
+          // Predictions of an older version of the model (retrained since) are not resumed; a finished evaluation
+          // that runs again (its model was retrained) starts over too.
+          if (
+            !upToDate(join(dir, "eval_run.json"), join(model, "config.json")) ||
+            existsSync(join(dir, "summary.json"))
+          )
+            rmSync(dir, { recursive: true, force: true });
+          return evaluate(task, paradigm, model, dir, seed, `${a.sid}${task}/${paradigm}`);
+        },
       });
-      stages.push(
-        sft("ans-sft", "ans-sft", b.sftSteps, COST.sftStep, () => baseModel),
-        sft("cot-sft", "cot-sft", b.sftSteps, COST.sftStep, () => baseModel),
-        sft("reason-rft-zero", "rl", b.grpoSteps, COST.grpoStep, () => baseModel),
-        sft("reason-rft-stage1", "stage1-cot-sft", b.stage1Steps, COST.stage1Step, () => baseModel),
-        sft("reason-rft", "rl-stage2", b.grpoSteps, COST.grpoStep, () => final("reason-rft-stage1")),
-      );
-      for (const paradigm of DEMO_PARADIGMS) {
-        const model = paradigm === "zero-shot" ? baseModel : final(paradigm);
-        const dir = join(tdir, "eval", paradigm);
-        stages.push({
-          id: `${sid}${task}/eval/${paradigm}`,
-          after: [paradigm === "zero-shot" ? "base" : `${sid}${task}/${paradigm}`],
-          name: `${sid}${task}: evaluate ${paradigm}`,
-          cost: evalCost(task),
-          done: () =>
-            existsSync(join(dir, "summary.json")) && upToDate(join(dir, "eval_run.json"), join(model, "config.json")),
-          run: () => {
-            // Predictions of an older version of the model (retrained since) are not resumed; a finished evaluation
-            // that runs again (its model was retrained) starts over too.
-            if (
-              !upToDate(join(dir, "eval_run.json"), join(model, "config.json")) ||
-              existsSync(join(dir, "summary.json"))
-            )
-              rmSync(dir, { recursive: true, force: true });
-            return evaluate(task, paradigm, model, dir, seed, `${sid}${task}/${paradigm}`);
-          },
-        });
-      }
+    }
+  };
+
+  /** The run's own arms of a seed and task: in OUT/<task> for the first seed, OUT/seed-<s>/<task> for the others. */
+  const mainArms = (seed: number, task: DemoTask): ArmSet => ({
+    tdir: join(seedDir(out, o.seed, seed), task),
+    sid: seed === o.seed ? "" : `seed-${seed}/`,
+    paradigms: DEMO_PARADIGMS,
+    sets: {},
+  });
+  const variantOut = o.variant ? join(out, VARIANTS_DIR, o.variant.name) : null;
+  /** A variant's arms of a seed and task, laid out like the run's own under OUT/variants/<name>. */
+  const variantArms = (seed: number, task: DemoTask): ArmSet => {
+    const v = o.variant!;
+    const sub = seed === o.seed ? "" : `seed-${seed}/`;
+    return {
+      tdir: join(seedDir(variantOut!, o.seed, seed), task),
+      sid: `${VARIANTS_DIR}/${v.name}/${sub}`,
+      paradigms: v.paradigms,
+      sets: v.sets,
+      ...(v.stage1Size !== undefined ? { stage1Size: v.stage1Size } : {}),
+      main: mainArms(seed, task),
+    };
+  };
+  for (const seed of seeds)
+    for (const task of o.tasks) {
+      taskStages(seed, task, mainArms(seed, task));
+      if (o.variant) taskStages(seed, task, variantArms(seed, task));
     }
 
   // ---- run what is not cached ---------------------------------------------------------------------------------------
@@ -728,21 +886,26 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const rows: ResultRow[] = [];
     const tag = seeds.length > 1 ? ` (seed ${seed})` : "";
     for (const task of o.tasks) {
-      const tdir = join(seedDir(out, o.seed, seed), task);
-      for (const paradigm of DEMO_PARADIGMS) {
-        const s = readJson<EvalSummary>(join(tdir, "eval", paradigm, "summary.json"));
-        for (const set of s.sets)
-          rows.push({
-            task: TASK_INFO[task].family,
-            paradigm,
-            set: set.name,
-            split: set.split,
-            n: set.n,
-            accuracy: set.accuracy,
-          });
+      const armSets = [mainArms(seed, task), ...(o.variant ? [variantArms(seed, task)] : [])];
+      for (const a of armSets) {
+        const suffix = a.main ? ` [${o.variant!.name}]` : "";
+        for (const paradigm of a.paradigms) {
+          const s = readJson<EvalSummary>(join(a.tdir, "eval", paradigm, "summary.json"));
+          for (const set of s.sets)
+            rows.push({
+              task: TASK_INFO[task].family,
+              paradigm,
+              ...(suffix ? { label: PARADIGM_LABELS[paradigm] + suffix } : {}),
+              set: set.name,
+              split: set.split,
+              n: set.n,
+              accuracy: set.accuracy,
+            });
+        }
+        for (const r of ["ans-sft", "cot-sft", "reason-rft-stage1", "reason-rft-zero", "reason-rft"])
+          if (existsSync(join(a.tdir, r, "metrics.jsonl")))
+            runs.push(readRunDir(join(a.tdir, r), `${task}/${r}${suffix}${tag}`));
       }
-      for (const r of ["ans-sft", "cot-sft", "reason-rft-stage1", "reason-rft-zero", "reason-rft"])
-        if (existsSync(join(tdir, r, "metrics.jsonl"))) runs.push(readRunDir(join(tdir, r), `${task}/${r}${tag}`));
     }
     perSeed.push({ seed, results: rows });
   }
@@ -762,20 +925,27 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     tasks: o.tasks,
     base_perception: perception,
     ...(seeds.length > 1 ? { per_seed: perSeed } : {}),
+    ...(o.variant ? { variant: o.variant } : {}),
   };
+  // A variant's report (its rows beside the run's own) goes to its directory; the run's report stays as it was.
+  const reportDir = variantOut ?? out;
   writeReport(
-    out,
+    reportDir,
     {
-      title: `rft demo (${o.preset})`,
+      title: `rft demo (${o.preset})${o.variant ? ` with variant ${o.variant.name}` : ""}`,
       results,
       runs,
-      notes: [...demoNotes(o.preset, b, seeds.length), ...(perception ? [perceptionNote(perception)] : [])],
+      notes: [
+        ...(o.variant ? [variantNote(o.variant)] : []),
+        ...demoNotes(o.preset, b, seeds.length),
+        ...(perception ? [perceptionNote(perception)] : []),
+      ],
       extra,
     },
     { owned: true },
   );
-  const report = readJson<Record<string, unknown>>(join(out, "report.json"));
-  return { out, results, perSeed, perception, seconds, stageSeconds, ran, report };
+  const report = readJson<Record<string, unknown>>(join(reportDir, "report.json"));
+  return { out: reportDir, results, perSeed, perception, seconds, stageSeconds, ran, report };
 }
 
 /** What the run can and cannot show, in plain words (report.md/html and the terminal). */

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { formatDemoTable, parseDemoTasks } from "../../src/cli/commands/demo.ts";
+import { formatDemoTable, parseDemoTasks, parseVariant } from "../../src/cli/commands/demo.ts";
 import { DEMO_PARADIGMS, PRESETS, scaledBudget, splitBatch } from "../../src/demo/presets.ts";
 import { demoNotes, keptStages } from "../../src/demo/pipeline.ts";
 import type { ResultRow } from "../../src/eval/report.ts";
@@ -129,6 +129,46 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     assert.match(seeds.stdout, /mean ± SE over 2 seeds/);
     assert.match(readFileSync(join(out, "report.md"), "utf8"), /±/);
 
+    // --variant: only its arms run (Reason-RFT's GRPO again for both seeds, from the run's own Stage-1 models) in
+    // variants/<name>, with the override; its report puts its rows beside the run's own; the run's report is untouched.
+    const mainReport = readFileSync(join(out, "report.json"), "utf8");
+    const v = rft(["demo", ...SMOKE, "--out", out, "--seeds", "2", "--variant", "lr", "--set-grpo", "beta=0.5"]);
+    assert.equal(v.status, 0, v.stderr.slice(-3000));
+    assert.match(v.stderr, /4 stages to run/);
+    assert.match(v.stderr, /variants\/lr\/seed-1\/counting: reason-rft \(/);
+    const vConfig = readFileSync(
+      join(out, "variants", "lr", "seed-1", "counting", "reason-rft", "config.yaml"),
+      "utf8",
+    );
+    assert.match(vConfig, /^beta: 0\.5 /m);
+    assert.ok(
+      vConfig.includes(`model_name_or_path: ${join(out, "seed-1", "counting", "reason-rft-stage1", "final")} `),
+    );
+    assert.equal(readFileSync(join(out, "report.json"), "utf8"), mainReport);
+    const vrep = JSON.parse(readFileSync(join(out, "variants", "lr", "report.json"), "utf8")) as {
+      results: { label?: string; paradigm?: string; seeds?: number[] }[];
+      notes: string[];
+    };
+    assert.equal(vrep.results.length, (DEMO_PARADIGMS.length + 1) * 3);
+    const tagged = vrep.results.filter((r) => r.label === "Reason-RFT [lr]");
+    assert.equal(tagged.length, 3);
+    assert.ok(tagged.every((r) => r.paradigm === "reason-rft" && r.seeds!.length === 2));
+    assert.ok(vrep.notes.some((n) => /Variant lr: reason-rft trained again .*GRPO beta=0\.5/.test(n)));
+    assert.match(v.stdout, /^Reason-RFT \[lr\]\s/m);
+    // Fewer CoT labels: the variant's own training files (a Stage-1 split of 3 records) and its own Stage 1.
+    const s1 = rft(["demo", ...SMOKE, "--out", out, "--variant", "s1", "--stage1-size", "3"]);
+    assert.equal(s1.status, 0, s1.stderr.slice(-3000));
+    assert.match(s1.stderr, /4 stages to run/);
+    const s1Files = JSON.parse(
+      readFileSync(join(out, "variants", "s1", "counting", "data", "demo_files.json"), "utf8"),
+    ) as Record<string, string>;
+    assert.equal((JSON.parse(readFileSync(s1Files["stage1-cot-sft"]!, "utf8")) as unknown[]).length, 3);
+    assert.ok(existsSync(join(out, "variants", "s1", "counting", "reason-rft-stage1", "final", "config.json")));
+    // The same variant name with other settings: refused unless --force.
+    const clash = rft(["demo", ...SMOKE, "--out", out, "--variant", "s1", "--stage1-size", "4"]);
+    assert.equal(clash.status, 1);
+    assert.match(clash.stderr, /variant s1 in .* was made with other settings/);
+
     // Other settings in the same directory: refused, naming the setting.
     const other = rft(["demo", ...SMOKE.slice(0, -1), "3", "--out", out]);
     assert.equal(other.status, 1);
@@ -193,6 +233,24 @@ test("demo helpers: tasks, budgets, table, notes", () => {
   assert.match(table[2]!, /^zero-shot\s+25\.0\s+50\.0\s+25\.0\s+50\.0$/);
   assert.match(table[3]!, /^reason-rft\s+0\.0\s+100\.0\s+0\.0\s+100\.0$/);
   assert.ok(demoNotes("quick", PRESETS.quick).some((n) => /not separated/.test(n)));
+  // A variant's rows (same paradigm, their own label) come right after the run's own.
+  const withVariant = formatDemoTable([
+    ...rows,
+    { ...rows[3]!, label: "Reason-RFT [lr5e-6]", accuracy: 0.5 },
+    { ...rows[2]!, label: "Reason-RFT [lr5e-6]", accuracy: 0.75 },
+  ]).split("\n");
+  assert.match(withVariant[3]!, /^reason-rft\s+0\.0\s+100\.0/);
+  assert.match(withVariant[4]!, /^Reason-RFT \[lr5e-6\]\s+50\.0\s+75\.0\s+50\.0\s+75\.0$/);
+  // --variant's flags.
+  assert.equal(parseVariant({}), undefined);
+  assert.deepEqual(
+    parseVariant({ variant: "a", paradigms: ["reason-rft,ans-sft"], "set-grpo": ["beta=0"], "stage1-size": 9 }),
+    { name: "a", paradigms: ["ans-sft", "reason-rft"], sets: { grpo: ["beta=0"] }, stage1Size: 9 },
+  );
+  assert.throws(() => parseVariant({ "set-grpo": ["beta=0"] }), /--set-grpo needs --variant/);
+  assert.throws(() => parseVariant({ variant: "a b" }), /--variant "a b"/);
+  assert.throws(() => parseVariant({ variant: "a", paradigms: ["zero-shot"] }), /--paradigms: 'zero-shot'/);
+  assert.throws(() => parseVariant({ variant: "a", "set-sft": ["lr"] }), /--set-sft "lr": expected KEY=VALUE/);
   // --force after a settings change redoes only what the change decides.
   assert.deepEqual(keptStages(["grpoSteps", "limit"]), ["bench", "init", "base", "held-out perception"]);
   assert.deepEqual(keptStages(["perceptionLimit"]), ["bench", "init", "base"]);

@@ -6,6 +6,7 @@ import { type CommandSpec, UsageError } from "../args.ts";
 import { DEMO_PARADIGMS, DEMO_TASKS, PRESETS, type DemoTask, scaledBudget } from "../../demo/presets.ts";
 import { TASK_ALIASES } from "../../tasks/synth/generate.ts";
 import type { ResultRow } from "../../eval/report.ts";
+import type { DemoVariant } from "../../demo/pipeline.ts";
 
 /** Parses --tasks (comma-separated; the reference's names are accepted): the demo's tasks in their fixed order. */
 export function parseDemoTasks(values: readonly string[]): DemoTask[] {
@@ -22,6 +23,44 @@ export function parseDemoTasks(values: readonly string[]): DemoTask[] {
   return DEMO_TASKS.filter((t) => picked.has(t));
 }
 
+const VARIANT_FLAGS = ["paradigms", "set-sft", "set-stage1", "set-grpo", "stage1-size"] as const;
+
+/** --variant and its flags (which need it): the variant, or undefined without --variant. */
+export function parseVariant(opts: Record<string, unknown>): DemoVariant | undefined {
+  const name = opts.variant as string | undefined;
+  if (name === undefined) {
+    const stray = VARIANT_FLAGS.filter((f) => opts[f] !== undefined);
+    if (stray.length) throw new UsageError(`--${stray[0]} needs --variant NAME (the run's own arms keep the preset)`);
+    return undefined;
+  }
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    throw new UsageError(`--variant ${JSON.stringify(name)}: use letters, digits, '.', '_' and '-' only`);
+  const trained = DEMO_PARADIGMS.filter((p) => p !== "zero-shot");
+  const picked = ((opts.paradigms as string[] | undefined) ?? ["reason-rft"]).flatMap((v) =>
+    v
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
+  for (const p of picked)
+    if (!(trained as readonly string[]).includes(p))
+      throw new UsageError(`--paradigms: '${p}' is not a paradigm a variant trains (one of: ${trained.join(", ")})`);
+  if (!picked.length) throw new UsageError(`--paradigms: none given (one of: ${trained.join(", ")})`);
+  const sets = (flag: string) => {
+    const xs = (opts[flag] as string[] | undefined) ?? [];
+    for (const x of xs)
+      if (!/^[A-Za-z_][A-Za-z0-9_.]*=/.test(x))
+        throw new UsageError(`--${flag} ${JSON.stringify(x)}: expected KEY=VALUE`);
+    return xs.length ? { [flag.slice(4)]: xs } : {};
+  };
+  return {
+    name,
+    paradigms: trained.filter((p) => picked.includes(p)),
+    sets: { ...sets("set-sft"), ...sets("set-stage1"), ...sets("set-grpo") },
+    ...(opts["stage1-size"] !== undefined ? { stage1Size: opts["stage1-size"] as number } : {}),
+  };
+}
+
 const pct = (x: number | null | undefined) =>
   x === null || x === undefined ? "   -" : (x * 100).toFixed(1).padStart(5);
 
@@ -33,7 +72,8 @@ export function formatDemoTable(results: readonly ResultRow[]): string {
     const sets = [...new Map(mine.map((r) => [r.set, r.split])).entries()].sort((a, b) =>
       a[1] === b[1] ? 0 : a[1] === "id" ? -1 : 1,
     );
-    const w = 16;
+    const name = (r: ResultRow) => r.label ?? r.paradigm ?? "";
+    const w = Math.max(16, ...mine.map((r) => name(r).length + 1));
     const cols = sets.map(([s, sp]) => `${s} (${sp.toUpperCase()})`);
     const withSe = mine.some((r) => r.se !== undefined);
     const cw = Math.max(withSe ? 11 : 7, ...cols.map((c) => c.length));
@@ -45,9 +85,12 @@ export function formatDemoTable(results: readonly ResultRow[]): string {
     lines.push(
       ["paradigm".padEnd(w), ...cols.map((c) => c.padStart(cw)), "ID avg".padStart(7), "OOD avg".padStart(8)].join(" "),
     );
-    for (const p of DEMO_PARADIGMS) {
+    // Per paradigm, the run's own row first, then a variant's (same paradigm, its own label).
+    const groups = DEMO_PARADIGMS.flatMap((p) => {
       const rows = mine.filter((r) => r.paradigm === p);
-      if (!rows.length) continue;
+      return [...new Set(rows.map(name))].map((label) => ({ label, rows: rows.filter((r) => name(r) === label) }));
+    });
+    for (const { label, rows } of groups) {
       const acc = (set: string) => rows.find((r) => r.set === set)?.accuracy ?? null;
       const cell = (set: string) => {
         const se = rows.find((r) => r.set === set)?.se;
@@ -61,7 +104,7 @@ export function formatDemoTable(results: readonly ResultRow[]): string {
       };
       lines.push(
         [
-          p.padEnd(w),
+          label.padEnd(w),
           ...sets.map(([s]) => cell(s).padStart(cw)),
           pct(avg("id")).padStart(7),
           pct(avg("ood")).padStart(8),
@@ -120,7 +163,36 @@ export const command: CommandSpec = {
       min: 1,
       max: 64,
     },
-    force: { type: "boolean", help: "start over in an --out made with other settings (or holding other files)" },
+    force: {
+      type: "boolean",
+      help: "start over in an --out made with other settings (or holding other files); with --variant: redo that variant",
+    },
+    variant: {
+      type: "string",
+      help: "an attempt: train --paradigms again with the --set-* overrides in OUT/variants/NAME, beside the run's own arms (same benchmark, base, seeds); its report goes there",
+    },
+    paradigms: {
+      type: "strings",
+      help: `with --variant: the paradigms it trains again, comma-separated (${DEMO_PARADIGMS.slice(1).join(", ")}) [default: reason-rft]`,
+    },
+    "set-sft": {
+      type: "strings",
+      help: "with --variant: KEY=VALUE config override of ANS-SFT and CoT-SFT (repeatable)",
+    },
+    "set-stage1": {
+      type: "strings",
+      help: "with --variant: KEY=VALUE config override of Reason-RFT's Stage 1 (repeatable)",
+    },
+    "set-grpo": {
+      type: "strings",
+      help: "with --variant: KEY=VALUE config override of GRPO, Reason-RFT-Zero and Stage 2 (repeatable)",
+    },
+    "stage1-size": {
+      type: "number",
+      help: "with --variant: records of the Stage-1 CoT split (more or fewer CoT labels; default the benchmark's 5%)",
+      integer: true,
+      min: 1,
+    },
     json: { type: "boolean", help: "print report.json's results and seconds as JSON on stdout instead of the table" },
   },
   details: [
@@ -131,6 +203,8 @@ export const command: CommandSpec = {
     "  rft demo --tasks counting --size small --steps-scale 0.1 --limit 4   # a smoke run (about a minute)",
     "  rft demo --full --out runs/demo-full --workers 2   # the full preset (hours on 2 cores; resumable)",
     "  rft demo --full --tasks counting --seeds 3 --workers 2   # three fine-tuning seeds: mean ± SE (docs/results.md)",
+    "  rft demo --full --tasks counting --seeds 3 --workers 2 --variant lr5e-6 --set-grpo learning_rate=5e-6",
+    "                                              # an attempt: Reason-RFT's GRPO again at another learning rate",
     "",
     "Stages (each cached in --out; a repeated run skips finished stages, an interrupted training resumes from its",
     "latest checkpoint, an interrupted evaluation by item id): the benchmark (rft data synth), a random qwen2-vl-tiny",
@@ -138,6 +212,12 @@ export const command: CommandSpec = {
     "training files (rft data build), ANS-SFT, CoT-SFT, Reason-RFT-Zero (GRPO from the base), Reason-RFT (Stage-1",
     "CoT-SFT, then GRPO on the Stage-2 split), and the evaluation of the base (zero-shot) and of each paradigm on the",
     "task's ID and OOD test sets. Output: OUT/report.md, OUT/report.html, OUT/report.json.",
+    "",
+    "A variant (--variant NAME) trains and evaluates --paradigms again with --set-sft/--set-stage1/--set-grpo",
+    "overrides (any training config field, e.g. learning_rate, beta, num_generations, temperature, loss_type,",
+    "reward_funcs with reward_module) or another --stage1-size, for every seed, in OUT/variants/NAME; it reuses the",
+    "run's benchmark and base model, and its training files and Stage-1 model unless it changes them. Its report",
+    "(OUT/variants/NAME/report.*) puts its rows, tagged [NAME], beside the run's own.",
     "",
     "The quick run shows the pipeline, not which paradigm is better: at minutes of compute the paradigms are not",
     "separated (the report says what it can and cannot show). docs/evaluation.md (rft demo) has the budgets and times.",
@@ -151,6 +231,7 @@ export const command: CommandSpec = {
       limit: opts.limit as number | undefined,
       size: opts.size as "small" | "full" | undefined,
     });
+    const variant = parseVariant(opts);
     const { runDemo } = await import("../../demo/pipeline.ts");
     const res = await runDemo({
       out: String(opts.out),
@@ -161,6 +242,7 @@ export const command: CommandSpec = {
       seeds: opts.seeds as number,
       force: Boolean(opts.force),
       workers: opts.workers as number,
+      ...(variant ? { variant } : {}),
     });
     if (opts.json) {
       console.log(
