@@ -240,11 +240,7 @@ function prepareWorkDir(o: DemoOptions): void {
           `--out ${out} holds a demo made with other settings (${what}); use another --out, or --force to redo ` +
             (keep.length ? `the stages they change (${keep.join(", ")} kept)` : "every stage there"),
         );
-      const fineTuning = [...SYNTH_TASKS, ...readdirSync(out).filter((d) => /^seed-\d+$/.test(d))];
-      const remove = keep.includes("base")
-        ? [...fineTuning, ...(keep.includes("held-out perception") ? [] : ["heldout", join("base", PERCEPTION_FILE)])]
-        : ["bench", "init", "base", "perception", "heldout", ...fineTuning];
-      for (const d of [...remove, "report.md", "report.json", "report.html"])
+      for (const d of [...removedPaths(out, keep), "report.md", "report.json", "report.html"])
         rmSync(join(out, d), { recursive: true, force: true });
     }
   }
@@ -320,16 +316,50 @@ export function variantNote(v: DemoVariant): string {
 /** Settings that decide the benchmark and the base model, and those that decide only its held-out perception. */
 const BASE_SETTINGS = ["version", "seed", "size", "baseSteps", "instructImages", "baseLearningRate"];
 const PERCEPTION_SETTINGS = ["heldoutImages", "perceptionLimit"];
+/** Settings that decide only the evaluations of the paradigms. */
+const EVAL_SETTINGS = ["limit", "maxNewTokens", "evalBatch"];
 
 /**
  * What --force keeps when these settings changed: the benchmark and base model when only later budgets changed (an
- * hours-long base is not retrained for another GRPO budget), and the held-out perception when it is not among them.
+ * hours-long base is not retrained for another GRPO budget); the held-out perception when it is not among them; the
+ * fine-tuning runs when only evaluation or perception settings changed; their evaluations when no evaluation setting
+ * changed.
  */
 export function keptStages(changed: readonly string[]): string[] {
   if (changed.some((k) => BASE_SETTINGS.includes(k))) return [];
   const kept = ["bench", "init", "base"];
-  if (!changed.some((k) => PERCEPTION_SETTINGS.includes(k))) kept.push("held-out perception");
+  const some = (ks: readonly string[]) => changed.some((k) => ks.includes(k));
+  if (!some(PERCEPTION_SETTINGS)) kept.push("held-out perception");
+  if (changed.every((k) => PERCEPTION_SETTINGS.includes(k) || EVAL_SETTINGS.includes(k))) {
+    kept.push("fine-tuning runs");
+    if (!some(EVAL_SETTINGS)) kept.push("evaluations");
+  }
   return kept;
+}
+
+/**
+ * What --force removes from OUT (paths relative to it) to redo what `keptStages` does not keep. Fine-tuning lives in
+ * OUT/<task>, OUT/seed-<s>/<task> and the same under each OUT/variants/<name>.
+ */
+export function removedPaths(out: string, kept: readonly string[]): string[] {
+  const seedsIn = (rel: string) =>
+    existsSync(join(out, rel))
+      ? readdirSync(join(out, rel))
+          .filter((d) => /^seed-\d+$/.test(d))
+          .map((d) => join(rel, d))
+      : [];
+  const variants = existsSync(join(out, VARIANTS_DIR))
+    ? readdirSync(join(out, VARIANTS_DIR)).map((d) => join(VARIANTS_DIR, d))
+    : [];
+  const perception = kept.includes("held-out perception") ? [] : ["heldout", join("base", PERCEPTION_FILE)];
+  if (!kept.includes("base"))
+    return ["bench", "init", "base", "perception", "heldout", ...SYNTH_TASKS, ...seedsIn(""), VARIANTS_DIR];
+  if (!kept.includes("fine-tuning runs")) return [...SYNTH_TASKS, ...seedsIn(""), VARIANTS_DIR, ...perception];
+  if (!kept.includes("evaluations")) {
+    const roots = ["", ...seedsIn(""), ...variants.flatMap((v) => [v, ...seedsIn(v)])];
+    return [...roots.flatMap((r) => SYNTH_TASKS.map((t) => join(r, t, "eval"))), ...perception];
+  }
+  return perception;
 }
 
 /** Text for the tiny tokenizer: prompt templates, training prompts and targets, instruct turns of the benchmark. */

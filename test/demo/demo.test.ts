@@ -6,14 +6,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { formatDemoTable, parseDemoTasks, parseVariant } from "../../src/cli/commands/demo.ts";
 import { DEMO_PARADIGMS, PRESETS, scaledBudget, splitBatch } from "../../src/demo/presets.ts";
-import { demoNotes, keptStages } from "../../src/demo/pipeline.ts";
+import { demoNotes, keptStages, removedPaths } from "../../src/demo/pipeline.ts";
 import type { ResultRow } from "../../src/eval/report.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/rft.js", import.meta.url));
@@ -174,7 +174,7 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     assert.equal(other.status, 1);
     assert.match(
       other.stderr,
-      /other settings \(limit: 2 → 3\); .*--force to redo the stages they change \(bench, init, base, held-out perception kept\)/,
+      /other settings \(limit: 2 → 3\); .*--force to redo the stages they change \(bench, init, base, held-out perception, fine-tuning runs kept\)/,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -253,9 +253,36 @@ test("demo helpers: tasks, budgets, table, notes", () => {
   assert.throws(() => parseVariant({ variant: "a", "set-sft": ["lr"] }), /--set-sft "lr": expected KEY=VALUE/);
   // --force after a settings change redoes only what the change decides.
   assert.deepEqual(keptStages(["grpoSteps", "limit"]), ["bench", "init", "base", "held-out perception"]);
-  assert.deepEqual(keptStages(["perceptionLimit"]), ["bench", "init", "base"]);
+  assert.deepEqual(keptStages(["perceptionLimit"]), ["bench", "init", "base", "fine-tuning runs", "evaluations"]);
+  assert.deepEqual(keptStages(["limit"]), ["bench", "init", "base", "held-out perception", "fine-tuning runs"]);
   assert.deepEqual(keptStages(["sftSteps", "baseSteps"]), []);
   assert.ok(demoNotes("full", PRESETS.full).every((n) => !/cannot show/.test(n)));
+});
+
+test("--force removes what the changed settings decide, over every seed and variant", () => {
+  const out = mkdtempSync(join(tmpdir(), "rft-demo-rm-"));
+  try {
+    for (const d of ["counting/eval", "seed-1/counting/eval", "variants/lr/counting/eval", "variants/lr/seed-1/x"])
+      mkdirSync(join(out, d), { recursive: true });
+    const evals = removedPaths(out, keptStages(["limit"]));
+    for (const d of [
+      "counting/eval",
+      "seed-1/counting/eval",
+      "variants/lr/counting/eval",
+      "variants/lr/seed-1/counting/eval",
+    ])
+      assert.ok(evals.includes(d), d);
+    assert.ok(!evals.includes("counting") && !evals.includes("base") && !evals.includes("heldout"));
+    assert.deepEqual(removedPaths(out, keptStages(["perceptionLimit"])), ["heldout", join("base", "perception.json")]);
+    const runs = removedPaths(out, keptStages(["grpoSteps"]));
+    for (const d of ["counting", "geometry", "seed-1", "variants"]) assert.ok(runs.includes(d), d);
+    assert.ok(!runs.includes("base") && !runs.includes("heldout"));
+    const all = removedPaths(out, keptStages(["seed"]));
+    for (const d of ["bench", "init", "base", "perception", "heldout", "counting", "seed-1", "variants"])
+      assert.ok(all.includes(d), d);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });
 
 test("splitBatch keeps the global batch over several workers, whole GRPO groups per worker", () => {
