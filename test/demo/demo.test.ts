@@ -154,7 +154,7 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     assert.equal(tagged.length, 3);
     assert.ok(tagged.every((r) => r.paradigm === "reason-rft" && r.seeds!.length === 2));
     assert.ok(vrep.notes.some((n) => /Variant lr: reason-rft trained again .*GRPO beta=0\.5/.test(n)));
-    assert.match(v.stdout, /^Reason-RFT \[lr\]\s/m);
+    assert.match(v.stdout, /^reason-rft \[lr\]\s/m);
     // Fewer CoT labels: the variant's own training files (a Stage-1 split of 3 records) and its own Stage 1.
     const s1 = rft(["demo", ...SMOKE, "--out", out, "--variant", "s1", "--stage1-size", "3"]);
     assert.equal(s1.status, 0, s1.stderr.slice(-3000));
@@ -240,7 +240,7 @@ test("demo helpers: tasks, budgets, table, notes", () => {
     { ...rows[2]!, label: "Reason-RFT [lr5e-6]", accuracy: 0.75 },
   ]).split("\n");
   assert.match(withVariant[3]!, /^reason-rft\s+0\.0\s+100\.0/);
-  assert.match(withVariant[4]!, /^Reason-RFT \[lr5e-6\]\s+50\.0\s+75\.0\s+50\.0\s+75\.0$/);
+  assert.match(withVariant[4]!, /^reason-rft \[lr5e-6\]\s+50\.0\s+75\.0\s+50\.0\s+75\.0$/);
   // --variant's flags.
   assert.equal(parseVariant({}), undefined);
   assert.deepEqual(
