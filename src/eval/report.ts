@@ -19,7 +19,7 @@
  *
  * Tensor-free.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { readJsonFile } from "../data/json.ts";
 import { OutputError, StagedFiles, outputMarkerFile, prepareOutputDir } from "../io/output.ts";
@@ -34,7 +34,8 @@ import {
 } from "./paper_results.ts";
 import { averages } from "./runner.ts";
 import type { Split } from "./sets.ts";
-import { reportHtml } from "./report_html.ts";
+import { type ChartSpec, reportHtml, runCharts } from "./report_html.ts";
+import { chartSvg } from "./report_svg.ts";
 import { type NoiseEntry, averageSe, noiseAgainstBest } from "./seeds.ts";
 
 /** Two means are "within noise" when they differ by less than this many standard errors of their difference. */
@@ -532,7 +533,12 @@ function mdEscape(s: string): string {
 }
 
 /** report.md. */
-export function reportMarkdown(rep: Report): string {
+/** Where writeReport puts the SVG charts, under the report's directory. */
+export const CHARTS_DIR = "charts";
+/** The chart groups report.md shows (report.html has every one). */
+const MD_CHART_TITLES = ["Rewards", "KL", "Loss", "Completion length"];
+
+export function reportMarkdown(rep: Report, charts: readonly ChartSpec[] = []): string {
   const out: string[] = [`# ${rep.title}`, ""];
   for (const n of rep.notes) out.push(n, "");
   if (rep.tables.length === 0) out.push("No evaluation results.", "");
@@ -573,6 +579,21 @@ export function reportMarkdown(rep: Report): string {
       out.push(`| ${mdEscape(r.name)} | ${r.trainer ?? "–"} | ${mdEscape(recipe)} | ${r.steps} | ${v.join(" | ")} |`);
     }
     out.push("");
+    const shown = charts.filter((ch) => MD_CHART_TITLES.includes(ch.title));
+    if (shown.length) {
+      out.push(
+        "### Curves",
+        "",
+        `${MD_CHART_TITLES.join(", ")} per run (SVG files in ${CHARTS_DIR}/; every metric in report.html).`,
+        "",
+      );
+      for (const run of [...new Set(shown.map((ch) => ch.run))]) {
+        out.push(`**${mdEscape(run)}**`, "");
+        for (const ch of shown.filter((x) => x.run === run))
+          out.push(`![${mdEscape(`${run}: ${ch.title}`)}](${CHARTS_DIR}/${ch.id}.svg)`);
+        out.push("");
+      }
+    }
   }
   return out.join("\n");
 }
@@ -783,10 +804,13 @@ export function writeReport(out: string, input: ReportInput, opts: WriteReportOp
     });
   const rep = buildReport(input);
   const html = reportHtml(rep, input.runs ?? [], { chartJs: opts.chartJs });
-  mkdirSync(out, { recursive: true });
+  const charts = runCharts(input.runs ?? []);
+  const chartDir = join(out, CHARTS_DIR);
+  mkdirSync(charts.length ? chartDir : out, { recursive: true });
   const staged = new StagedFiles();
   try {
-    staged.write(join(out, "report.md"), reportMarkdown(rep));
+    staged.write(join(out, "report.md"), reportMarkdown(rep, charts));
+    for (const ch of charts) staged.write(join(chartDir, `${ch.id}.svg`), chartSvg(ch));
     staged.write(join(out, "report.json"), JSON.stringify(reportJson(rep, input.extra), null, 2) + "\n");
     staged.write(join(out, "report.html"), html);
     if (!opts.owned)
@@ -798,6 +822,11 @@ export function writeReport(out: string, input: ReportInput, opts: WriteReportOp
     if (e instanceof OutputError) throw e;
     throw new Error(`${out}: cannot write the report: ${(e as Error).message}`);
   }
+  // Charts of an earlier report that this one does not have (fewer runs): ours by name, so removed.
+  const written = new Set(charts.map((ch) => `${ch.id}.svg`));
+  if (existsSync(chartDir))
+    for (const f of readdirSync(chartDir))
+      if (/^run-\d+-\d+\.svg$/.test(f) && !written.has(f)) rmSync(join(chartDir, f), { force: true });
   return rep;
 }
 
