@@ -41,6 +41,8 @@ import {
   COST,
   DEMO_PARADIGMS,
   TASK_COST,
+  TRAINED_PARADIGMS,
+  VARIANT_NAME,
   splitBatch,
   type DemoBudget,
   type DemoParadigm,
@@ -251,10 +253,10 @@ function prepareWorkDir(o: DemoOptions): void {
 
 /** Checks a variant's name and settings, refuses a variant directory made with other settings unless force (redo it). */
 function prepareVariantDir(out: string, v: DemoVariant, force: boolean): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v.name))
+  if (!VARIANT_NAME.test(v.name))
     throw new OutputError(`--variant ${JSON.stringify(v.name)}: use letters, digits, '.', '_' and '-' only`);
-  if (!v.paradigms.length || v.paradigms.includes("zero-shot"))
-    throw new OutputError("--paradigms: a variant trains again one or more of " + DEMO_PARADIGMS.slice(1).join(", "));
+  if (!v.paradigms.length || !v.paradigms.every((p) => TRAINED_PARADIGMS.includes(p)))
+    throw new OutputError("--paradigms: a variant trains again one or more of " + TRAINED_PARADIGMS.join(", "));
   const dir = join(out, VARIANTS_DIR, v.name);
   const path = join(dir, VARIANT_FILE);
   const want = { name: v.name, paradigms: v.paradigms, sets: v.sets, stage1Size: v.stage1Size ?? null };
@@ -859,14 +861,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   /** A variant's arms of a seed and task, laid out like the run's own under OUT/variants/<name>. */
   const variantArms = (seed: number, task: DemoTask): ArmSet => {
     const v = o.variant!;
-    const sub = seed === o.seed ? "" : `seed-${seed}/`;
+    const main = mainArms(seed, task);
     return {
       tdir: join(seedDir(variantOut!, o.seed, seed), task),
-      sid: `${VARIANTS_DIR}/${v.name}/${sub}`,
+      sid: `${VARIANTS_DIR}/${v.name}/${main.sid}`,
       paradigms: v.paradigms,
       sets: v.sets,
       ...(v.stage1Size !== undefined ? { stage1Size: v.stage1Size } : {}),
-      main: mainArms(seed, task),
+      main,
     };
   };
   for (const seed of seeds)

@@ -532,12 +532,12 @@ function mdEscape(s: string): string {
   return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
-/** report.md. */
 /** Where writeReport puts the SVG charts, under the report's directory. */
 export const CHARTS_DIR = "charts";
 /** The chart groups report.md shows (report.html has every one). */
 const MD_CHART_TITLES = ["Rewards", "KL", "Loss", "Completion length"];
 
+/** report.md; `charts` (runCharts of the runs) adds its Curves section, linking CHARTS_DIR/<id>.svg. */
 export function reportMarkdown(rep: Report, charts: readonly ChartSpec[] = []): string {
   const out: string[] = [`# ${rep.title}`, ""];
   for (const n of rep.notes) out.push(n, "");

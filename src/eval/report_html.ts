@@ -15,6 +15,7 @@ import { dirname, join } from "node:path";
 import type { Report, RunInput, RunSummary, TaskTable } from "./report.ts";
 import { fmtMetric, hasSeedTable, headerCells, rowCells, seedCells, seedLine } from "./report.ts";
 import { splitSeedName } from "./seeds.ts";
+import { esc } from "./report_svg.ts";
 
 export interface ChartSeries {
   label: string;
@@ -187,8 +188,6 @@ export function chartJsSource(): string {
     throw new Error(`${path}: cannot read Chart.js's UMD build: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
 }
-
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** Text safe inside a <script> element. */
 function scriptText(s: string): string {

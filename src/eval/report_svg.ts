@@ -13,7 +13,9 @@ const M = { left: 58, right: 14, top: 46, bottom: 34 };
 /** Line colours (colour-blind-safe Okabe–Ito order, as many series as a chart has in practice). */
 const COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"];
 
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+/** Text safe in XML and HTML content and attribute values (report.html uses it too). */
+export const esc = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 /** Coordinates with one decimal: small files, stable bytes. */
 const c = (x: number) => (Math.round(x * 10) / 10).toString();
 

@@ -3,7 +3,15 @@
  * five paradigms per task, evaluates them on the ID and OOD test sets and writes the report (src/demo/pipeline.ts).
  */
 import { type CommandSpec, UsageError } from "../args.ts";
-import { DEMO_PARADIGMS, DEMO_TASKS, PRESETS, type DemoTask, scaledBudget } from "../../demo/presets.ts";
+import {
+  DEMO_PARADIGMS,
+  DEMO_TASKS,
+  PRESETS,
+  TRAINED_PARADIGMS,
+  VARIANT_NAME,
+  type DemoTask,
+  scaledBudget,
+} from "../../demo/presets.ts";
 import { TASK_ALIASES } from "../../tasks/synth/generate.ts";
 import type { ResultRow } from "../../eval/report.ts";
 import type { DemoVariant } from "../../demo/pipeline.ts";
@@ -33,9 +41,9 @@ export function parseVariant(opts: Record<string, unknown>): DemoVariant | undef
     if (stray.length) throw new UsageError(`--${stray[0]} needs --variant NAME (the run's own arms keep the preset)`);
     return undefined;
   }
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+  if (!VARIANT_NAME.test(name))
     throw new UsageError(`--variant ${JSON.stringify(name)}: use letters, digits, '.', '_' and '-' only`);
-  const trained = DEMO_PARADIGMS.filter((p) => p !== "zero-shot");
+  const trained = TRAINED_PARADIGMS;
   const picked = ((opts.paradigms as string[] | undefined) ?? ["reason-rft"]).flatMap((v) =>
     v
       .split(",")
@@ -177,7 +185,7 @@ export const command: CommandSpec = {
     },
     paradigms: {
       type: "strings",
-      help: `with --variant: the paradigms it trains again, comma-separated (${DEMO_PARADIGMS.slice(1).join(", ")}) [default: reason-rft]`,
+      help: `with --variant: the paradigms it trains again, comma-separated (${TRAINED_PARADIGMS.join(", ")}) [default: reason-rft]`,
     },
     "set-sft": {
       type: "strings",
