@@ -144,7 +144,7 @@ export function trainableParameters(
 /** AdamW as HF Trainer builds it: no weight decay on biases and norm weights. */
 export function makeOptimizer(
   params: [string, import("../tensor/index.ts").Tensor][],
-  c: SFTConfig | GRPOConfig,
+  c: Pick<SFTConfig, "learning_rate" | "adam_beta1" | "adam_beta2" | "adam_epsilon" | "weight_decay">,
 ): AdamW {
   return new AdamW(params, {
     lr: c.learning_rate,
