@@ -28,7 +28,14 @@ import type { Qwen2VisionTransformer } from "../models/qwen2vl/vision.ts";
 import { processImageFiles, type PreprocessorConfig } from "../models/qwen2vl/processor.ts";
 import { loadSafetensors, saveSafetensors, writeJsonAtomic } from "../io/safetensors.ts";
 import { prepareOutputDir, readOutputMarker, writeOutputMarker } from "../io/output.ts";
-import { SCENE_COUNT_CLASSES, SCENE_LABELS, sceneImages, type SceneImage } from "../tasks/synth/scene_labels.ts";
+import {
+  CELL_COUNT_CLASSES,
+  SCENE_COUNT_CLASSES,
+  SCENE_LABELS,
+  cellLabels,
+  sceneImages,
+  type SceneImage,
+} from "../tasks/synth/scene_labels.ts";
 import { readRecords } from "./samples.ts";
 import { MetricsLog, Progress, type Metrics } from "./metrics.ts";
 import {
@@ -63,7 +70,12 @@ export const VISION_PRETRAIN_DEFAULTS = {
   save_total_limit: 2 as number | null,
   /** The last N labelled images of the file are held out of training and score the head at the end (0 = none). */
   eval_images: 2000,
+  /** What the head reads: every merged token's own cell ("cells") or the images' mean token ("pooled"). */
+  scene_head: "cells" as SceneHeadKind,
 };
+
+export type SceneHeadKind = "cells" | "pooled";
+type Grid = [number, number, number];
 
 export type VisionPretrainConfig = typeof VISION_PRETRAIN_DEFAULTS & {
   /** The checkpoint to start from (its `visual.*` is trained; the rest is copied). */
@@ -93,13 +105,61 @@ export interface VisionPretrainResult {
   eval: SceneEval | null;
 }
 
-/** The head: a linear map of the batch-standardised mean merger token to SCENE_LABELS × SCENE_COUNT_CLASSES logits. */
+/**
+ * The head, thrown away after training. "cells": a linear map of every merged token to CELL_COUNT_CLASSES logits per
+ * label, trained on cellLabels (what lies under that token); an image's count is the sum of its cells' argmax.
+ * "pooled": a linear map of the batch-standardised mean token to SCENE_COUNT_CLASSES logits per label.
+ */
 class SceneHead extends Linear {
-  constructor(hidden: number) {
-    super(hidden, SCENE_LABELS.length * SCENE_COUNT_CLASSES, { initStd: 0.02 });
+  constructor(
+    hidden: number,
+    readonly kind: SceneHeadKind,
+  ) {
+    super(hidden, SCENE_LABELS.length * (kind === "cells" ? CELL_COUNT_CLASSES : SCENE_COUNT_CLASSES), {
+      initStd: 0.02,
+    });
   }
-  /** tokens [images · n, H] of `images` images → logits [images, labels, classes]. */
-  logits(tokens: Tensor, images: number): Tensor {
+
+  /** Mean cross-entropy of the batch's labels from its merged tokens [tokens, H]. */
+  loss(tokens: Tensor, batch: readonly SceneImage[], grids: readonly Grid[], mergeSize: number): Tensor {
+    return tidy(() => {
+      let target: number[];
+      let logits: Tensor;
+      if (this.kind === "cells") {
+        target = batch.flatMap((x, i) => {
+          const [, h, w] = grids[i]!;
+          return cellLabels(x.scene!, w / mergeSize, h / mergeSize);
+        });
+        logits = this.forward(tokens).view(-1, CELL_COUNT_CLASSES);
+      } else {
+        target = batch.flatMap((x) => x.labels);
+        logits = this.pooledLogits(tokens, batch.length).view(-1, SCENE_COUNT_CLASSES);
+      }
+      if (target.length !== logits.size(0))
+        throw new Error(`scene head: ${target.length} labels for ${logits.size(0)} rows`);
+      const y = tensor(Int32Array.from(target), { shape: [target.length] }).to("int64");
+      return crossEntropy(logits, y);
+    });
+  }
+
+  /** Each image's predicted count per label: [images × labels], image-major. */
+  counts(tokens: Tensor, images: number): number[] {
+    return tidy(() => {
+      const K = SCENE_LABELS.length;
+      if (this.kind === "pooled") return Array.from(this.pooledLogits(tokens, images).argmax(-1).toArray(), Number);
+      const perCell = this.forward(tokens).view(images, -1, K, CELL_COUNT_CLASSES).argmax(-1); // [images, cells, K]
+      return Array.from(
+        perCell
+          .sum([1])
+          .clamp(0, SCENE_COUNT_CLASSES - 1)
+          .toArray(),
+        Number,
+      );
+    });
+  }
+
+  /** [images, labels, classes] from the batch-standardised mean token of each image. */
+  private pooledLogits(tokens: Tensor, images: number): Tensor {
     return tidy(() => {
       const pooled = tokens.view(images, -1, tokens.size(-1)).mean([1]); // [images, H]
       const centred = pooled.sub(pooled.mean([0], true));
@@ -119,6 +179,8 @@ export async function pretrainVision(
   const out = openVisionRunDir(cfg, !!o.resume);
   const resumeFrom = o.resume ? latestCheckpoint(out) : null;
   const all = sceneImages(readRecords(cfg.dataset_name, "vision pretraining") as Parameters<typeof sceneImages>[0]);
+  if (cfg.scene_head === "cells" && all.some((x) => !x.scene))
+    throw new Error(`${cfg.dataset_name}: scene_head=cells needs every scene's width, height and object positions`);
   const heldout = all.slice(all.length - Math.min(cfg.eval_images, Math.floor(all.length / 2)));
   const train = all.slice(0, all.length - heldout.length);
   if (train.length < cfg.per_device_train_batch_size)
@@ -128,7 +190,8 @@ export async function pretrainVision(
   const loaded = await loadTrainingModel(cfg.model_name_or_path, resumeFrom);
   const { model, preprocessor } = loaded;
   const visual = model.visual;
-  const head = new SceneHead(model.config.vision_config.hidden_size);
+  const head = new SceneHead(model.config.vision_config.hidden_size, cfg.scene_head);
+  const merge = model.config.vision_config.spatial_merge_size;
   if (resumeFrom) loadHead(head, resumeFrom);
   model.freeze("**");
   model.unfreeze("visual.**");
@@ -175,14 +238,8 @@ export async function pretrainVision(
       const t0 = performance.now();
       const batch = state.data.take(B).map((i) => train[i]!);
       using pixels = await pixelBatch(batch, cfg.image_root, preprocessor);
-      using targets = tensor(Int32Array.from(batch.flatMap((x) => x.labels)), { shape: [B * SCENE_LABELS.length] });
-      // Mean cross-entropy over every image's every count.
-      const loss = keep(
-        tidy(() => {
-          const logits = head.logits(visual.forward(pixels.values, pixels.grids), B);
-          return crossEntropy(logits.view(-1, SCENE_COUNT_CLASSES), targets.to("int64"));
-        }),
-      );
+      // Mean cross-entropy over every image's (or every cell's) every count.
+      const loss = keep(head.loss(visual.forward(pixels.values, pixels.grids), batch, pixels.grids, merge));
       loss.backward();
       const lossValue = loss.item();
       loss.dispose();
@@ -298,11 +355,8 @@ async function scoreHead(
   for (let s = 0; s < images.length; s += 100) {
     const batch = images.slice(s, s + 100);
     using pixels = await pixelBatch(batch, imageRoot, preprocessor);
-    const pred = noGrad(() =>
-      tidy(() =>
-        Array.from(head.logits(visual.forward(pixels.values, pixels.grids), batch.length).argmax(-1).toArray(), Number),
-      ),
-    );
+    const pred = noGrad(() => tidy(() => head.counts(visual.forward(pixels.values, pixels.grids), batch.length)));
+
     batch.forEach((x, n) => x.labels.forEach((y, k) => (correct[k]! += pred[n * K + k] === y ? 1 : 0)));
   }
   const labels: SceneEval["labels"] = {};

@@ -9,7 +9,13 @@ import assert from "node:assert/strict";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SCENE_LABELS, sceneImages, sceneLabels } from "../../src/tasks/synth/scene_labels.ts";
+import {
+  CELL_COUNT_CLASSES,
+  SCENE_LABELS,
+  cellLabels,
+  sceneImages,
+  sceneLabels,
+} from "../../src/tasks/synth/scene_labels.ts";
 import { pretrainVision, SCENE_EVAL_FILE, VISION_PRETRAIN_DEFAULTS } from "../../src/train/vision_pretrain.ts";
 import { loadCheckpointTensors } from "../../src/io/safetensors.ts";
 import { rft } from "./fixtures.ts";
@@ -56,6 +62,32 @@ test("sceneLabels: the total and the count of each colour, shape, size and mater
   );
   // Counts above the last class are clipped to it.
   assert.equal(sceneLabels(Array.from({ length: 14 }, () => obj("cube", "small", "red", "metal")))[0], 10);
+});
+
+test("cellLabels: each object counted in the cell under its box centre; the cells sum to the scene's counts", () => {
+  const placed = (x: number, z: number, color: string) => ({ ...obj("cube", "small", color, "metal"), x, z, yaw: 0 });
+  // A 168 × 112 canvas in 6 × 4 cells of 28 px: the ground point (0, 0) projects to u = 84, v = 62 (groundV); a
+  // small cube's box centre sits 5 px above it, in cell (col 3, row 2). x = −70 moves it to col 0.
+  const scene = {
+    width: 168,
+    height: 112,
+    objects: [placed(0, 0, "red"), placed(-70, 0, "red"), placed(-70, 0, "blue")],
+  };
+  const K = SCENE_LABELS.length;
+  const cells = cellLabels(scene, 6, 4);
+  assert.equal(cells.length, 6 * 4 * K);
+  const at = (col: number, row: number, name: string) =>
+    cells[(row * 6 + col) * K + SCENE_LABELS.findIndex((l) => l.name === name)];
+  assert.equal(at(3, 2, "total"), 1);
+  assert.equal(at(3, 2, "red"), 1);
+  assert.equal(at(0, 2, "total"), 2);
+  assert.equal(at(0, 2, "blue"), 1);
+  assert.equal(at(1, 2, "total"), 0);
+  const sums = SCENE_LABELS.map((_, k) => cells.filter((_, i) => i % K === k).reduce((a, b) => a + b, 0));
+  assert.deepEqual(sums, sceneLabels(scene.objects));
+  // Three objects in one cell: clipped to the last class.
+  const crowded = cellLabels({ ...scene, objects: [placed(-70, 0, "red"), ...scene.objects] }, 6, 4);
+  assert.equal(crowded[(2 * 6 + 0) * K], CELL_COUNT_CLASSES - 1);
 });
 
 test("sceneImages: distinct counting-style images with scenes, in file order", () => {
@@ -150,6 +182,16 @@ test("pretrainVision: trains visual.* only, scores the head, resumes bit for bit
 
     // A finished run is not overwritten without resume.
     await assert.rejects(pretrainVision(cfg), /already holds a training run/);
+
+    // The pooled head trains too (2 steps), and scores every label.
+    const pooled = await pretrainVision(
+      { ...cfg, output_dir: join(dir, "pooled"), scene_head: "pooled", max_steps: 2 },
+      { log: () => {} },
+    );
+    assert.deepEqual(
+      Object.keys(pooled.eval!.labels),
+      SCENE_LABELS.map((l) => l.name),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,7 +7,7 @@
  *
  * Tensor-free.
  */
-import { COLORS, COUNT_MATERIALS, COUNT_SIZES, SHAPES } from "./scene.ts";
+import { COLORS, COUNT_MATERIALS, COUNT_SIZES, SHAPES, objectBox, type SceneObject } from "./scene.ts";
 
 /** What a label reads from an object of a scene record (the instruct set's `scene.objects`). */
 export interface LabelledObject {
@@ -34,10 +34,43 @@ export function sceneLabels(objects: readonly LabelledObject[]): number[] {
   return SCENE_LABELS.map(({ counts }) => Math.min(SCENE_COUNT_CLASSES - 1, objects.filter(counts).length));
 }
 
+/** Classes of each cell's count (0, 1, 2 or more objects of a kind whose centre lies in the cell). */
+export const CELL_COUNT_CLASSES = 3;
+
+/** What cellLabels reads of a scene record: the canvas and the objects with their ground positions. */
+export interface PlacedScene {
+  width: number;
+  height: number;
+  objects: readonly (LabelledObject & Pick<SceneObject, "x" | "z">)[];
+}
+
+/**
+ * Dense labels on a grid of `cols` × `rows` cells over the image (the merged vision tokens, row-major, as the
+ * merger emits them): per cell and SCENE_LABELS entry, the number of objects of that kind whose screen box centre
+ * (the "center" view the counting images are drawn from) lies in the cell, clipped to CELL_COUNT_CLASSES − 1.
+ * Summed over the cells they give sceneLabels (below the clip). Returns cells × labels numbers, cell-major.
+ */
+export function cellLabels(scene: PlacedScene, cols: number, rows: number): number[] {
+  const K = SCENE_LABELS.length;
+  const out = new Array<number>(cols * rows * K).fill(0);
+  for (const o of scene.objects) {
+    const b = objectBox(scene, o as SceneObject, "center");
+    const col = Math.min(cols - 1, Math.max(0, Math.floor((((b.x0 + b.x1) / 2) * cols) / scene.width)));
+    const row = Math.min(rows - 1, Math.max(0, Math.floor((((b.y0 + b.y1) / 2) * rows) / scene.height)));
+    SCENE_LABELS.forEach(({ counts }, k) => {
+      const i = (row * cols + col) * K + k;
+      if (counts(o)) out[i] = Math.min(CELL_COUNT_CLASSES - 1, out[i]! + 1);
+    });
+  }
+  return out;
+}
+
 /** A labelled image of an instruct file. */
 export interface SceneImage {
   image: string;
   labels: number[];
+  /** The scene, for cellLabels (absent when the record has no canvas size). */
+  scene: PlacedScene | null;
 }
 
 /**
@@ -45,7 +78,11 @@ export interface SceneImage {
  * order. Records of other styles (geometry figures, transformation pairs) and repeats of an image are skipped.
  */
 export function sceneImages(
-  records: readonly { image?: unknown; style?: unknown; scene?: { objects?: readonly LabelledObject[] } }[],
+  records: readonly {
+    image?: unknown;
+    style?: unknown;
+    scene?: { width?: number; height?: number; objects?: readonly LabelledObject[] };
+  }[],
 ): SceneImage[] {
   const seen = new Set<string>();
   const out: SceneImage[] = [];
@@ -53,7 +90,14 @@ export function sceneImages(
     if (r.style !== "counting" || typeof r.image !== "string" || !Array.isArray(r.scene?.objects)) continue;
     if (seen.has(r.image)) continue;
     seen.add(r.image);
-    out.push({ image: r.image, labels: sceneLabels(r.scene.objects) });
+    const { width, height, objects } = r.scene;
+    const placed =
+      typeof width === "number" && typeof height === "number" && objects.every((o) => "x" in o && "z" in o);
+    out.push({
+      image: r.image,
+      labels: sceneLabels(objects),
+      scene: placed ? { width, height, objects: objects as PlacedScene["objects"] } : null,
+    });
   }
   return out;
 }
