@@ -3,6 +3,7 @@
  *
  *   bench/                 the mini benchmark (`rft data synth`)
  *   init/                  a random qwen2-vl-tiny whose tokenizer is trained on the benchmark's text (`rft model init`)
+ *   vision/                its vision tower pretrained on scene labels (src/train/vision_pretrain.ts); vision/final/
  *   base/                  the base model: SFT on the instruct set (perception and the answer format); base/final/
  *   <task>/data/           the task's training files (`rft data build`, Stage-1 split from the manifest's size)
  *   <task>/<recipe>/       training runs: ans-sft, cot-sft, reason-rft-stage1, reason-rft-zero, reason-rft
@@ -315,22 +316,28 @@ export function variantNote(v: DemoVariant): string {
   );
 }
 
-/** Settings that decide the benchmark and the base model, and those that decide only its held-out perception. */
-const BASE_SETTINGS = ["version", "seed", "size", "baseSteps", "instructImages", "baseLearningRate"];
+/**
+ * Settings that decide the benchmark, the perception set and the random model; those that decide only the trained
+ * base model (its vision pretraining and its SFT); those that decide only its held-out perception.
+ */
+const BENCH_SETTINGS = ["version", "seed", "size", "instructImages"];
+const BASE_SETTINGS = ["visionSteps", "baseSteps", "baseLearningRate"];
 const PERCEPTION_SETTINGS = ["heldoutImages", "perceptionLimit"];
 /** Settings that decide only the evaluations of the paradigms. */
 const EVAL_SETTINGS = ["limit", "maxNewTokens", "evalBatch"];
 
 /**
- * What --force keeps when these settings changed: the benchmark and base model when only later budgets changed (an
- * hours-long base is not retrained for another GRPO budget); the held-out perception when it is not among them; the
+ * What --force keeps when these settings changed: the benchmark, perception set and random model unless their own
+ * settings changed; the base model when only later budgets changed (an hours-long base is not retrained for another
+ * GRPO budget); the held-out perception when it is not among them; the
  * fine-tuning runs when only evaluation or perception settings changed; their evaluations when no evaluation setting
  * changed.
  */
 export function keptStages(changed: readonly string[]): string[] {
-  if (changed.some((k) => BASE_SETTINGS.includes(k))) return [];
-  const kept = ["bench", "init", "base"];
   const some = (ks: readonly string[]) => changed.some((k) => ks.includes(k));
+  if (some(BENCH_SETTINGS)) return [];
+  if (some(BASE_SETTINGS)) return ["bench", "init"];
+  const kept = ["bench", "init", "base"];
   if (!some(PERCEPTION_SETTINGS)) kept.push("held-out perception");
   if (changed.every((k) => PERCEPTION_SETTINGS.includes(k) || EVAL_SETTINGS.includes(k))) {
     kept.push("fine-tuning runs");
@@ -354,8 +361,9 @@ export function removedPaths(out: string, kept: readonly string[]): string[] {
     ? readdirSync(join(out, VARIANTS_DIR)).map((d) => join(VARIANTS_DIR, d))
     : [];
   const perception = kept.includes("held-out perception") ? [] : ["heldout", join("base", PERCEPTION_FILE)];
-  if (!kept.includes("base"))
-    return ["bench", "init", "base", "perception", "heldout", ...SYNTH_TASKS, ...seedsIn(""), VARIANTS_DIR];
+  const models = ["vision", "base", ...SYNTH_TASKS, ...seedsIn(""), VARIANTS_DIR];
+  if (!kept.includes("bench")) return ["bench", "init", "perception", "heldout", ...models];
+  if (!kept.includes("base")) return ["heldout", ...models];
   if (!kept.includes("fine-tuning runs")) return [...SYNTH_TASKS, ...seedsIn(""), VARIANTS_DIR, ...perception];
   if (!kept.includes("evaluations")) {
     const roots = ["", ...seedsIn(""), ...variants.flatMap((v) => [v, ...seedsIn(v)])];
@@ -514,10 +522,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const bench = join(out, "bench");
   const imageRoot = join(bench, "images");
   const initDir = join(out, "init");
+  const visionRun = join(out, "vision");
   const baseRun = join(out, "base");
   const baseModel = join(baseRun, "final");
   const perceptionData = join(out, "perception");
   const baseData = b.instructImages ? join(perceptionData, INSTRUCT_FILE) : join(bench, INSTRUCT_FILE);
+  const baseImages = b.instructImages ? join(perceptionData, "images") : imageRoot;
+  /** The base model's start: the random model, or it with its vision tower pretrained. */
+  const baseStart = b.visionSteps > 0 ? join(visionRun, "final") : initDir;
   const heldoutDir = join(out, "heldout");
   const heldoutSeed = o.seed + HELDOUT_SEED_OFFSET;
   const perceptionFile = join(baseRun, PERCEPTION_FILE);
@@ -679,14 +691,47 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       done: () => synthDone(perceptionData, o.seed, b.instructImages!),
       run: () => synthInstruct(perceptionData, o.seed, b.instructImages!, quiet("synth")),
     });
+  const baseInputs = ["bench", "init", ...(b.instructImages ? ["perception-data"] : [])];
+  if (b.visionSteps > 0)
+    stages.push({
+      id: "vision",
+      after: baseInputs,
+      name: `vision tower pretraining on scene labels (${b.visionSteps} steps)`,
+      cost: COST.load + b.visionSteps * COST.visionStep,
+      done: () => upToDate(join(baseStart, "config.json"), join(initDir, "config.json")),
+      run: async () => {
+        const { pretrainVision, VISION_PRETRAIN_DEFAULTS } = await import("../train/vision_pretrain.ts");
+        // A run started from an older random model starts over; an interrupted one resumes.
+        const resume =
+          existsSync(visionRun) &&
+          readOutputMarker(visionRun)?.kind === "training-run" &&
+          upToDate(join(visionRun, "config.yaml"), join(initDir, "config.json"));
+        if (!resume) rmSync(visionRun, { recursive: true, force: true });
+        await pretrainVision(
+          {
+            ...VISION_PRETRAIN_DEFAULTS,
+            model_name_or_path: initDir,
+            dataset_name: baseData,
+            image_root: baseImages,
+            output_dir: visionRun,
+            max_steps: b.visionSteps,
+            seed: o.seed,
+            save_steps: Math.max(5, Math.min(100, Math.ceil(b.visionSteps / 10))),
+            // The quick preset's instruct set is small: a tenth of it scores the head.
+            eval_images: b.instructImages ? VISION_PRETRAIN_DEFAULTS.eval_images : 200,
+          },
+          { resume, log: quiet("vision"), stream: o.stream },
+        );
+      },
+    });
   const heldout = heldoutCounts(b.heldoutImages);
   stages.push(
     {
       id: "base",
-      after: ["bench", "init", ...(b.instructImages ? ["perception-data"] : [])],
+      after: [...baseInputs, ...(b.visionSteps > 0 ? ["vision"] : [])],
       name: `base model (SFT on the instruct set, ${b.baseSteps} steps)`,
       cost: COST.load + b.baseSteps * COST.baseStep,
-      done: () => upToDate(join(baseModel, "config.json"), join(initDir, "config.json")),
+      done: () => upToDate(join(baseModel, "config.json"), join(baseStart, "config.json")),
       // The tiny model starts random: its vision tower and merger have to learn to see here (the recipes' freezing
       // is for a pretrained Qwen2-VL, whose tower already sees).
       run: () =>
@@ -695,7 +740,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
           "cot-sft",
           "clevr-math",
           () => baseData,
-          initDir,
+          baseStart,
           baseRun,
           b.baseSteps,
           o.seed,
@@ -704,7 +749,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
             "freeze_multi_modal_projector=false",
             ...(b.baseLearningRate ? [`learning_rate=${b.baseLearningRate}`] : []),
           ],
-          b.instructImages ? join(perceptionData, "images") : imageRoot,
+          baseImages,
         ),
     },
     {
@@ -912,6 +957,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   // ---- the report ---------------------------------------------------------------------------------------------------
   const runs: RunInput[] = [];
   const { readRunDir, writeReport } = await import("../eval/report.ts");
+  if (b.visionSteps > 0 && existsSync(join(visionRun, "metrics.jsonl")))
+    runs.push(readRunDir(visionRun, "vision tower (scene labels)"));
   if (existsSync(join(baseRun, "metrics.jsonl"))) runs.push(readRunDir(baseRun, "base (instruct SFT)"));
   const perSeed: { seed: number; results: ResultRow[] }[] = [];
   for (const seed of seeds) {
@@ -984,7 +1031,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 export function demoNotes(preset: PresetName, b: DemoBudget, seeds = 1): string[] {
   const per = b.limit === null ? "every item of each test set" : `the first ${b.limit} items of each test set`;
   const common = [
-    `Budget: base model ${b.baseSteps} SFT steps on the instruct set; ANS-SFT and CoT-SFT ${b.sftSteps} steps; ` +
+    `Budget: ${b.visionSteps > 0 ? `vision tower ${b.visionSteps} pretraining steps on scene labels, then ` : ""}` +
+      `base model ${b.baseSteps} SFT steps on the instruct set; ANS-SFT and CoT-SFT ${b.sftSteps} steps; ` +
       `Reason-RFT Stage 1 ${b.stage1Steps} steps on the Stage-1 split, then ${b.grpoSteps} GRPO steps; ` +
       `Reason-RFT-Zero ${b.grpoSteps} GRPO steps; evaluation on ${per} (greedy-like sampling, temperature 0.1, ` +
       `at most ${b.maxNewTokens} new tokens). The model is a 4.5M-parameter qwen2-vl-tiny trained from random weights.`,

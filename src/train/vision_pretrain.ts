@@ -183,10 +183,9 @@ export async function pretrainVision(
     throw new Error(`${cfg.dataset_name}: scene_head=cells needs every scene's width, height and object positions`);
   const heldout = all.slice(all.length - Math.min(cfg.eval_images, Math.floor(all.length / 2)));
   const train = all.slice(0, all.length - heldout.length);
-  if (train.length < cfg.per_device_train_batch_size)
-    throw new Error(
-      `${cfg.dataset_name}: ${train.length} counting-style images with scenes to train on, fewer than a batch of ${cfg.per_device_train_batch_size}`,
-    );
+  // A set smaller than a batch is walked more than once per step (the data order crosses epochs).
+  if (train.length === 0)
+    throw new Error(`${cfg.dataset_name}: no counting-style images with scenes to train on (${all.length} in all)`);
   const loaded = await loadTrainingModel(cfg.model_name_or_path, resumeFrom);
   const { model, preprocessor } = loaded;
   const visual = model.visual;

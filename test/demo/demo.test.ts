@@ -255,7 +255,9 @@ test("demo helpers: tasks, budgets, table, notes", () => {
   assert.deepEqual(keptStages(["grpoSteps", "limit"]), ["bench", "init", "base", "held-out perception"]);
   assert.deepEqual(keptStages(["perceptionLimit"]), ["bench", "init", "base", "fine-tuning runs", "evaluations"]);
   assert.deepEqual(keptStages(["limit"]), ["bench", "init", "base", "held-out perception", "fine-tuning runs"]);
-  assert.deepEqual(keptStages(["sftSteps", "baseSteps"]), []);
+  assert.deepEqual(keptStages(["sftSteps", "baseSteps"]), ["bench", "init"]);
+  assert.deepEqual(keptStages(["visionSteps"]), ["bench", "init"]);
+  assert.deepEqual(keptStages(["baseSteps", "instructImages"]), []);
   assert.ok(demoNotes("full", PRESETS.full).every((n) => !/cannot show/.test(n)));
 });
 
@@ -277,6 +279,9 @@ test("--force removes what the changed settings decide, over every seed and vari
     const runs = removedPaths(out, keptStages(["grpoSteps"]));
     for (const d of ["counting", "geometry", "seed-1", "variants"]) assert.ok(runs.includes(d), d);
     assert.ok(!runs.includes("base") && !runs.includes("heldout"));
+    const models = removedPaths(out, keptStages(["visionSteps"]));
+    for (const d of ["vision", "base", "heldout", "counting", "seed-1", "variants"]) assert.ok(models.includes(d), d);
+    assert.ok(!models.includes("bench") && !models.includes("init") && !models.includes("perception"));
     const all = removedPaths(out, keptStages(["seed"]));
     for (const d of ["bench", "init", "base", "perception", "heldout", "counting", "seed-1", "variants"])
       assert.ok(all.includes(d), d);
