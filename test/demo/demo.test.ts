@@ -66,6 +66,15 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     assert.ok(perception.kinds.count!.n > 0 && perception.kinds.total!.n > 0, JSON.stringify(perception.kinds));
     assert.equal(JSON.parse(readFileSync(join(out, "heldout", "manifest.json"), "utf8")).seed, 1000);
     assert.ok(rep.notes.some((n) => /Base model perception on held-out instruct questions .*: count \d/.test(n)));
+    // The vision tower is pretrained on scene labels first (scored on held-out images), and the base starts from it.
+    assert.ok(existsSync(join(out, "vision", "final", "config.json")));
+    const scene = JSON.parse(readFileSync(join(out, "vision", "scene_eval.json"), "utf8")) as {
+      images: number;
+      labels: Record<string, { accuracy: number }>;
+    };
+    assert.ok(scene.images > 0 && scene.labels.total!.accuracy >= 0);
+    assert.match(readFileSync(join(out, "base", "config.yaml"), "utf8"), /model_name_or_path: \S*vision\/final\b/);
+    assert.ok(rep.notes.some((n) => /vision tower \d+ pretraining steps on scene labels, then base model/.test(n)));
     // The random model's image normalisation is the instruct images' own statistics, not CLIP's.
     const pp = JSON.parse(readFileSync(join(out, "init", "preprocessor_config.json"), "utf8")) as {
       image_mean: number[];
