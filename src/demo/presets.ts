@@ -68,8 +68,9 @@ export type PresetName = (typeof PRESET_NAMES)[number];
  *
  * quick: 11 min 15 s measured for the three tasks with the benchmark cached, at load 4.2 → 1.9 on 2 cores; about
  * 12–15 minutes with the benchmark (docs/evaluation.md, "rft demo"). The paradigms are NOT separated at this budget;
- * it shows the pipeline end to end. full: see above; the estimate from the stage costs below is about 3 hours
- * for the base (once) and 2 hours per seed of counting on an idle 2-core machine with --workers 2.
+ * it shows the pipeline end to end. full: see above; on an idle 2-core machine with --workers 2, about 25 minutes
+ * of vision pretraining (1.3 s a step measured) and 3 hours for the base (once), then by estimate 2 hours per seed
+ * of counting.
  */
 /**
  * The full preset's vision pretraining (docs/results.md, attempt 10): 300 steps of the dense head took the random
