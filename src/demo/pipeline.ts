@@ -496,6 +496,18 @@ function mtime(path: string): number {
 }
 
 /** `out` exists and is not older than `input` (a stage made from an older input is redone). */
+/**
+ * Whether the training run in `dir` continues: it is one of ours and was started from the current version of its
+ * start model (a run started before that model was made again starts over).
+ */
+function resumable(dir: string, startModel: string): boolean {
+  return (
+    existsSync(dir) &&
+    readOutputMarker(dir)?.kind === "training-run" &&
+    upToDate(join(dir, "config.yaml"), join(startModel, "config.json"))
+  );
+}
+
 function upToDate(out: string, input: string): boolean {
   const o = mtime(out);
   return o > 0 && o >= mtime(input);
@@ -553,11 +565,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     images: string = imageRoot,
   ): Promise<void> => {
     const { resolveTrainConfig } = await import("../train/recipes.ts");
-    // A run started from an older version of its start model (retrained since) starts over.
-    let resume =
-      existsSync(dir) &&
-      readOutputMarker(dir)?.kind === "training-run" &&
-      upToDate(join(dir, "config.yaml"), join(model, "config.json"));
+    let resume = resumable(dir, model);
     const trainedBy = resume ? await checkpointWorldSize(dir) : null;
     if (trainedBy !== null && trainedBy !== (o.workers ?? 1)) {
       log(`  ${name}: its checkpoints were written by ${trainedBy} worker(s), not ${o.workers ?? 1}: starting it over`);
@@ -701,11 +709,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       done: () => upToDate(join(baseStart, "config.json"), join(initDir, "config.json")),
       run: async () => {
         const { pretrainVision, VISION_PRETRAIN_DEFAULTS } = await import("../train/vision_pretrain.ts");
-        // A run started from an older random model starts over; an interrupted one resumes.
-        const resume =
-          existsSync(visionRun) &&
-          readOutputMarker(visionRun)?.kind === "training-run" &&
-          upToDate(join(visionRun, "config.yaml"), join(initDir, "config.json"));
+        const resume = resumable(visionRun, initDir);
         if (!resume) rmSync(visionRun, { recursive: true, force: true });
         await pretrainVision(
           {

@@ -57,23 +57,32 @@ export function openRunDir(
   meta: RunMeta,
   o: { resume: boolean; inputs: (string | null | undefined)[] },
 ): { out: string; resumeFrom: string | null } {
-  const out = resolve(cfg.output_dir!);
+  return openTrainingDir(cfg.output_dir!, o, (out) => writeRunConfig(out, kind, cfg, meta));
+}
+
+/** openRunDir for any trainer: `writeConfig` writes the resolved config into OUT (after the marker). */
+export function openTrainingDir(
+  outDir: string,
+  o: { resume: boolean; inputs: (string | null | undefined)[] },
+  writeConfig: (out: string) => void,
+): { out: string; resumeFrom: string | null } {
+  const out = resolve(outDir);
   const inputs = o.inputs.filter((x): x is string => !!x);
   if (o.resume) {
-    if (!existsSync(out)) throw new Error(`--resume: ${cfg.output_dir} does not exist (nothing to resume)`);
+    if (!existsSync(out)) throw new Error(`--resume: ${outDir} does not exist (nothing to resume)`);
     const marker = readOutputMarker(out);
     if (marker?.kind !== RUN_KIND)
-      throw new Error(`--resume: ${cfg.output_dir} is not a training run directory of ours (no ${RUN_KIND} marker)`);
+      throw new Error(`--resume: ${outDir} is not a training run directory of ours (no ${RUN_KIND} marker)`);
   } else {
     const p = prepareOutputDir(out, { kind: RUN_KIND, flag: "--out", command: "rft train", inputs });
     if (p.existed)
       throw new Error(
-        `--out ${cfg.output_dir} already holds a training run; pass --resume to continue it, or choose another --out`,
+        `--out ${outDir} already holds a training run; pass --resume to continue it, or choose another --out`,
       );
   }
   mkdirSync(out, { recursive: true });
   writeOutputMarker(out, RUN_KIND, "rft train");
-  writeRunConfig(out, kind, cfg, meta);
+  writeConfig(out);
   return { out, resumeFrom: o.resume ? latestCheckpoint(out) : null };
 }
 
@@ -163,7 +172,7 @@ export function makeSchedule(c: SFTConfig | GRPOConfig, totalSteps: number): Sch
   };
 }
 
-export function learningRate(c: SFTConfig | GRPOConfig, s: Schedule, step: number): number {
+export function learningRate(c: Pick<SFTConfig, "learning_rate">, s: Schedule, step: number): number {
   return c.learning_rate * lrFactor(s, step);
 }
 
@@ -312,7 +321,7 @@ export interface OptimizerStepInputs {
   model: { zeroGrad(): void };
   params: [string, import("../tensor/index.ts").Tensor][];
   optimizer: AdamW;
-  cfg: SFTConfig | GRPOConfig;
+  cfg: Pick<SFTConfig, "learning_rate" | "max_grad_norm">;
   schedule: Schedule;
   state: LoopState;
   /** The step's loss, for the NaN/Inf stop. */

@@ -4,30 +4,32 @@
  * A real Qwen2-VL arrives with a vision tower that already sees. The demo's tiny model starts random, and through the
  * language model alone its counting stays at chance (docs/results.md, attempts 7–9), while the same tower learns to
  * count when the count is its training signal. So this stage trains `visual.*` (patch embedding, blocks, merger) on
- * the counting-style images of an instruct set: a linear head reads the mean of the merger's outputs (the tokens the
- * language model will read), standardised over the batch, and predicts 16 counts per image (the objects, and those
- * of each colour, shape, size and material: src/tasks/synth/scene_labels.ts). The head is thrown away; the model
- * saved at OUT/final/ is the start checkpoint with only `visual.*` changed.
- *
- * Why the batch standardisation: the mean token is nearly the same for every image (the background dominates: its
- * spread across images is about 0.5% of the tokens' own), so a head on the raw mean stays at the majority answer
- * for hundreds of steps (attempt 9). Standardised, the head sees the differences between images at unit scale.
+ * the counting-style images of an instruct set, through a linear head that predicts 16 counts (the objects, and
+ * those of each colour, shape, size and material: src/tasks/synth/scene_labels.ts). The head is thrown away; the
+ * model saved at OUT/final/ is the start checkpoint with only `visual.*` changed. Two heads (`scene_head`):
+ * - "cells" (the default): every merged token (the tokens the language model will read) predicts the objects under
+ *   it, 0/1/2+ per label (`cellLabels`); an image's count is the sum over its cells. Through the language model this
+ *   is the one that helps (docs/results.md, attempt 10).
+ * - "pooled": the mean merger token of each image, standardised over the batch, predicts the image's counts. The
+ *   mean token is nearly the same for every image (the background dominates: its spread across images is about
+ *   0.5% of the tokens' own), so a head on the raw mean stays at the majority answer for hundreds of steps;
+ *   standardised, it sees the differences between images at unit scale (attempt 9).
  *
  * Same conventions as the SFT loop (sft.ts): AdamW with HF's no-decay groups, warmup + cosine, clipping, a data
  * order that is a pure function of (seed, epoch), `OUT/checkpoint-<step>/` with trainer_state.json and the
- * optimizer, metrics.jsonl, resume from the latest checkpoint. One process (no data parallelism: the batch
- * statistics are per process); the engine's threads do the work.
+ * optimizer, metrics.jsonl, resume from the latest checkpoint. One process (no data parallelism: the pooled head's
+ * batch statistics are per process); the engine's threads do the work.
  */
 import { performance } from "node:perf_hooks";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Tensor, crossEntropy, keep, noGrad, tensor, tidy } from "../tensor/index.ts";
-import { Linear, clipGradNorm } from "../nn/index.ts";
-import { lrFactor, type Schedule } from "../nn/optim/schedule.ts";
+import { Linear } from "../nn/index.ts";
+import type { Schedule } from "../nn/optim/schedule.ts";
 import type { Qwen2VisionTransformer } from "../models/qwen2vl/vision.ts";
+import type { GridThw } from "../models/qwen2vl/rope.ts";
 import { processImageFiles, type PreprocessorConfig } from "../models/qwen2vl/processor.ts";
 import { loadSafetensors, saveSafetensors, writeJsonAtomic } from "../io/safetensors.ts";
-import { prepareOutputDir, readOutputMarker, writeOutputMarker } from "../io/output.ts";
 import {
   CELL_COUNT_CLASSES,
   SCENE_COUNT_CLASSES,
@@ -41,10 +43,10 @@ import { MetricsLog, Progress, type Metrics } from "./metrics.ts";
 import {
   DataOrder,
   METRICS_FILE,
-  RUN_KIND,
-  latestCheckpoint,
   loadTrainingModel,
   makeOptimizer,
+  openTrainingDir,
+  optimizerStep,
   restoreLoopState,
   saveFinal,
   saveRunCheckpoint,
@@ -75,7 +77,6 @@ export const VISION_PRETRAIN_DEFAULTS = {
 };
 
 export type SceneHeadKind = "cells" | "pooled";
-type Grid = [number, number, number];
 
 export type VisionPretrainConfig = typeof VISION_PRETRAIN_DEFAULTS & {
   /** The checkpoint to start from (its `visual.*` is trained; the rest is copied). */
@@ -121,7 +122,7 @@ class SceneHead extends Linear {
   }
 
   /** Mean cross-entropy of the batch's labels from its merged tokens [tokens, H]. */
-  loss(tokens: Tensor, batch: readonly SceneImage[], grids: readonly Grid[], mergeSize: number): Tensor {
+  loss(tokens: Tensor, batch: readonly SceneImage[], grids: readonly GridThw[], mergeSize: number): Tensor {
     return tidy(() => {
       let target: number[];
       let logits: Tensor;
@@ -176,8 +177,11 @@ export async function pretrainVision(
   const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
 
   // ---- set-up ------------------------------------------------------------------------------------------------------
-  const out = openVisionRunDir(cfg, !!o.resume);
-  const resumeFrom = o.resume ? latestCheckpoint(out) : null;
+  const { out, resumeFrom } = openTrainingDir(
+    cfg.output_dir,
+    { resume: !!o.resume, inputs: [cfg.model_name_or_path, cfg.dataset_name, cfg.image_root] },
+    (dir) => writeVisionConfig(dir, cfg),
+  );
   const all = sceneImages(readRecords(cfg.dataset_name, "vision pretraining") as Parameters<typeof sceneImages>[0]);
   if (cfg.scene_head === "cells" && all.some((x) => !x.scene))
     throw new Error(`${cfg.dataset_name}: scene_head=cells needs every scene's width, height and object positions`);
@@ -225,6 +229,13 @@ export async function pretrainVision(
     `vision pretraining: ${train.length} images (${heldout.length} held out), ${cfg.max_steps} steps of ${B}, ` +
       `${SCENE_LABELS.length} counts per image, ${params.length} trainable tensors`,
   );
+  /** The model and the head, for the step's zeroGrad. */
+  const both = {
+    zeroGrad: () => {
+      model.zeroGrad();
+      head.zeroGrad();
+    },
+  };
   const checkpoint = async () => {
     const dir = await saveRunCheckpoint(saveCtx, state, opt);
     saveHead(head, dir);
@@ -242,20 +253,16 @@ export async function pretrainVision(
       loss.backward();
       const lossValue = loss.item();
       loss.dispose();
-      const gradNorm = clipGradNorm(
-        params.map(([, p]) => p),
-        cfg.max_grad_norm > 0 ? cfg.max_grad_norm : Infinity,
-      );
-      if (!Number.isFinite(lossValue) || !Number.isFinite(gradNorm))
-        throw new Error(
-          `vision pretraining step ${state.step + 1}: loss ${lossValue}, grad_norm ${gradNorm}; stopping`,
-        );
-      const lr = cfg.learning_rate * lrFactor(schedule, state.step);
-      opt.lr = lr;
-      opt.stepUpdate();
-      model.zeroGrad();
-      head.zeroGrad();
-      state.step++;
+      const { gradNorm, lr } = optimizerStep({
+        model: both,
+        params,
+        optimizer: opt,
+        cfg,
+        schedule,
+        state,
+        loss: lossValue,
+        out,
+      });
 
       const m: Metrics = {
         step: state.step,
@@ -273,11 +280,12 @@ export async function pretrainVision(
     progress.end();
   }
   await checkpoint(); // the end state: a resume of a finished run has nothing to do
-  const evalResult = heldout.length ? await scoreHead(head, visual, heldout, cfg.image_root, preprocessor) : null;
+  const evalResult = heldout.length
+    ? { ...(await scoreHead(head, visual, heldout, cfg.image_root, preprocessor)), step: state.step }
+    : null;
   if (evalResult) {
-    const report = { ...evalResult, step: state.step };
-    writeJsonAtomic(join(out, SCENE_EVAL_FILE), report);
-    const l = report.labels;
+    writeJsonAtomic(join(out, SCENE_EVAL_FILE), evalResult);
+    const l = evalResult.labels;
     log(
       `held-out (${heldout.length} images): total count ${l.total!.accuracy.toFixed(3)} (majority ${l.total!.majority.toFixed(3)}); ` +
         `mean over the ${SCENE_LABELS.length} counts ${mean(Object.values(l).map((x) => x.accuracy)).toFixed(3)} ` +
@@ -289,42 +297,22 @@ export async function pretrainVision(
   opt.dispose();
   model.dispose();
   head.dispose();
-  return {
-    out,
-    final,
-    steps: state.step,
-    eval: evalResult ? { ...evalResult, step: state.step } : null,
-  };
+  return { out, final, steps: state.step, eval: evalResult };
 }
 
 // ---- helpers -----------------------------------------------------------------------------------------------------
 
-/** Prepares OUT as sft.ts's openRunDir does (refuses a non-empty OUT without resume) and writes the config. */
-function openVisionRunDir(cfg: VisionPretrainConfig, resume: boolean): string {
-  const out = resolve(cfg.output_dir);
-  if (resume && existsSync(out) && readOutputMarker(out)?.kind !== RUN_KIND)
-    throw new Error(`resume: ${cfg.output_dir} is not a training run directory of ours`);
-  if (!resume) {
-    const p = prepareOutputDir(out, {
-      kind: RUN_KIND,
-      flag: "--out",
-      command: "vision pretraining",
-      inputs: [cfg.model_name_or_path, cfg.dataset_name, cfg.image_root],
-    });
-    if (p.existed) throw new Error(`${cfg.output_dir} already holds a training run; resume it or choose another`);
-  }
-  mkdirSync(out, { recursive: true });
-  writeOutputMarker(out, RUN_KIND, "vision pretraining");
+/** The resolved config as `key: JSON value` lines (OUT/config.yaml; the demo compares its time with the start model's). */
+function writeVisionConfig(out: string, cfg: VisionPretrainConfig): void {
   const text = Object.entries(cfg)
     .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
     .join("\n");
   writeFileSync(join(out, "config.yaml"), `# trainer: vision-pretrain (src/train/vision_pretrain.ts)\n${text}\n`);
-  return out;
 }
 
 interface PixelBatch extends Disposable {
   values: Tensor;
-  grids: [number, number, number][];
+  grids: GridThw[];
 }
 
 async function pixelBatch(
