@@ -602,7 +602,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       await launchWorkers(workers, args, quiet(name));
       return;
     }
-    const opts = { resume, log: quiet(name), stream: o.stream };
+    const opts = { resume, log: quiet(name), stream: o.stream, progressPrefix: `  ${name}: ` };
     if (run.recipe.trainer === "sft") {
       const { trainSft } = await import("../train/sft.ts");
       await trainSft(run as Parameters<typeof trainSft>[0], opts);
@@ -724,7 +724,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
             // The quick preset's instruct set is small: a tenth of it scores the head.
             eval_images: b.instructImages ? VISION_PRETRAIN_DEFAULTS.eval_images : 200,
           },
-          { resume, log: quiet("vision"), stream: o.stream },
+          { resume, log: quiet("vision"), stream: o.stream, progressPrefix: "  vision: " },
         );
       },
     });

@@ -151,6 +151,7 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
     keys: ["reward", "loss", "kl", "completions/mean_length"],
     every: cfg.logging_steps,
     stream: o.stream,
+    prefix: o.progressPrefix,
     enabled: world.isMain,
   });
   const alarms = new GrpoAlarms();

@@ -75,6 +75,8 @@ export interface ProgressOptions {
   every: number;
   stream?: NodeJS.WriteStream;
   label?: string;
+  /** Put before every line, step lines and messages alike (the demo's "  base: "). */
+  prefix?: string;
   /** false: print nothing (ranks other than 0 of a data-parallel run). Default true. */
   enabled?: boolean;
 }
@@ -99,7 +101,7 @@ export class Progress {
     const done = step - this.#firstStep;
     const eta = done > 0 ? (elapsed / done) * (this.o.total - step) : NaN;
     const parts = this.o.keys.filter((k) => m[k] !== undefined).map((k) => `${k} ${fmtValue(m[k]!)}`);
-    const line = `${this.o.label ?? "step"} ${step}/${this.o.total} | ${parts.join(" | ")} | ${fmtTime(elapsed)} elapsed, ETA ${fmtTime(eta)}`;
+    const line = `${this.o.prefix ?? ""}${this.o.label ?? "step"} ${step}/${this.o.total} | ${parts.join(" | ")} | ${fmtTime(elapsed)} elapsed, ETA ${fmtTime(eta)}`;
     if (this.#tty) {
       this.#stream.write(`\r\x1b[K${line}`);
       this.#dirty = true;
@@ -113,7 +115,7 @@ export class Progress {
     if (this.o.enabled === false) return;
     if (this.#dirty) this.#stream.write("\r\x1b[K");
     this.#dirty = false;
-    this.#stream.write(msg + "\n");
+    this.#stream.write((this.o.prefix ?? "") + msg + "\n");
   }
 
   end(): void {

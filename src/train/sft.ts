@@ -47,6 +47,8 @@ export interface TrainOptions {
   /** Log lines (the first names the recipe and profile); default stderr. */
   log?: (msg: string) => void;
   stream?: NodeJS.WriteStream;
+  /** Put before every progress line (step lines and checkpoint messages). */
+  progressPrefix?: string;
   /** Called after each optimizer step with its metrics (tests, the demo). */
   onStep?: (m: Metrics) => void;
   /** The processes of the run (default: from torchrun's variables; this process alone without them). */
@@ -123,6 +125,7 @@ export async function trainSft(run: ResolvedRun<"sft">, o: TrainOptions = {}): P
     keys: ["loss", "learning_rate", "grad_norm", "tokens_per_second"],
     every: cfg.logging_steps,
     stream: o.stream,
+    prefix: o.progressPrefix,
     enabled: world.isMain,
   });
   log(

@@ -40,6 +40,7 @@ import {
 } from "../tasks/synth/scene_labels.ts";
 import { readRecords } from "./samples.ts";
 import { MetricsLog, Progress, type Metrics } from "./metrics.ts";
+import type { TrainOptions } from "./sft.ts";
 import {
   DataOrder,
   METRICS_FILE,
@@ -172,7 +173,7 @@ class SceneHead extends Linear {
 
 export async function pretrainVision(
   cfg: VisionPretrainConfig,
-  o: { resume?: boolean; log?: (m: string) => void; stream?: NodeJS.WriteStream } = {},
+  o: Pick<TrainOptions, "resume" | "log" | "stream" | "progressPrefix"> = {},
 ): Promise<VisionPretrainResult> {
   const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
 
@@ -224,6 +225,7 @@ export async function pretrainVision(
     keys: ["loss", "learning_rate", "grad_norm", "images_per_second"],
     every: cfg.logging_steps,
     stream: o.stream,
+    prefix: o.progressPrefix,
   });
   log(
     `vision pretraining: ${train.length} images (${heldout.length} held out), ${cfg.max_steps} steps of ${B}, ` +
