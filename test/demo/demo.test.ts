@@ -98,15 +98,24 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     const rep2 = JSON.parse(readFileSync(join(out, "report.json"), "utf8")) as { results: unknown[] };
     assert.deepEqual(rep2.results, rep.results);
 
-    // Remove one model: only its training and its evaluation run again, and the evaluation starts over (the old
-    // predictions belong to the old model).
-    rmSync(join(out, "counting", "ans-sft", "final"), { recursive: true });
+    // Remove one training: only it and its evaluation run again, and the evaluation starts over (the old
+    // predictions belong to the old model). Same seed, same machine: the weights trained again from the base, the
+    // predictions and the table come out the same, byte for byte.
+    const ansFiles = [
+      join(out, "counting", "ans-sft", "final", "model.safetensors"),
+      join(out, "counting", "eval", "ans-sft", "clevr-math_with_score.json"),
+      join(out, "counting", "eval", "ans-sft", "super-clevr_with_score.json"),
+    ];
+    const before = ansFiles.map((f) => readFileSync(f));
+    rmSync(join(out, "counting", "ans-sft"), { recursive: true }); // checkpoints too: no resume, a fresh training
     const third = rft(["demo", ...SMOKE, "--out", out]);
     assert.equal(third.status, 0, third.stderr.slice(-2000));
     assert.match(third.stderr, /2 stages to run/);
     assert.match(third.stderr, /counting: ans-sft/);
     assert.match(third.stderr, /counting: evaluate ans-sft/);
     assert.doesNotMatch(third.stderr, /already finished/);
+    ansFiles.forEach((f, i) => assert.ok(readFileSync(f).equals(before[i]!), `${f} differs after the retraining`));
+    assert.deepEqual(JSON.parse(readFileSync(join(out, "report.json"), "utf8")).results, rep.results);
 
     // --workers 2: the stage redone under rft launch with the same global batch; its checkpoints from one worker
     // are not resumed by two.
