@@ -978,7 +978,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
             rows.push({
               task: TASK_INFO[task].family,
               paradigm,
-              ...(suffix ? { label: PARADIGM_LABELS[paradigm] + suffix } : {}),
+              ...(suffix ? { label: PARADIGM_LABELS[paradigm] + suffix, variant: o.variant!.name } : {}),
               set: set.name,
               split: set.split,
               n: set.n,

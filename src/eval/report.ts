@@ -48,6 +48,8 @@ export interface ResultRow {
   paradigm?: string;
   /** Row name in the tables; default: the paradigm's name (or the model). */
   label?: string;
+  /** The demo variant (`rft demo --variant NAME`) that trained this row's model; absent for the run's own rows. */
+  variant?: string;
   set: string;
   split: Split;
   n: number;

@@ -106,6 +106,7 @@ export function aggregateSeeds(perSeed: readonly SeedResults[]): ResultRow[] {
       task: first.task,
       ...(first.paradigm !== undefined ? { paradigm: first.paradigm } : {}),
       ...(first.label !== undefined ? { label: first.label } : {}),
+      ...(first.variant !== undefined ? { variant: first.variant } : {}),
       set: first.set,
       split: first.split,
       n: first.n,

@@ -254,8 +254,8 @@ test("demo helpers: tasks, budgets, table, notes", () => {
   // A variant's rows (same paradigm, their own label) come right after the run's own.
   const withVariant = formatDemoTable([
     ...rows,
-    { ...rows[3]!, label: "Reason-RFT [lr5e-6]", accuracy: 0.5 },
-    { ...rows[2]!, label: "Reason-RFT [lr5e-6]", accuracy: 0.75 },
+    { ...rows[3]!, label: "Reason-RFT [lr5e-6]", variant: "lr5e-6", accuracy: 0.5 },
+    { ...rows[2]!, label: "Reason-RFT [lr5e-6]", variant: "lr5e-6", accuracy: 0.75 },
   ]).split("\n");
   assert.match(withVariant[3]!, /^reason-rft\s+0\.0\s+100\.0/);
   assert.match(withVariant[4]!, /^reason-rft \[lr5e-6\]\s+50\.0\s+75\.0\s+50\.0\s+75\.0$/);

@@ -88,6 +88,19 @@ test("aggregateSeeds: failures summed, model and source dropped; clear errors fo
     { seed: 2, results: [b] },
   ]);
   assert.deepEqual([r!.task, r!.failed, r!.model, r!.source], ["spatial-transformation", 3, undefined, undefined]);
+  // A variant's rows keep their label and variant name beside the run's own row of the same paradigm.
+  const v = { ...row("cot-sft", "trance", "id", 0.25), label: "CoT-SFT [x]", variant: "x" };
+  const both = aggregateSeeds([
+    { seed: 1, results: [a, v] },
+    { seed: 2, results: [b, v] },
+  ]);
+  assert.deepEqual(
+    both.map((x) => [x.label, x.variant, x.accuracy]),
+    [
+      [undefined, undefined, 0.5],
+      ["CoT-SFT [x]", "x", 0.25],
+    ],
+  );
 
   assert.throws(
     () =>

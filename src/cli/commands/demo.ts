@@ -80,11 +80,11 @@ export function formatDemoTable(results: readonly ResultRow[]): string {
     const sets = [...new Map(mine.map((r) => [r.set, r.split])).entries()].sort((a, b) =>
       a[1] === b[1] ? 0 : a[1] === "id" ? -1 : 1,
     );
-    // The paradigm's id as the row name; a variant's rows keep their tag ("reason-rft [lr5e-6]").
-    const name = (r: ResultRow) => {
-      const tag = r.label?.match(/ \[[^\]]+\]$/)?.[0];
-      return r.paradigm !== undefined && (r.label === undefined || tag) ? r.paradigm + (tag ?? "") : (r.label ?? "");
-    };
+    // The paradigm's id as the row name; a variant's rows carry its name ("reason-rft [lr5e-6]").
+    const name = (r: ResultRow) =>
+      r.paradigm !== undefined && (r.label === undefined || r.variant !== undefined)
+        ? r.paradigm + (r.variant !== undefined ? ` [${r.variant}]` : "")
+        : (r.label ?? "");
     const w = Math.max(16, ...mine.map((r) => name(r).length + 1));
     const cols = sets.map(([s, sp]) => `${s} (${sp.toUpperCase()})`);
     const withSe = mine.some((r) => r.se !== undefined);
