@@ -495,7 +495,6 @@ function mtime(path: string): number {
   }
 }
 
-/** `out` exists and is not older than `input` (a stage made from an older input is redone). */
 /**
  * Whether the training run in `dir` continues: it is one of ours and was started from the current version of its
  * start model (a run started before that model was made again starts over).
@@ -508,6 +507,7 @@ function resumable(dir: string, startModel: string): boolean {
   );
 }
 
+/** `out` exists and is not older than `input` (a stage made from an older input is redone). */
 function upToDate(out: string, input: string): boolean {
   const o = mtime(out);
   return o > 0 && o >= mtime(input);
