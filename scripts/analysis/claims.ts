@@ -1,0 +1,321 @@
+// The paper's claims (issue 12, docs/results.md) tested on a demo run's item scores, paired by seed and test item.
+//
+// The report's noise marks (src/eval/seeds.ts) compare two rows as if they were independent, which is conservative:
+// every arm of a seed starts from the same base and answers the same test items. This script compares arms through
+// contrasts of their item scores instead. A contrast is a weighted sum of (arm, set) accuracies, e.g. Reason-RFT's AVG
+// minus CoT-SFT's AVG, or (ID avg − OOD avg) of ANS-SFT minus that of Reason-RFT. Over the S seeds that every term
+// has and, per set, the n test items that every term scored in every one of those seeds:
+//   T_s      the contrast computed in seed s (each accuracy the mean over the n items)
+//   mean     the mean of the T_s
+//   se_seeds sample standard deviation of the T_s / √S (0 for one seed): the training-seed part
+//   se_items √(Σ_sets var(u) / n), where u_i is the contrast of item i (each arm's score on it averaged over the
+//            seeds) and var its sample variance: the test-item part, paired item by item
+//   se       √(se_seeds² + se_items²), the same split as seeds.ts uses for a single row
+// A claim's comparison holds when every contrast is above z·se (z = 2, the report's NOISE_Z), does not hold when any
+// is below −z·se, and is inconclusive otherwise.
+//
+// Claims, per task of the run (arms: the paradigms' evaluation directories):
+//   C1  Reason-RFT's AVG above every other arm's
+//   C2  (ID avg − OOD avg) of ANS-SFT and of CoT-SFT above Reason-RFT's: SFT loses more out of domain
+//   C3  Reason-RFT's AVG above Reason-RFT-Zero's (the paper's claim is about its hardest task, transformation)
+//   C4  Reason-RFT (warm start on a small CoT slice) above CoT-SFT (all the CoT data) on AVG; ID and OOD shown
+// With --variant NAME, the variant's arms (OUT/variants/NAME) stand in for the run's arms of the same paradigm.
+//
+// Usage: node --import tsx scripts/analysis/claims.ts OUT [--variant NAME] [--z 2] [--json]
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+
+export type Split = "id" | "ood";
+
+/** One arm (a paradigm's evaluations): per test set its split and, per seed, item id → score. */
+export interface Arm {
+  name: string;
+  sets: Map<string, { split: Split; seeds: Map<number, Map<string, number>> }>;
+}
+
+/** A term of a contrast: weight × the arm's accuracy on the set. */
+export interface Term {
+  arm: Arm;
+  set: string;
+  weight: number;
+}
+
+export interface Estimate {
+  mean: number;
+  se: number;
+  se_seeds: number;
+  se_items: number;
+  /** The seeds used (those every term has). */
+  seeds: number[];
+  /** Items used per set (those every term scored in every seed used). */
+  n: Record<string, number>;
+}
+
+const sq = (x: number) => x * x;
+const meanOf = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Sample variance (divisor length − 1); 0 for fewer than 2 values. */
+function variance(xs: readonly number[]): number {
+  if (xs.length < 2) return 0;
+  const m = meanOf(xs);
+  return xs.reduce((a, x) => a + sq(x - m), 0) / (xs.length - 1);
+}
+
+/** The contrast Σ weight × accuracy, paired by seed and item (see the file's comment); null when nothing is shared. */
+export function contrast(terms: readonly Term[]): Estimate | null {
+  if (!terms.length) return null;
+  const cell = (t: Term) => t.arm.sets.get(t.set);
+  if (terms.some((t) => !cell(t))) return null;
+  let seeds = [...cell(terms[0]!)!.seeds.keys()];
+  for (const t of terms) seeds = seeds.filter((s) => cell(t)!.seeds.has(s));
+  seeds.sort((a, b) => a - b);
+  if (!seeds.length) return null;
+
+  const sets = [...new Set(terms.map((t) => t.set))];
+  const ids = new Map<string, string[]>();
+  for (const set of sets) {
+    let common: string[] | null = null;
+    for (const t of terms.filter((x) => x.set === set))
+      for (const s of seeds) {
+        const scores = cell(t)!.seeds.get(s)!;
+        common = common === null ? [...scores.keys()] : common.filter((id) => scores.has(id));
+      }
+    if (!common || !common.length) return null;
+    ids.set(set, common);
+  }
+
+  const perSeed = seeds.map((s) =>
+    terms.reduce((a, t) => {
+      const scores = cell(t)!.seeds.get(s)!;
+      return a + t.weight * meanOf(ids.get(t.set)!.map((id) => scores.get(id)!));
+    }, 0),
+  );
+  let itemVar = 0;
+  for (const set of sets) {
+    const setIds = ids.get(set)!;
+    const u = setIds.map((id) =>
+      terms
+        .filter((t) => t.set === set)
+        .reduce((a, t) => a + t.weight * meanOf(seeds.map((s) => cell(t)!.seeds.get(s)!.get(id)!)), 0),
+    );
+    itemVar += variance(u) / setIds.length;
+  }
+  const seSeeds = Math.sqrt(variance(perSeed) / seeds.length);
+  const seItems = Math.sqrt(itemVar);
+  return {
+    mean: meanOf(perSeed),
+    se: Math.hypot(seSeeds, seItems),
+    se_seeds: seSeeds,
+    se_items: seItems,
+    seeds,
+    n: Object.fromEntries(sets.map((s) => [s, ids.get(s)!.length])),
+  };
+}
+
+/** The unweighted mean of the arm's accuracies over its sets of `split` (all sets when absent), as terms. */
+export function average(arm: Arm, split?: Split, sign = 1): Term[] {
+  const sets = [...arm.sets.entries()].filter(([, v]) => !split || v.split === split).map(([k]) => k);
+  return sets.map((set) => ({ arm, set, weight: sign / sets.length }));
+}
+
+/** ID avg − OOD avg of the arm, as terms. */
+export function gap(arm: Arm, sign = 1): Term[] {
+  return [...average(arm, "id", sign), ...average(arm, "ood", -sign)];
+}
+
+export type Verdict = "holds" | "does not hold" | "inconclusive" | "not measured";
+
+/** holds: every estimate above z·se; does not hold: one below −z·se; inconclusive: otherwise; not measured: none. */
+export function judge(estimates: readonly (Estimate | null)[], z = 2): Verdict {
+  if (!estimates.length || estimates.some((e) => e === null)) return "not measured";
+  const es = estimates as Estimate[];
+  if (es.some((e) => e.mean < -z * e.se)) return "does not hold";
+  if (es.every((e) => e.mean > z * e.se)) return "holds";
+  return "inconclusive";
+}
+
+export interface Comparison {
+  what: string;
+  estimate: Estimate | null;
+  /** Shown for context, not part of the verdict. */
+  context?: boolean;
+}
+
+export interface ClaimResult {
+  claim: "C1" | "C2" | "C3" | "C4";
+  task: string;
+  statement: string;
+  verdict: Verdict;
+  comparisons: Comparison[];
+}
+
+const RFT = "reason-rft";
+const ZERO = "reason-rft-zero";
+
+/** C1–C4 for one task's arms (keyed by paradigm). */
+export function claims(task: string, arms: ReadonlyMap<string, Arm>, z = 2): ClaimResult[] {
+  const rft = arms.get(RFT);
+  const arm = (p: string) => arms.get(p);
+  const diff = (what: string, a: Term[] | null, b: Term[] | null, context = false): Comparison => ({
+    what,
+    estimate: a && b && a.length && b.length ? contrast([...a, ...b]) : null,
+    context,
+  });
+  const avgOf = (p: string, split?: Split, sign = 1) => (arm(p) ? average(arm(p)!, split, sign) : null);
+  const gapOf = (p: string, sign = 1) => (arm(p) ? gap(arm(p)!, sign) : null);
+  const result = (claim: ClaimResult["claim"], statement: string, comparisons: Comparison[]): ClaimResult => ({
+    claim,
+    task,
+    statement,
+    verdict: rft
+      ? judge(
+          comparisons.filter((c) => !c.context).map((c) => c.estimate),
+          z,
+        )
+      : "not measured",
+    comparisons,
+  });
+
+  const others = [...arms.keys()].filter((p) => p !== RFT);
+  return [
+    result(
+      "C1",
+      "Reason-RFT has the best AVG",
+      others.map((p) => diff(`AVG: reason-rft − ${p}`, avgOf(RFT), avgOf(p, undefined, -1))),
+    ),
+    result("C2", "SFT loses more out of domain than RL: (ID − OOD) of each SFT arm above Reason-RFT's", [
+      ...["ans-sft", "cot-sft"].map((p) => diff(`(ID − OOD): ${p} − reason-rft`, gapOf(p), gapOf(RFT, -1))),
+      ...[...arms.keys()].map((p) => ({ what: `ID − OOD of ${p}`, estimate: contrast(gap(arm(p)!)), context: true })),
+    ]),
+    result("C3", "without the CoT warm start RL falls behind: Reason-RFT's AVG above Reason-RFT-Zero's", [
+      diff(`AVG: reason-rft − ${ZERO}`, avgOf(RFT), avgOf(ZERO, undefined, -1)),
+    ]),
+    result("C4", "a small CoT slice suffices: Reason-RFT (Stage-1 slice) above CoT-SFT (all the CoT data) on AVG", [
+      diff("AVG: reason-rft − cot-sft", avgOf(RFT), avgOf("cot-sft", undefined, -1)),
+      diff("ID avg: reason-rft − cot-sft", avgOf(RFT, "id"), avgOf("cot-sft", "id", -1), true),
+      diff("OOD avg: reason-rft − cot-sft", avgOf(RFT, "ood"), avgOf("cot-sft", "ood", -1), true),
+    ]),
+  ];
+}
+
+interface ScoredItem {
+  id?: unknown;
+  score?: unknown;
+}
+
+/** Adds the evaluation directory `dir` (summary.json and <set>_with_score.json) to `arm` as seed `seed`. */
+function addEval(arm: Arm, dir: string, seed: number): void {
+  const summary = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")) as {
+    sets: { name: string; split: Split }[];
+  };
+  for (const s of summary.sets) {
+    const file = join(dir, `${s.name}_with_score.json`);
+    if (!existsSync(file)) continue;
+    const items = JSON.parse(readFileSync(file, "utf8")) as ScoredItem[];
+    const scores = new Map<string, number>();
+    items.forEach((it, i) => {
+      if (typeof it.score !== "number") throw new Error(`${file}: item ${i} has no numeric score`);
+      scores.set(String(it.id ?? i), it.score);
+    });
+    const cell = arm.sets.get(s.name) ?? { split: s.split, seeds: new Map() };
+    if (cell.split !== s.split) throw new Error(`${dir}: set ${s.name} is ${s.split} here, ${cell.split} elsewhere`);
+    cell.seeds.set(seed, scores);
+    arm.sets.set(s.name, cell);
+  }
+}
+
+/** The seeds' roots under `root`: the first seed at root itself, seed k at root/seed-k. */
+function seedRoots(root: string, firstSeed: number): { seed: number; dir: string }[] {
+  const roots = [{ seed: firstSeed, dir: root }];
+  if (existsSync(root))
+    for (const name of readdirSync(root).sort()) {
+      const m = /^seed-(-?\d+)$/.exec(name);
+      if (m) roots.push({ seed: Number(m[1]), dir: join(root, name) });
+    }
+  return roots;
+}
+
+/** task → paradigm → arm, read from a demo work directory (a variant's arms replacing the run's, when given). */
+export function readDemo(out: string, variant?: string): Map<string, Map<string, Arm>> {
+  const demoJson = join(out, "demo.json");
+  const firstSeed = existsSync(demoJson)
+    ? Number((JSON.parse(readFileSync(demoJson, "utf8")) as { settings?: { seed?: number } }).settings?.seed ?? 0)
+    : 0;
+  const read = (root: string) => {
+    const tasks = new Map<string, Map<string, Arm>>();
+    for (const { seed, dir } of seedRoots(root, firstSeed)) {
+      for (const task of existsSync(dir) ? readdirSync(dir).sort() : []) {
+        const evalRoot = join(dir, task, "eval");
+        if (task.startsWith("seed-") || !existsSync(evalRoot)) continue;
+        const arms = tasks.get(task) ?? new Map<string, Arm>();
+        for (const paradigm of readdirSync(evalRoot).sort()) {
+          if (!existsSync(join(evalRoot, paradigm, "summary.json"))) continue;
+          const arm = arms.get(paradigm) ?? { name: paradigm, sets: new Map() };
+          addEval(arm, join(evalRoot, paradigm), seed);
+          arms.set(paradigm, arm);
+        }
+        tasks.set(task, arms);
+      }
+    }
+    return tasks;
+  };
+  const tasks = read(out);
+  if (variant !== undefined) {
+    const vroot = join(out, "variants", variant);
+    if (!existsSync(vroot)) throw new Error(`no variant ${variant}: ${vroot} does not exist`);
+    for (const [task, arms] of read(vroot)) {
+      const main = tasks.get(task) ?? new Map<string, Arm>();
+      for (const [p, a] of arms) main.set(p, { ...a, name: `${p} [${variant}]` });
+      tasks.set(task, main);
+    }
+  }
+  return tasks;
+}
+
+const pct = (x: number) => (100 * x).toFixed(2);
+
+export function formatClaims(results: readonly ClaimResult[], z: number): string {
+  const lines: string[] = [];
+  for (const r of results) {
+    lines.push(`${r.claim} (${r.task}): ${r.statement}: ${r.verdict.toUpperCase()}`);
+    for (const c of r.comparisons) {
+      const e = c.estimate;
+      const body = e
+        ? `${pct(e.mean)} ± ${pct(e.se)} pts (seeds ${pct(e.se_seeds)}, items ${pct(e.se_items)}; ${e.seeds.length} seed(s), n ${Object.values(e.n).join("/")}; ${
+            e.mean > z * e.se ? "above" : e.mean < -z * e.se ? "below" : "within"
+          } ±${z} SE)`
+        : "not measured";
+      lines.push(`  ${c.context ? "(context) " : ""}${c.what}: ${body}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = process.argv.slice(2);
+  const value = (flag: string) => {
+    const i = args.indexOf(flag);
+    if (i < 0) return undefined;
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith("--")) throw new Error(`${flag} needs a value`);
+    return v;
+  };
+  if (args.includes("--help") || args.length === 0) {
+    process.stdout.write(
+      "usage: node --import tsx scripts/analysis/claims.ts OUT [--variant NAME] [--z 2] [--json]\n" +
+        "  tests the paper's claims C1-C4 on the item scores of a demo work directory OUT, paired by seed and test\n" +
+        "  item (see the file's comment); --variant NAME puts the variant's arms in place of the run's\n",
+    );
+    process.exit(args.length === 0 ? 2 : 0);
+  }
+  const z = Number(value("--z") ?? 2);
+  if (!(z > 0)) throw new Error(`--z must be a positive number`);
+  const variant = value("--variant");
+  const out = args.find((a, i) => !a.startsWith("--") && !["--variant", "--z"].includes(args[i - 1] ?? ""));
+  if (!out || !existsSync(out)) throw new Error(`no such directory: ${out}`);
+  const tasks = readDemo(out, variant);
+  if (!tasks.size) throw new Error(`no evaluations (…/<task>/eval/<paradigm>/summary.json) under ${out}`);
+  const results = [...tasks].flatMap(([task, arms]) => claims(task, arms, z));
+  process.stdout.write(
+    args.includes("--json") ? JSON.stringify(results, null, 2) + "\n" : formatClaims(results, z) + "\n",
+  );
+}

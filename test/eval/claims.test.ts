@@ -1,0 +1,169 @@
+/**
+ * scripts/analysis/claims.ts: contrasts of arms paired by seed and item, the verdict rule, the claims, and the
+ * reading of a demo work directory (seeds and variants).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  average,
+  claims,
+  contrast,
+  formatClaims,
+  gap,
+  judge,
+  readDemo,
+  type Arm,
+  type Estimate,
+  type Split,
+} from "../../scripts/analysis/claims.ts";
+
+/** An arm from set → [split, per-seed score lists]; item ids are the list positions. */
+function arm(name: string, sets: Record<string, [Split, Record<number, number[]>]>): Arm {
+  const m: Arm["sets"] = new Map();
+  for (const [set, [split, seeds]] of Object.entries(sets))
+    m.set(set, {
+      split,
+      seeds: new Map(Object.entries(seeds).map(([s, xs]) => [Number(s), new Map(xs.map((x, i) => [`q${i}`, x]))])),
+    });
+  return { name, sets: m };
+}
+
+const close = (a: number, b: number, msg?: string) => assert.ok(Math.abs(a - b) < 1e-12, `${a} ≠ ${b} ${msg ?? ""}`);
+
+test("contrast: one arm, one seed: the mean and the items' sample standard error", () => {
+  const a = arm("a", { x: ["id", { 0: [1, 1, 0, 0] }] });
+  const e = contrast(average(a))!;
+  close(e.mean, 0.5);
+  close(e.se_seeds, 0);
+  close(e.se_items, Math.sqrt(1 / 3 / 4)); // sample variance 1/3 over 4 items
+  close(e.se, e.se_items);
+  assert.deepEqual(e.seeds, [0]);
+  assert.deepEqual(e.n, { x: 4 });
+});
+
+test("contrast: a difference is paired item by item, tighter than the unpaired standard error", () => {
+  const a = arm("a", { x: ["id", { 0: [1, 1, 0, 0] }] });
+  const b = arm("b", { x: ["id", { 0: [1, 1, 0, 1] }] });
+  const e = contrast([...average(a), ...average(b, undefined, -1)])!;
+  close(e.mean, -0.25);
+  close(e.se_items, 0.25); // u = [0, 0, 0, -1]: sample variance 1/4, over 4 items
+  const unpaired = Math.hypot(contrast(average(a))!.se, contrast(average(b))!.se);
+  assert.ok(e.se < unpaired, `${e.se} < ${unpaired}`);
+});
+
+test("contrast: over seeds, the per-seed contrasts give the seed part and the seed-averaged items the item part", () => {
+  const a = arm("a", { x: ["id", { 0: [1, 0], 1: [1, 1] }] });
+  const b = arm("b", { x: ["id", { 0: [0, 0], 1: [0, 0] }] });
+  const e = contrast([...average(a), ...average(b, undefined, -1)])!;
+  // T_0 = 0.5, T_1 = 1: mean 0.75, sample variance 0.125, se_seeds √(0.125 / 2). Items: u = [1, 0.5], same.
+  close(e.mean, 0.75);
+  close(e.se_seeds, 0.25);
+  close(e.se_items, 0.25);
+  close(e.se, Math.SQRT2 / 4);
+  assert.deepEqual(e.seeds, [0, 1]);
+});
+
+test("contrast: only the seeds every term has and the items every term scored; null when nothing is shared", () => {
+  const a = arm("a", { x: ["id", { 0: [1, 0, 1], 1: [0, 0, 0] }] });
+  const b = arm("b", { x: ["id", { 0: [0, 0] }] });
+  const e = contrast([...average(a), ...average(b, undefined, -1)])!;
+  assert.deepEqual(e.seeds, [0]);
+  assert.deepEqual(e.n, { x: 2 });
+  close(e.mean, 0.5); // a's items q0, q1 in seed 0: 0.5; b's: 0
+  const c = arm("c", { x: ["id", { 2: [1] }] });
+  assert.equal(contrast([...average(a), ...average(c, undefined, -1)]), null);
+  const d = arm("d", { y: ["ood", { 0: [1] }] });
+  assert.equal(contrast([{ arm: a, set: "y", weight: 1 }, ...average(d)]), null); // a has no set y
+  assert.equal(contrast([]), null);
+});
+
+test("average and gap: unweighted means over the split's sets; gap is ID avg − OOD avg", () => {
+  const a = arm("a", {
+    x: ["id", { 0: [1, 1] }],
+    y: ["ood", { 0: [1, 0] }],
+    z: ["ood", { 0: [0, 0] }],
+  });
+  close(contrast(average(a))!.mean, 0.5); // (1 + 0.5 + 0) / 3
+  close(contrast(average(a, "ood"))!.mean, 0.25);
+  close(contrast(gap(a))!.mean, 0.75); // 1 − 0.25
+  close(contrast(gap(a, -1))!.mean, -0.75);
+});
+
+const est = (mean: number, se: number): Estimate => ({ mean, se, se_seeds: 0, se_items: se, seeds: [0], n: {} });
+
+test("judge: holds when all are above 2 SE, does not hold when one is below −2 SE, else inconclusive", () => {
+  assert.equal(judge([est(0.1, 0.04), est(0.09, 0.01)]), "holds");
+  assert.equal(judge([est(0.1, 0.04), est(0.05, 0.03)]), "inconclusive");
+  assert.equal(judge([est(0.1, 0.04), est(-0.1, 0.03)]), "does not hold");
+  assert.equal(judge([est(0.1, 0.06)], 1), "holds"); // another z
+  assert.equal(judge([est(0.1, 0.01), null]), "not measured");
+  assert.equal(judge([]), "not measured");
+});
+
+test("claims: C1–C4 from the arms, with the context rows left out of the verdict", () => {
+  const n = 40;
+  const ones = (k: number) => Array.from({ length: n }, (_, i) => (i < k ? 1 : 0));
+  const mk = (name: string, id: number, ood: number) =>
+    arm(name, {
+      "clevr-math": ["id", { 0: ones(id), 1: ones(id) }],
+      "super-clevr": ["ood", { 0: ones(ood), 1: ones(ood) }],
+    });
+  const arms = new Map([
+    ["ans-sft", mk("ans-sft", 38, 10)], // gap 0.7
+    ["cot-sft", mk("cot-sft", 30, 12)], // gap 0.45
+    ["reason-rft-zero", mk("reason-rft-zero", 30, 26)],
+    ["reason-rft", mk("reason-rft", 36, 34)], // gap 0.05, best AVG
+  ]);
+  const r = claims("counting", arms);
+  const by = Object.fromEntries(r.map((c) => [c.claim, c]));
+  assert.equal(by.C1!.verdict, "holds");
+  assert.equal(by.C1!.comparisons.length, 3);
+  assert.equal(by.C2!.verdict, "holds");
+  assert.equal(by.C2!.comparisons.filter((c) => c.context).length, 4); // each arm's own gap
+  assert.equal(by.C3!.verdict, "holds");
+  assert.equal(by.C4!.verdict, "holds");
+  close(by.C4!.comparisons[0]!.estimate!.mean, (36 + 34 - 30 - 12) / 2 / n);
+
+  // ANS-SFT ahead on AVG by far: C1 does not hold; without reason-rft nothing is measured.
+  arms.set("ans-sft", mk("ans-sft", 40, 40));
+  assert.equal(claims("counting", arms)[0]!.verdict, "does not hold");
+  arms.delete("reason-rft");
+  assert.ok(claims("counting", arms).every((c) => c.verdict === "not measured"));
+  assert.match(formatClaims(claims("counting", arms), 2), /C1 \(counting\).*NOT MEASURED/);
+});
+
+test("readDemo: seeds from OUT and OUT/seed-k, a variant's arms in place of the run's", () => {
+  const out = mkdtempSync(join(tmpdir(), "claims-"));
+  try {
+    writeFileSync(join(out, "demo.json"), JSON.stringify({ tool: "rft demo", settings: { seed: 3 } }));
+    const evalDir = (root: string, paradigm: string, scores: number[]) => {
+      const dir = join(root, "counting", "eval", paradigm);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "summary.json"), JSON.stringify({ sets: [{ name: "clevr-math", split: "id" }] }));
+      writeFileSync(
+        join(dir, "clevr-math_with_score.json"),
+        JSON.stringify(scores.map((score, i) => ({ id: `c${i}`, pred: "", answer: "", score }))),
+      );
+    };
+    evalDir(out, "reason-rft", [1, 0]);
+    evalDir(join(out, "seed-4"), "reason-rft", [1, 1]);
+    evalDir(out, "cot-sft", [0, 0]);
+    evalDir(join(out, "variants", "chain"), "reason-rft", [0, 1]);
+    mkdirSync(join(out, "counting", "data"), { recursive: true }); // not an evaluation
+
+    const run = readDemo(out).get("counting")!;
+    assert.deepEqual([...run.keys()], ["cot-sft", "reason-rft"]);
+    assert.deepEqual([...run.get("reason-rft")!.sets.get("clevr-math")!.seeds.keys()], [3, 4]);
+    close(contrast(average(run.get("reason-rft")!))!.mean, 0.75);
+
+    const v = readDemo(out, "chain").get("counting")!;
+    assert.equal(v.get("reason-rft")!.name, "reason-rft [chain]");
+    assert.deepEqual([...v.get("reason-rft")!.sets.get("clevr-math")!.seeds.keys()], [3]);
+    assert.throws(() => readDemo(out, "nope"), /no variant nope/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
