@@ -932,19 +932,25 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const todo = stages.filter((s) => todoIds.has(s.id));
   const cached = stages.length - todo.length;
   if (cached) log(`rft demo: ${cached} of ${stages.length} stages already done in ${out} (cached)`);
-  const estTotal = todo.reduce((a, s) => a + s.cost, 0);
+  // The ETA scales the estimate of what is left by how this machine compared with the estimate so far. That counts
+  // the stages earlier invocations finished (their times are kept), so a resumed run's first ETA is calibrated too;
+  // a stage that was itself resumed kept only its last invocation's time, which makes the machine look faster.
+  const earlier = stages.filter((s) => !todoIds.has(s.id) && times[s.name]);
+  let estDone = earlier.reduce((a, s) => a + s.cost, 0);
+  let spent = earlier.reduce((a, s) => a + times[s.name]!.seconds, 0);
+  const speed = () => (estDone > 0 ? spent / estDone : 1);
+  const left = (from: number) => todo.slice(from).reduce((a, s) => a + s.cost, 0) * speed();
   if (todo.length)
     log(
-      `rft demo: ${todo.length} stages to run, estimated ${fmtTime(estTotal)} (stage costs measured with one core of 2; less when both are free)`,
+      `rft demo: ${todo.length} stages to run, estimated ${fmtTime(left(0))} (${
+        earlier.length
+          ? `scaled by the ${earlier.length} stages done before`
+          : "stage costs measured with one core of 2; less when both are free"
+      })`,
     );
-  let estDone = 0;
-  let spent = 0;
   const ran: string[] = [];
   for (const [i, s] of todo.entries()) {
-    // ETA: the estimate of what is left, scaled by how this machine compared with the estimate so far.
-    const speed = estDone > 0 ? spent / estDone : 1;
-    const eta = (estTotal - estDone) * speed;
-    log(`[${i + 1}/${todo.length}] ${s.name} | elapsed ${fmtTime((Date.now() - t0) / 1000)}, ETA ${fmtTime(eta)}`);
+    log(`[${i + 1}/${todo.length}] ${s.name} | elapsed ${fmtTime((Date.now() - t0) / 1000)}, ETA ${fmtTime(left(i))}`);
     const ts = Date.now();
     const cpu0 = process.cpuUsage();
     await s.run();

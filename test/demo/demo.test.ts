@@ -87,6 +87,7 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     assert.match(first.stdout, /reason-rft-zero/);
     assert.match(first.stdout, /ID avg/);
     assert.match(first.stderr, /ETA/);
+    assert.match(first.stderr, /stages to run, estimated \S+ \(stage costs measured/);
 
     // A second run: every stage from the cache, the same results, at once.
     const t0 = Date.now();
@@ -110,7 +111,12 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     rmSync(join(out, "counting", "ans-sft"), { recursive: true }); // checkpoints too: no resume, a fresh training
     const third = rft(["demo", ...SMOKE, "--out", out]);
     assert.equal(third.status, 0, third.stderr.slice(-2000));
-    assert.match(third.stderr, /2 stages to run/);
+    // The ETA is calibrated by the times of the stages that the earlier invocations ran.
+    const done = Object.keys(JSON.parse(readFileSync(join(out, "stage_seconds.json"), "utf8"))).length - 2;
+    assert.match(
+      third.stderr,
+      new RegExp(`2 stages to run, estimated \\S+ \\(scaled by the ${done} stages done before\\)`),
+    );
     assert.match(third.stderr, /counting: ans-sft/);
     assert.match(third.stderr, /counting: evaluate ans-sft/);
     assert.doesNotMatch(third.stderr, /already finished/);
