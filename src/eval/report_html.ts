@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import type { Report, RunInput, RunSummary, TaskTable } from "./report.ts";
 import { fmtMetric, hasSeedTable, headerCells, rowCells, seedCells, seedLine } from "./report.ts";
 import { splitSeedName } from "./seeds.ts";
-import { esc } from "./report_svg.ts";
+import { esc, tickLabel } from "./report_svg.ts";
 
 export interface ChartSeries {
   label: string;
@@ -347,8 +347,7 @@ function chartScript(helpers: string, datasets: string, plugins: string): string
 (function(){
   var spec = JSON.parse(document.getElementById("rft-report-data").textContent);
   var colors = ["#1f77b4","#d62728","#2ca02c","#ff7f0e","#9467bd","#8c564b","#e377c2","#17becf"];
-  function tick(v){ var a = Math.abs(v);
-    return a !== 0 && (a < 1e-3 || a >= 1e5) ? Number(v).toExponential(1) : String(Number(Number(v).toPrecision(4))); }${helpers}
+  var tick = ${tickLabel.toString()};${helpers}
   window.rftCharts = [];
   spec.charts.forEach(function(c){
     try {

@@ -12,6 +12,7 @@ import { pathToFileURL } from "node:url";
 import puppeteer from "puppeteer-core";
 import { type RunInput, readEvalDir, readRunDir, writeReport } from "../../src/eval/report.ts";
 import { aggregateSeeds } from "../../src/eval/seeds.ts";
+import { tickLabel } from "../../src/eval/report_svg.ts";
 import { evalDir, grpoRunDir, seededResults, sftRunDir, tmp } from "./report_fixtures.ts";
 
 const CHROMIUM = process.env.RFT_CHROMIUM ?? "/usr/bin/chromium";
@@ -80,7 +81,14 @@ test(
           };
         }
         const w = globalThis as unknown as {
-          Chart: { getChart(c: Canvas): { data: { datasets: { label: string; data: unknown[] }[] } } | undefined };
+          Chart: {
+            getChart(c: Canvas):
+              | {
+                  data: { datasets: { label: string; data: unknown[] }[] };
+                  scales: { y: { ticks: { value: number; label: string }[] } };
+                }
+              | undefined;
+          };
           document: { querySelectorAll(selector: string): Iterable<Canvas> };
         };
         return [...w.document.querySelectorAll("canvas")].map((c) => {
@@ -100,12 +108,17 @@ test(
             id: c.id,
             width: c.width,
             datasets: chart ? chart.data.datasets.map((d) => [d.label, d.data.length]) : null,
+            yTicks: chart ? chart.scales.y.ticks.map((t) => [t.value, t.label] as [number, string]) : [],
             line,
           };
         });
       });
       assert.deepEqual(errors, [], "no console errors");
       assert.deepEqual(requests, [page], "the page requested nothing but itself");
+      // The page labels its y ticks with the SVG charts' tickLabel (the same function, sent as source).
+      for (const c of charts) for (const [v, label] of c.yTicks) assert.equal(label, tickLabel(v), `${c.id} tick ${v}`);
+      const lrTicks = charts.find((c) => c.id === "run-0-4")!.yTicks;
+      assert.ok(lrTicks.length > 1 && lrTicks.every(([v, l]) => v === 0 || /e-/.test(l)), JSON.stringify(lrTicks));
       assert.equal(await tab.$eval("#chart-errors", (e) => e.textContent), "");
       // GRPO: 9 chart groups; SFT: loss, learning rate, gradient norm.
       assert.equal(charts.length, 12);
