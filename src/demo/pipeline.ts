@@ -41,6 +41,7 @@ import { PARADIGM_LABELS } from "../eval/paper_results.ts";
 import {
   COST,
   DEMO_PARADIGMS,
+  DEMO_TASKS,
   TASK_COST,
   TRAINED_PARADIGMS,
   VARIANT_NAME,
@@ -195,6 +196,34 @@ async function checkpointWorldSize(dir: string): Promise<number | null> {
 /** Where a fine-tuning seed's task directories are: OUT for the first seed, OUT/seed-<s> for the others. */
 export function seedDir(out: string, firstSeed: number, seed: number): string {
   return seed === firstSeed ? out : join(out, `seed-${seed}`);
+}
+
+/**
+ * The seeds and tasks the run's own report covers: this invocation's, plus every (seed, task) whose evaluations
+ * `finished(seed, task)` says OUT already holds from other invocations (seed s > first in OUT/seed-<s>). So a later
+ * `--tasks transformation --seeds 1` keeps counting's three seeds in the report, and `--seeds 1` keeps seeds 1 and 2.
+ * Returns, per seed (ascending), its tasks in DEMO_TASKS order.
+ */
+export function reportScope(
+  out: string,
+  firstSeed: number,
+  seeds: readonly number[],
+  tasks: readonly DemoTask[],
+  finished: (seed: number, task: DemoTask) => boolean,
+): { seed: number; tasks: DemoTask[] }[] {
+  const found = existsSync(out)
+    ? readdirSync(out)
+        .map((n) => /^seed-(-?\d+)$/.exec(n))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => Number(m[1]))
+    : [];
+  const all = [...new Set([...seeds, firstSeed, ...found])].sort((a, b) => a - b);
+  return all
+    .map((seed) => ({
+      seed,
+      tasks: DEMO_TASKS.filter((t) => (seeds.includes(seed) && tasks.includes(t)) || finished(seed, t)),
+    }))
+    .filter((x) => x.tasks.length > 0);
 }
 
 /** Runs `rft ARGS` under `rft launch --nproc N`; its lines go to `log`; a failure throws with its last lines. */
@@ -970,12 +999,21 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   if (b.visionSteps > 0 && existsSync(join(visionRun, "metrics.jsonl")))
     runs.push(readRunDir(visionRun, "vision tower (scene labels)"));
   if (existsSync(join(baseRun, "metrics.jsonl"))) runs.push(readRunDir(baseRun, "base (instruct SFT)"));
+  // The run's own report covers what OUT holds from other invocations too; a variant's report, its own seeds and tasks.
+  const scope = o.variant
+    ? seeds.map((seed) => ({ seed, tasks: [...o.tasks] }))
+    : reportScope(out, o.seed, seeds, o.tasks, (seed, task) =>
+        DEMO_PARADIGMS.every((p) => existsSync(join(mainArms(seed, task).tdir, "eval", p, "summary.json"))),
+      );
+  const reportSeeds = scope.map((x) => x.seed);
+  const seedsPerTask: Record<string, number> = {};
+  for (const x of scope) for (const t of x.tasks) seedsPerTask[t] = (seedsPerTask[t] ?? 0) + 1;
   const perSeed: { seed: number; results: ResultRow[] }[] = [];
-  for (const seed of seeds) {
+  for (const { seed, tasks } of scope) {
     const rows: ResultRow[] = [];
-    const tag = seeds.length > 1 ? ` (seed ${seed})` : "";
-    for (const task of o.tasks) {
-      const armSets = [mainArms(seed, task), ...(o.variant ? [variantArms(seed, task)] : [])];
+    const tag = reportSeeds.length > 1 ? ` (seed ${seed})` : "";
+    for (const task of tasks) {
+      const armSets = [mainArms(seed, task), ...(o.variant && seeds.includes(seed) ? [variantArms(seed, task)] : [])];
       for (const a of armSets) {
         const suffix = a.main ? ` [${o.variant!.name}]` : "";
         for (const paradigm of a.paradigms) {
@@ -999,7 +1037,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     perSeed.push({ seed, results: rows });
   }
   const { aggregateSeeds } = await import("../eval/seeds.ts");
-  const results: ResultRow[] = seeds.length > 1 ? aggregateSeeds(perSeed) : perSeed[0]!.results;
+  const results: ResultRow[] = reportSeeds.length > 1 ? aggregateSeeds(perSeed) : perSeed[0]!.results;
   const perception = existsSync(perceptionFile) ? readJson<PerceptionSummary>(perceptionFile) : null;
   const seconds = (Date.now() - t0) / 1000;
   const stageSeconds = Object.values(times).reduce((a, x) => a + x.seconds, 0);
@@ -1009,11 +1047,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     stages: times,
     preset: o.preset,
     seed: o.seed,
-    seeds,
+    seeds: reportSeeds,
+    seeds_per_task: seedsPerTask,
     budget: b,
-    tasks: o.tasks,
+    tasks: DEMO_TASKS.filter((t) => t in seedsPerTask),
     base_perception: perception,
-    ...(seeds.length > 1 ? { per_seed: perSeed } : {}),
+    ...(reportSeeds.length > 1 ? { per_seed: perSeed } : {}),
     ...(o.variant ? { variant: o.variant } : {}),
   };
   // A variant's report (its rows beside the run's own) goes to its directory; the run's report stays as it was.
@@ -1026,7 +1065,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       runs,
       notes: [
         ...(o.variant ? [variantNote(o.variant)] : []),
-        ...demoNotes(o.preset, b, seeds.length),
+        ...demoNotes(o.preset, b, reportSeeds.length, seedsPerTask),
         ...(perception ? [perceptionNote(perception)] : []),
       ],
       extra,
@@ -1038,7 +1077,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 }
 
 /** What the run can and cannot show, in plain words (report.md/html and the terminal). */
-export function demoNotes(preset: PresetName, b: DemoBudget, seeds = 1): string[] {
+export function demoNotes(
+  preset: PresetName,
+  b: DemoBudget,
+  seeds = 1,
+  seedsPerTask: Record<string, number> = {},
+): string[] {
   const per = b.limit === null ? "every item of each test set" : `the first ${b.limit} items of each test set`;
   const common = [
     `Budget: ${b.visionSteps > 0 ? `vision tower ${b.visionSteps} pretraining steps on scene labels, then ` : ""}` +
@@ -1063,11 +1107,18 @@ export function demoNotes(preset: PresetName, b: DemoBudget, seeds = 1): string[
     ];
   return [
     seeds > 1
-      ? `This full run has ${seeds} fine-tuning seeds per task sharing one benchmark and one base model; each cell is ` +
+      ? `This full run has ${new Set(Object.values(seedsPerTask)).size > 1 ? "up to " : ""}${seeds} fine-tuning seeds per task sharing one benchmark and one base model; each cell is ` +
         "the mean over seeds ± its standard error (seeds and test items, see docs/results.md), and paradigms within " +
         "two standard errors of the best are marked as not separated."
       : "This full run trains long enough to compare the paradigms on one seed. Differences within about two standard " +
         "errors (0.5/√n per set) are noise; run several seeds (--seeds 3) before drawing conclusions.",
+    ...(new Set(Object.values(seedsPerTask)).size > 1
+      ? [
+          `The tasks have different numbers of seeds (${Object.entries(seedsPerTask)
+            .map(([t, n]) => `${t} ${n}`)
+            .join(", ")}); a task with one seed has no seed part in its standard errors.`,
+        ]
+      : []),
     ...common,
   ];
 }

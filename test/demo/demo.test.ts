@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { formatDemoTable, parseDemoTasks, parseVariant } from "../../src/cli/commands/demo.ts";
 import { DEMO_PARADIGMS, PRESETS, scaledBudget, splitBatch } from "../../src/demo/presets.ts";
-import { demoNotes, keptStages, removedPaths } from "../../src/demo/pipeline.ts";
+import { demoNotes, keptStages, removedPaths, reportScope } from "../../src/demo/pipeline.ts";
 import type { ResultRow } from "../../src/eval/report.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/rft.js", import.meta.url));
@@ -152,6 +152,12 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     assert.equal(rep3.per_seed.length, 2);
     assert.match(seeds.stdout, /mean ± SE over 2 seeds/);
     assert.match(readFileSync(join(out, "report.md"), "utf8"), /±/);
+    // A later invocation with fewer seeds (all cached here) keeps the second seed in the report: the report covers
+    // what OUT holds, not only what this invocation asked for.
+    const fewer = rft(["demo", ...SMOKE, "--out", out]);
+    assert.equal(fewer.status, 0, fewer.stderr.slice(-2000));
+    assert.match(fewer.stdout, /every stage from the cache/);
+    assert.deepEqual(JSON.parse(readFileSync(join(out, "report.json"), "utf8")).results, rep3.results);
 
     // --variant: only its arms run (Reason-RFT's GRPO again for both seeds, from the run's own Stage-1 models) in
     // variants/<name>, with the override; its report puts its rows beside the run's own; the run's report is untouched.
@@ -239,6 +245,35 @@ test("rft demo: a foreign --out is refused", () => {
   }
 });
 
+test("reportScope: this invocation's seeds and tasks, plus the finished ones OUT holds from others", () => {
+  const out = mkdtempSync(join(tmpdir(), "scope-"));
+  try {
+    for (const d of ["seed-1", "seed-2", "seed-x", "counting"]) mkdirSync(join(out, d));
+    const finished = new Set(["0/counting", "1/counting", "2/counting", "2/geometry"]);
+    const f = (seed: number, task: string) => finished.has(`${seed}/${task}`);
+    // A later `--tasks transformation --seeds 1`: counting's three seeds and seed 2's geometry stay.
+    assert.deepEqual(reportScope(out, 0, [0], ["transformation"], f), [
+      { seed: 0, tasks: ["counting", "transformation"] },
+      { seed: 1, tasks: ["counting"] },
+      { seed: 2, tasks: ["counting", "geometry"] },
+    ]);
+    // A seed directory with nothing finished in it is left out; the invocation's own are in even before they finish.
+    assert.deepEqual(
+      reportScope(out, 0, [0, 1], ["geometry"], () => false),
+      [
+        { seed: 0, tasks: ["geometry"] },
+        { seed: 1, tasks: ["geometry"] },
+      ],
+    );
+    assert.deepEqual(
+      reportScope(join(out, "none"), 5, [5], ["counting"], () => false),
+      [{ seed: 5, tasks: ["counting"] }],
+    );
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
 test("demo helpers: tasks, budgets, table, notes", () => {
   assert.deepEqual(parseDemoTasks(["transformation,clevr-math"]), ["counting", "transformation"]);
   assert.deepEqual(parseDemoTasks(["geometry", "counting"]), ["counting", "geometry"]);
@@ -283,6 +318,10 @@ test("demo helpers: tasks, budgets, table, notes", () => {
   assert.deepEqual(keptStages(["visionSteps"]), ["bench", "init"]);
   assert.deepEqual(keptStages(["baseSteps", "instructImages"]), []);
   assert.ok(demoNotes("full", PRESETS.full).every((n) => !/cannot show/.test(n)));
+  const mixed = demoNotes("full", PRESETS.full, 3, { counting: 3, transformation: 1 });
+  assert.match(mixed[0]!, /up to 3 fine-tuning seeds per task/);
+  assert.ok(mixed.some((n) => /different numbers of seeds \(counting 3, transformation 1\)/.test(n)));
+  assert.ok(demoNotes("full", PRESETS.full, 3, { counting: 3 }).every((n) => !/up to|different numbers/.test(n)));
 });
 
 test("--force removes what the changed settings decide, over every seed and variant", () => {
