@@ -610,6 +610,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       ...(recipe === "ans-sft" || recipe === "cot-sft" || recipe === "reason-rft-stage1"
         ? [`warmup_steps=${Math.min(20, Math.floor(steps / 10))}`]
         : []),
+      // GRPO samples under the evaluation's cap: a CoT chain cut short loses its answer and both rewards.
+      ...(recipe === "reason-rft-zero" || recipe === "reason-rft" ? [`max_completion_length=${b.maxNewTokens}`] : []),
       ...extraSets,
     ];
     const run = resolveTrainConfig({

@@ -87,6 +87,11 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     assert.match(first.stdout, /reason-rft-zero/);
     assert.match(first.stdout, /ID avg/);
     assert.match(first.stderr, /ETA/);
+    // GRPO samples under the evaluation's cap (the quick preset's 128 new tokens), so CoT chains keep their answer.
+    for (const arm of ["reason-rft-zero", "reason-rft"]) {
+      const cfg = JSON.parse(readFileSync(join(out, "counting", arm, "config.json"), "utf8"));
+      assert.equal(cfg.max_completion_length, PRESETS.quick.maxNewTokens, arm);
+    }
     assert.match(first.stderr, /stages to run, estimated \S+ \(stage costs measured/);
 
     // A second run: every stage from the cache, the same results, at once.
