@@ -536,6 +536,38 @@ function resumable(dir: string, startModel: string): boolean {
   );
 }
 
+/**
+ * Fields not compared: the workers' batch split (splitBatch: the same global batch) and the paths, which follow the
+ * work directory (a moved --out keeps its stages; upToDate compares the inputs' ages).
+ */
+const UNCOMPARED_FIELDS = new Set([
+  "per_device_train_batch_size",
+  "gradient_accumulation_steps",
+  "model_name_or_path",
+  "dataset_name",
+  "image_root",
+  "output_dir",
+]);
+
+/**
+ * How the training config saved in run directory `dir` (config.json) differs from `now`, as "field old → new" (empty
+ * when it matches or there is none). Fields that only one of them has (added or removed by another version of this
+ * program) and UNCOMPARED_FIELDS are not compared. A demo training whose config changed (a recipe's profile
+ * edited, say) is trained again rather than reused or resumed.
+ */
+export function configDrift(dir: string, now: Record<string, unknown>): string[] {
+  const file = join(dir, "config.json");
+  if (!existsSync(file)) return [];
+  const saved = readJson<Record<string, unknown>>(file);
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(now)) {
+    if (UNCOMPARED_FIELDS.has(k) || !(k in saved)) continue;
+    if (JSON.stringify(saved[k]) !== JSON.stringify(v))
+      out.push(`${k} ${JSON.stringify(saved[k])} → ${JSON.stringify(v)}`);
+  }
+  return out;
+}
+
 /** `out` exists and is not older than `input` (a stage made from an older input is redone). */
 function upToDate(out: string, input: string): boolean {
   const o = mtime(out);
@@ -581,26 +613,20 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     : {};
   const quiet = (prefix: string) => (m: string) => log(`  ${prefix}: ${m}`);
 
-  const train = async (
-    name: string,
+  const { resolveTrainConfig } = await import("../train/recipes.ts");
+  const { configToJson } = await import("../train/config.ts");
+  /** The `--set`s and the resolved training config of a demo training (what `rft train` writes as config.json). */
+  const trainConfig = (
     recipe: RecipeName,
     task: string,
-    data: () => string,
+    data: string,
     model: string,
     dir: string,
     steps: number,
     seed: number,
-    extraSets: readonly string[] = [],
-    images: string = imageRoot,
-  ): Promise<void> => {
-    const { resolveTrainConfig } = await import("../train/recipes.ts");
-    let resume = resumable(dir, model);
-    const trainedBy = resume ? await checkpointWorldSize(dir) : null;
-    if (trainedBy !== null && trainedBy !== (o.workers ?? 1)) {
-      log(`  ${name}: its checkpoints were written by ${trainedBy} worker(s), not ${o.workers ?? 1}: starting it over`);
-      resume = false;
-    }
-    if (!resume) rmSync(dir, { recursive: true, force: true });
+    extraSets: readonly string[],
+    images: string,
+  ) => {
     const sets = [
       `max_steps=${steps}`,
       `seed=${seed}`,
@@ -618,9 +644,37 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       recipe,
       profile: "mini",
       task,
-      flags: { model_name_or_path: model, dataset_name: data(), image_root: images, output_dir: dir },
+      flags: { model_name_or_path: model, dataset_name: data, image_root: images, output_dir: dir },
       sets,
     });
+    return { sets, run, json: JSON.parse(configToJson(run.recipe.trainer, run.config)) as Record<string, unknown> };
+  };
+
+  const train = async (
+    name: string,
+    recipe: RecipeName,
+    task: string,
+    data: () => string,
+    model: string,
+    dir: string,
+    steps: number,
+    seed: number,
+    extraSets: readonly string[] = [],
+    images: string = imageRoot,
+  ): Promise<void> => {
+    const { sets, run, json } = trainConfig(recipe, task, data(), model, dir, steps, seed, extraSets, images);
+    let resume = resumable(dir, model);
+    const trainedBy = resume ? await checkpointWorldSize(dir) : null;
+    if (trainedBy !== null && trainedBy !== (o.workers ?? 1)) {
+      log(`  ${name}: its checkpoints were written by ${trainedBy} worker(s), not ${o.workers ?? 1}: starting it over`);
+      resume = false;
+    }
+    const drift = resume ? configDrift(dir, json) : [];
+    if (drift.length) {
+      log(`  ${name}: its checkpoints were trained with another config (${drift.join("; ")}): starting it over`);
+      resume = false;
+    }
+    if (!resume) rmSync(dir, { recursive: true, force: true });
     const workers = o.workers ?? 1;
     if (workers > 1) {
       const split = splitBatch(run.config as Parameters<typeof splitBatch>[0], workers);
@@ -875,7 +929,22 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       after: [dataId, from.id],
       name: `${a.sid}${task}: ${recipe} (${steps} steps)`,
       cost: COST.load + steps * cost * TASK_COST[task],
-      done: () => upToDate(join(final(recipe), "config.json"), join(from.model, "config.json")),
+      done: () =>
+        upToDate(join(final(recipe), "config.json"), join(from.model, "config.json")) &&
+        !configDrift(
+          join(a.tdir, recipe),
+          trainConfig(
+            recipe,
+            info.rlTask,
+            files()[kind]!,
+            from.model,
+            join(a.tdir, recipe),
+            steps,
+            seed,
+            sets ?? [],
+            imageRoot,
+          ).json,
+        ).length,
       run: () =>
         train(
           `${a.sid}${task}/${recipe}`,

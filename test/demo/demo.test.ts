@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { formatDemoTable, parseDemoTasks, parseVariant } from "../../src/cli/commands/demo.ts";
 import { DEMO_PARADIGMS, PRESETS, scaledBudget, splitBatch } from "../../src/demo/presets.ts";
-import { demoNotes, keptStages, removedPaths, reportScope } from "../../src/demo/pipeline.ts";
+import { configDrift, demoNotes, keptStages, removedPaths, reportScope } from "../../src/demo/pipeline.ts";
 import type { ResultRow } from "../../src/eval/report.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/rft.js", import.meta.url));
@@ -114,18 +114,31 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     ];
     const before = ansFiles.map((f) => readFileSync(f));
     rmSync(join(out, "counting", "ans-sft"), { recursive: true }); // checkpoints too: no resume, a fresh training
+    // A training whose saved config differs from what this version would use (as after an edited profile) is
+    // trained again too, with its evaluation: here Zero's, as if it had sampled at most 96 new tokens.
+    const zeroCfg = join(out, "counting", "reason-rft-zero", "config.json");
+    const zeroWeights = join(out, "counting", "reason-rft-zero", "final", "model.safetensors");
+    const zeroBefore = readFileSync(zeroWeights);
+    writeFileSync(zeroCfg, JSON.stringify({ ...JSON.parse(readFileSync(zeroCfg, "utf8")), max_completion_length: 96 }));
     const third = rft(["demo", ...SMOKE, "--out", out]);
     assert.equal(third.status, 0, third.stderr.slice(-2000));
     // The ETA is calibrated by the times of the stages that the earlier invocations ran.
-    const done = Object.keys(JSON.parse(readFileSync(join(out, "stage_seconds.json"), "utf8"))).length - 2;
+    const done = Object.keys(JSON.parse(readFileSync(join(out, "stage_seconds.json"), "utf8"))).length - 4;
     assert.match(
       third.stderr,
-      new RegExp(`2 stages to run, estimated \\S+ \\(scaled by the ${done} stages done before\\)`),
+      new RegExp(`4 stages to run, estimated \\S+ \\(scaled by the ${done} stages done before\\)`),
     );
     assert.match(third.stderr, /counting: ans-sft/);
     assert.match(third.stderr, /counting: evaluate ans-sft/);
+    assert.match(
+      third.stderr,
+      /reason-rft-zero: its checkpoints were trained with another config \(max_completion_length 96 → 128\): starting it over/,
+    );
+    assert.match(third.stderr, /counting: evaluate reason-rft-zero/);
     assert.doesNotMatch(third.stderr, /already finished/);
     ansFiles.forEach((f, i) => assert.ok(readFileSync(f).equals(before[i]!), `${f} differs after the retraining`));
+    assert.ok(readFileSync(zeroWeights).equals(zeroBefore), "Zero's weights differ after the retraining");
+    assert.equal(JSON.parse(readFileSync(zeroCfg, "utf8")).max_completion_length, 128);
     assert.deepEqual(JSON.parse(readFileSync(join(out, "report.json"), "utf8")).results, rep.results);
 
     // --workers 2: the stage redone under rft launch with the same global batch; its checkpoints from one worker
@@ -245,6 +258,42 @@ test("rft demo: a foreign --out is refused", () => {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /is not empty/);
     assert.equal(readFileSync(join(dir, "notes.txt"), "utf8"), "mine\n");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("configDrift: the fields whose saved value differs, paths, the batch split and one-sided fields aside", () => {
+  const dir = mkdtempSync(join(tmpdir(), "drift-"));
+  try {
+    const now = {
+      output_dir: "/a/run",
+      dataset_name: "/a/data.json",
+      per_device_train_batch_size: 8,
+      gradient_accumulation_steps: 2,
+      learning_rate: 1e-5,
+      max_completion_length: 256,
+      reward_funcs: ["accuracy", "format"],
+      new_field: 1,
+    };
+    assert.deepEqual(configDrift(dir, now), []); // no saved config: nothing to compare
+    writeFileSync(
+      join(dir, "config.json"),
+      JSON.stringify({
+        output_dir: "/moved/run",
+        dataset_name: "/moved/data.json",
+        per_device_train_batch_size: 16,
+        gradient_accumulation_steps: 1,
+        learning_rate: 1e-5,
+        max_completion_length: 96,
+        reward_funcs: ["accuracy"],
+        old_field: 2,
+      }),
+    );
+    assert.deepEqual(configDrift(dir, now), [
+      "max_completion_length 96 → 256",
+      'reward_funcs ["accuracy"] → ["accuracy","format"]',
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
