@@ -16,7 +16,8 @@
 //
 // Claims, per task of the run (arms: the paradigms' evaluation directories):
 //   C1  Reason-RFT's AVG above every other arm's
-//   C2  (ID avg − OOD avg) of ANS-SFT and of CoT-SFT above Reason-RFT's: SFT loses more out of domain
+//   C2  (ID avg − OOD avg) of ANS-SFT and of CoT-SFT above Reason-RFT's: SFT loses more out of domain. Shown beside
+//       it, not judged: each arm's own gap and Reason-RFT's OOD avg minus each SFT arm's (a small gap can be a floor)
 //   C3  Reason-RFT's AVG above Reason-RFT-Zero's (the paper's claim is about its hardest task, transformation)
 //   C4  Reason-RFT (warm start on a small CoT slice) above CoT-SFT (all the CoT data) on AVG; ID and OOD shown
 // With --variant NAME, the variant's arms (OUT/variants/NAME) stand in for the run's arms of the same paradigm.
@@ -185,6 +186,10 @@ export function claims(task: string, arms: ReadonlyMap<string, Arm>, z = 2): Cla
     result("C2", "SFT loses more out of domain than RL: (ID − OOD) of each SFT arm above Reason-RFT's", [
       ...["ans-sft", "cot-sft"].map((p) => diff(`(ID − OOD): ${p} − reason-rft`, gapOf(p), gapOf(RFT, -1))),
       ...[...arms.keys()].map((p) => ({ what: `ID − OOD of ${p}`, estimate: contrast(gap(arm(p)!)), context: true })),
+      // A small gap can be a floor (an arm weak in and out of domain): the OOD accuracies themselves, beside it.
+      ...["ans-sft", "cot-sft"].map((p) =>
+        diff(`OOD avg: reason-rft − ${p}`, avgOf(RFT, "ood"), avgOf(p, "ood", -1), true),
+      ),
     ]),
     result("C3", "without the CoT warm start RL falls behind: Reason-RFT's AVG above Reason-RFT-Zero's", [
       diff(`AVG: reason-rft − ${ZERO}`, avgOf(RFT), avgOf(ZERO, undefined, -1)),

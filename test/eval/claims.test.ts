@@ -122,7 +122,8 @@ test("claims: C1–C4 from the arms, with the context rows left out of the verdi
   assert.equal(by.C1!.verdict, "holds");
   assert.equal(by.C1!.comparisons.length, 3);
   assert.equal(by.C2!.verdict, "holds");
-  assert.equal(by.C2!.comparisons.filter((c) => c.context).length, 4); // each arm's own gap
+  assert.equal(by.C2!.comparisons.filter((c) => c.context).length, 6); // each arm's own gap, RFT's OOD − SFT's
+  close(by.C2!.comparisons.find((c) => c.what === "OOD avg: reason-rft − ans-sft")!.estimate!.mean, (34 - 10) / n);
   assert.equal(by.C3!.verdict, "holds");
   assert.equal(by.C4!.verdict, "holds");
   close(by.C4!.comparisons[0]!.estimate!.mean, (36 + 34 - 30 - 12) / 2 / n);
