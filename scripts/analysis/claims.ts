@@ -25,6 +25,7 @@
 // Usage: node --import tsx scripts/analysis/claims.ts OUT [--variant NAME] [--z 2] [--json]
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { VARIANTS_DIR, otherSeedsIn, seedDir } from "../../src/demo/pipeline.ts";
 
 export type Split = "id" | "ood";
 
@@ -228,15 +229,9 @@ function addEval(arm: Arm, dir: string, seed: number): void {
   }
 }
 
-/** The seeds' roots under `root`: the first seed at root itself, seed k at root/seed-k. */
+/** The seeds' roots under `root`: the first seed at root itself, seed k at root/seed-k (the demo's seedDir). */
 function seedRoots(root: string, firstSeed: number): { seed: number; dir: string }[] {
-  const roots = [{ seed: firstSeed, dir: root }];
-  if (existsSync(root))
-    for (const name of readdirSync(root).sort()) {
-      const m = /^seed-(-?\d+)$/.exec(name);
-      if (m) roots.push({ seed: Number(m[1]), dir: join(root, name) });
-    }
-  return roots;
+  return [firstSeed, ...otherSeedsIn(root)].map((seed) => ({ seed, dir: seedDir(root, firstSeed, seed) }));
 }
 
 /** task → paradigm → arm, read from a demo work directory (a variant's arms replacing the run's, when given). */
@@ -265,7 +260,7 @@ export function readDemo(out: string, variant?: string): Map<string, Map<string,
   };
   const tasks = read(out);
   if (variant !== undefined) {
-    const vroot = join(out, "variants", variant);
+    const vroot = join(out, VARIANTS_DIR, variant);
     if (!existsSync(vroot)) throw new Error(`no variant ${variant}: ${vroot} does not exist`);
     for (const [task, arms] of read(vroot)) {
       const main = tasks.get(task) ?? new Map<string, Arm>();

@@ -198,6 +198,16 @@ export function seedDir(out: string, firstSeed: number, seed: number): string {
   return seed === firstSeed ? out : join(out, `seed-${seed}`);
 }
 
+/** The seeds other than the first that have a directory under `root` (root/seed-<s>), ascending. */
+export function otherSeedsIn(root: string): number[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .map((n) => /^seed-(-?\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
+
 /**
  * The seeds and tasks the run's own report covers: this invocation's, plus every (seed, task) whose evaluations
  * `finished(seed, task)` says OUT already holds from other invocations (seed s > first in OUT/seed-<s>). So a later
@@ -211,13 +221,7 @@ export function reportScope(
   tasks: readonly DemoTask[],
   finished: (seed: number, task: DemoTask) => boolean,
 ): { seed: number; tasks: DemoTask[] }[] {
-  const found = existsSync(out)
-    ? readdirSync(out)
-        .map((n) => /^seed-(-?\d+)$/.exec(n))
-        .filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => Number(m[1]))
-    : [];
-  const all = [...new Set([...seeds, firstSeed, ...found])].sort((a, b) => a - b);
+  const all = [...new Set([...seeds, firstSeed, ...otherSeedsIn(out)])].sort((a, b) => a - b);
   return all
     .map((seed) => ({
       seed,
@@ -615,18 +619,30 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
 
   const { resolveTrainConfig } = await import("../train/recipes.ts");
   const { configToJson } = await import("../train/config.ts");
+  /** One demo training: its recipe, reward task, data file, start model, run directory, steps, seed and extra --sets. */
+  interface TrainSpec {
+    recipe: RecipeName;
+    task: string;
+    data: string;
+    model: string;
+    dir: string;
+    steps: number;
+    seed: number;
+    extraSets?: readonly string[];
+    images?: string;
+  }
   /** The `--set`s and the resolved training config of a demo training (what `rft train` writes as config.json). */
-  const trainConfig = (
-    recipe: RecipeName,
-    task: string,
-    data: string,
-    model: string,
-    dir: string,
-    steps: number,
-    seed: number,
-    extraSets: readonly string[],
-    images: string,
-  ) => {
+  const trainConfig = ({
+    recipe,
+    task,
+    data,
+    model,
+    dir,
+    steps,
+    seed,
+    extraSets = [],
+    images = imageRoot,
+  }: TrainSpec) => {
     const sets = [
       `max_steps=${steps}`,
       `seed=${seed}`,
@@ -650,19 +666,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     return { sets, run, json: JSON.parse(configToJson(run.recipe.trainer, run.config)) as Record<string, unknown> };
   };
 
-  const train = async (
-    name: string,
-    recipe: RecipeName,
-    task: string,
-    data: () => string,
-    model: string,
-    dir: string,
-    steps: number,
-    seed: number,
-    extraSets: readonly string[] = [],
-    images: string = imageRoot,
-  ): Promise<void> => {
-    const { sets, run, json } = trainConfig(recipe, task, data(), model, dir, steps, seed, extraSets, images);
+  const train = async (name: string, spec: TrainSpec): Promise<void> => {
+    const { recipe, task, data, model, dir, images = imageRoot } = spec;
+    const { sets, run, json } = trainConfig(spec);
     let resume = resumable(dir, model);
     const trainedBy = resume ? await checkpointWorldSize(dir) : null;
     if (trainedBy !== null && trainedBy !== (o.workers ?? 1)) {
@@ -679,7 +685,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     if (workers > 1) {
       const split = splitBatch(run.config as Parameters<typeof splitBatch>[0], workers);
       const args = [
-        ...["train", recipe, "--task", task, "--data", data(), "--image-root", images, "--model", model],
+        ...["train", recipe, "--task", task, "--data", data, "--image-root", images, "--model", model],
         ...["--out", dir, "--profile", "mini"],
         ...[...sets, ...Object.entries(split).map(([k, v]) => `${k}=${v}`)].flatMap((x) => ["--set", x]),
         ...(resume ? ["--resume"] : []),
@@ -824,22 +830,21 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       // The tiny model starts random: its vision tower and merger have to learn to see here (the recipes' freezing
       // is for a pretrained Qwen2-VL, whose tower already sees).
       run: () =>
-        train(
-          "base",
-          "cot-sft",
-          "clevr-math",
-          () => baseData,
-          baseStart,
-          baseRun,
-          b.baseSteps,
-          o.seed,
-          [
+        train("base", {
+          recipe: "cot-sft",
+          task: "clevr-math",
+          data: baseData,
+          model: baseStart,
+          dir: baseRun,
+          steps: b.baseSteps,
+          seed: o.seed,
+          extraSets: [
             "freeze_vision_tower=false",
             "freeze_multi_modal_projector=false",
             ...(b.baseLearningRate ? [`learning_rate=${b.baseLearningRate}`] : []),
           ],
-          baseImages,
-        ),
+          images: baseImages,
+        }),
     },
     {
       id: "heldout",
@@ -924,40 +929,29 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       cost: number,
       sets: readonly string[] | undefined,
       from: { model: string; id: string },
-    ): Stage => ({
-      id: `${a.sid}${task}/${recipe}`,
-      after: [dataId, from.id],
-      name: `${a.sid}${task}: ${recipe} (${steps} steps)`,
-      cost: COST.load + steps * cost * TASK_COST[task],
-      done: () =>
-        upToDate(join(final(recipe), "config.json"), join(from.model, "config.json")) &&
-        !configDrift(
-          join(a.tdir, recipe),
-          trainConfig(
-            recipe,
-            info.rlTask,
-            files()[kind]!,
-            from.model,
-            join(a.tdir, recipe),
-            steps,
-            seed,
-            sets ?? [],
-            imageRoot,
-          ).json,
-        ).length,
-      run: () =>
-        train(
-          `${a.sid}${task}/${recipe}`,
-          recipe,
-          info.rlTask,
-          () => files()[kind]!,
-          from.model,
-          join(a.tdir, recipe),
-          steps,
-          seed,
-          sets,
-        ),
-    });
+    ): Stage => {
+      // The data file is known once the training files are built: the spec is made when it is needed.
+      const spec = (): TrainSpec => ({
+        recipe,
+        task: info.rlTask,
+        data: files()[kind]!,
+        model: from.model,
+        dir: join(a.tdir, recipe),
+        steps,
+        seed,
+        extraSets: sets,
+      });
+      return {
+        id: `${a.sid}${task}/${recipe}`,
+        after: [dataId, from.id],
+        name: `${a.sid}${task}: ${recipe} (${steps} steps)`,
+        cost: COST.load + steps * cost * TASK_COST[task],
+        done: () =>
+          upToDate(join(final(recipe), "config.json"), join(from.model, "config.json")) &&
+          !configDrift(join(a.tdir, recipe), trainConfig(spec()).json).length,
+        run: () => train(`${a.sid}${task}/${recipe}`, spec()),
+      };
+    };
     const base = { model: baseModel, id: "base" };
     const has = (p: DemoParadigm) => a.paradigms.includes(p);
     if (has("ans-sft")) stages.push(training("ans-sft", "ans-sft", b.sftSteps, COST.sftStep, a.sets.sft, base));
@@ -1176,14 +1170,15 @@ export function demoNotes(
         "(.40 / .38), GRPO alone last (.35 / .37). `rft demo --full` trains long enough to compare the paradigms.",
       ...common,
     ];
+  const mixed = new Set(Object.values(seedsPerTask)).size > 1;
   return [
     seeds > 1
-      ? `This full run has ${new Set(Object.values(seedsPerTask)).size > 1 ? "up to " : ""}${seeds} fine-tuning seeds per task sharing one benchmark and one base model; each cell is ` +
+      ? `This full run has ${mixed ? "up to " : ""}${seeds} fine-tuning seeds per task sharing one benchmark and one base model; each cell is ` +
         "the mean over seeds ± its standard error (seeds and test items, see docs/results.md), and paradigms within " +
         "two standard errors of the best are marked as not separated."
       : "This full run trains long enough to compare the paradigms on one seed. Differences within about two standard " +
         "errors (0.5/√n per set) are noise; run several seeds (--seeds 3) before drawing conclusions.",
-    ...(new Set(Object.values(seedsPerTask)).size > 1
+    ...(mixed
       ? [
           `The tasks have different numbers of seeds (${Object.entries(seedsPerTask)
             .map(([t, n]) => `${t} ${n}`)
