@@ -9,6 +9,7 @@
  *   <task>/<recipe>/       training runs: ans-sft, cot-sft, reason-rft-stage1, reason-rft-zero, reason-rft
  *   <task>/eval/<paradigm>/ evaluations on the task's ID and OOD test sets (`rft eval` output)
  *   demo.json              the settings the directory was made with (a run with others is refused without --force)
+ *   .rft-lock              held while a run works here (src/io/output.ts lockDir): a second run at once is refused
  *   report.md/.html/.json  the report (rewritten at the end of every run)
  *
  * A finished stage is skipped (a checkpoint directory is written atomically; an evaluation's summary.json exists only
@@ -20,7 +21,14 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } fr
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { OutputError, prepareOutputDir, readOutputMarker, writeJsonAtomic, writeOutputMarker } from "../io/output.ts";
+import {
+  OutputError,
+  lockDir,
+  prepareOutputDir,
+  readOutputMarker,
+  writeJsonAtomic,
+  writeOutputMarker,
+} from "../io/output.ts";
 import {
   SPLITS,
   INSTRUCT_FILE,
@@ -587,9 +595,22 @@ function fmtTime(s: number): string {
 
 /** Runs the demo (see the module comment). */
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
-  const t0 = Date.now();
   const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
   const out = resolve(o.out);
+  // One run per work directory: a second `rft demo` into it (say, the resume command typed twice) is refused.
+  prepareOutputDir(out, { kind: DEMO_KIND, flag: "--out", command: "rft demo", force: o.force });
+  const lock = lockDir(out, "rft demo", (held) =>
+    log(`rft demo: ${held.command} (pid ${held.pid}, since ${held.started}) no longer runs; taking over ${out}`),
+  );
+  try {
+    return await demoIn(out, o, log);
+  } finally {
+    lock.release();
+  }
+}
+
+async function demoIn(out: string, o: DemoOptions, log: (m: string) => void): Promise<DemoResult> {
+  const t0 = Date.now();
   const b = o.budget;
   const seeds = Array.from({ length: o.seeds ?? 1 }, (_, i) => o.seed + i);
   if (o.variant) await checkVariantSets(o.variant);

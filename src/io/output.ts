@@ -18,6 +18,9 @@
  *   a name → content map, like saveCheckpoint's `extraFiles`) records the kind, so the next run recognises its own
  *   output. Kinds in use: "checkpoint" (rft model init and the trainers' checkpoint directories), "dataset" (rft data
  *   build), "benchmark" (rft data synth), "eval" (rft eval).
+ * - **Lock.** `lockDir(dir, command)` keeps `.rft-lock` (pid, host, command line) in a directory while a long command
+ *   (rft demo) works there, so a second run into the same directory is refused instead of interleaving with the
+ *   first; a lock whose process is gone is taken over.
  *
  * Tensor-free: data, tasks, eval and CLI code may import it.
  */
@@ -34,8 +37,10 @@ import {
   renameSync,
   rmSync,
   statSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
+import { hostname } from "node:os";
 import { basename, dirname, join, relative, resolve, isAbsolute, sep } from "node:path";
 
 /** Name of the marker file an output directory of ours carries. */
@@ -181,7 +186,7 @@ export function prepareOutputDir(dir: string, opts: PrepareDirOptions): Prepared
     if (opts.force) return { path, existed: true };
     throw new OutputError(`${flag} ${dir} exists and is not a directory; refusing to replace it${force}`);
   }
-  const entries = readdirSync(path);
+  const entries = readdirSync(path).filter((e) => e !== LOCK_FILE); // a lock is checked by lockDir
   if (entries.length === 0) return { path, existed: false };
   const marker = readOutputMarker(path);
   if (marker?.kind === opts.kind) return { path, existed: true };
@@ -344,4 +349,96 @@ function isLink(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Name of the lock file a long-running writer keeps in its directory while it works (see `lockDir`). */
+export const LOCK_FILE = ".rft-lock";
+
+/** Content of a lock file: who holds it. */
+export interface DirLock {
+  pid: number;
+  host: string;
+  command: string;
+  /** ISO time the lock was taken. */
+  started: string;
+  /** The holder's /proc/<pid>/cmdline (Linux), so a reused pid is not taken for the holder. */
+  cmdline?: string;
+}
+
+function procCmdline(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process a lock names still runs on this host (and is the same program, where /proc tells). */
+function lockHolderAlive(l: DirLock): boolean {
+  try {
+    process.kill(l.pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  const now = procCmdline(l.pid);
+  return l.cmdline === undefined || now === undefined || now === l.cmdline;
+}
+
+/**
+ * Takes `dir`'s lock (creating `dir`), so two runs of a long command never write one directory at once: a second
+ * run is refused with an OutputError naming the first. A lock left by a process that no longer runs on this host
+ * (killed, crashed, or ended with the machine) is taken over, and `onStale` hears about it. A lock from another host
+ * cannot be checked and is refused with the file to delete. Returns `release`, which removes the lock if it is still
+ * ours (also run at process exit).
+ */
+export function lockDir(
+  dir: string,
+  command: string,
+  onStale: (held: DirLock) => void = () => {},
+): { release: () => void } {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, LOCK_FILE);
+  const me: DirLock = {
+    pid: process.pid,
+    host: hostname(),
+    command,
+    started: new Date().toISOString(),
+    cmdline: procCmdline(process.pid),
+  };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(path, JSON.stringify(me) + "\n", { flag: "wx" });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      if (attempt > 0) throw new OutputError(`${dir}: another run took ${path} at the same moment; run again`);
+    }
+    let held: DirLock | undefined;
+    try {
+      held = JSON.parse(readFileSync(path, "utf8")) as DirLock;
+    } catch {
+      held = undefined; // torn or foreign: nobody can be shown to hold it
+    }
+    if (held && typeof held.pid === "number") {
+      const who = `${held.command} (pid ${held.pid} on ${held.host}, since ${held.started})`;
+      if (held.host !== me.host)
+        throw new OutputError(
+          `${dir} is in use by ${who}; wait for it to finish, or delete ${path} if it no longer runs`,
+        );
+      if (lockHolderAlive(held))
+        throw new OutputError(`${dir} is in use by ${who}; wait for it to finish or stop it, then run again`);
+      onStale(held);
+    }
+    rmSync(path, { force: true });
+  }
+  const release = () => {
+    try {
+      if ((JSON.parse(readFileSync(path, "utf8")) as DirLock).pid === me.pid) rmSync(path, { force: true });
+    } catch {
+      // already gone
+    }
+    process.off("exit", release);
+  };
+  process.on("exit", release);
+  return { release };
 }

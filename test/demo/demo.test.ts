@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { LOCK_FILE, lockDir } from "../../src/io/output.ts";
 import { fileURLToPath } from "node:url";
 import { formatDemoTable, parseDemoTasks, parseVariant } from "../../src/cli/commands/demo.ts";
 import { DEMO_PARADIGMS, PRESETS, scaledBudget, splitBatch } from "../../src/demo/presets.ts";
@@ -35,6 +36,7 @@ test("rft demo (reduced): end to end, report shape, cache, stage redo, settings 
     const first = rft(["demo", ...SMOKE, "--out", out]);
     assert.equal(first.status, 0, first.stderr.slice(-3000));
     for (const f of ["report.md", "report.html", "report.json"]) assert.ok(existsSync(join(out, f)), f);
+    assert.equal(existsSync(join(out, LOCK_FILE)), false, "a finished run releases its lock");
     const rep = JSON.parse(readFileSync(join(out, "report.json"), "utf8")) as {
       results: Record<string, unknown>[];
       seconds: number;
@@ -259,6 +261,29 @@ test("rft demo: a foreign --out is refused", () => {
     assert.match(r.stderr, /is not empty/);
     assert.equal(readFileSync(join(dir, "notes.txt"), "utf8"), "mine\n");
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("rft demo: a second run into a working --out is refused; a killed run's lock is taken over", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rft-demo-"));
+  const out = join(dir, "demo");
+  const lockPath = join(out, LOCK_FILE);
+  const first = spawn(process.execPath, [BIN, "demo", ...SMOKE, "--out", out], { stdio: "ignore" });
+  try {
+    for (let i = 0; i < 600 && !existsSync(lockPath); i++) await new Promise((res) => setTimeout(res, 100));
+    assert.ok(existsSync(lockPath), "the first run takes the lock");
+    const second = rft(["demo", ...SMOKE, "--out", out], 60_000);
+    assert.equal(second.status, 1, second.stderr);
+    assert.match(second.stderr, new RegExp(`in use by rft demo \\(pid ${first.pid} on `));
+    first.kill("SIGKILL");
+    await new Promise((res) => first.once("exit", res));
+    // Killed, it could not remove its lock; the next run finds the process gone and takes over.
+    const stale: number[] = [];
+    lockDir(out, "rft demo", (h) => stale.push(h.pid)).release();
+    assert.deepEqual(stale, [first.pid]);
+  } finally {
+    first.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -4,11 +4,15 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn, spawnSync } from "node:child_process";
+import { hostname } from "node:os";
 import {
+  LOCK_FILE,
   OUTPUT_MARKER,
   OutputError,
   StagedFiles,
   assertNotInput,
+  lockDir,
   prepareOutputDir,
   prepareOutputFile,
   replaceDirAtomic,
@@ -150,4 +154,78 @@ test("a broken symbolic link at the output path is refused like a file, not a cr
   const root = tmp();
   symlinkSync(join(root, "nowhere"), join(root, "dangling"));
   assert.throws(() => prepareOutputDir(join(root, "dangling"), opts), /exists and is not a directory; refusing/);
+});
+
+/** A live process that is not us (a `sleep`), with its /proc command line where the platform has one. */
+async function otherProcess(): Promise<{ pid: number; cmdline?: string; stop: () => void }> {
+  const child = spawn("sleep", ["60"], { stdio: "ignore" });
+  await new Promise((res) => child.once("spawn", res));
+  const pid = child.pid!;
+  let cmdline: string | undefined;
+  for (let i = 0; i < 50 && !cmdline?.startsWith("sleep"); i++) {
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      break; // no /proc here
+    }
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  return { pid, cmdline, stop: () => child.kill("SIGKILL") };
+}
+
+const writeLock = (dir: string, lock: Record<string, unknown>) =>
+  writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ command: "rft demo", started: "then", ...lock }));
+
+test("lockDir: one holder at a time; released on release(); a lone lock does not make a directory foreign", () => {
+  const dir = join(tmp(), "run");
+  const a = lockDir(dir, "rft demo");
+  const held = JSON.parse(readFileSync(join(dir, LOCK_FILE), "utf8")) as { pid: number; host: string };
+  assert.equal(held.pid, process.pid);
+  assert.equal(held.host, hostname());
+  assert.throws(
+    () => lockDir(dir, "rft demo"),
+    (e: Error) => {
+      assert.ok(e instanceof OutputError);
+      assert.match(e.message, new RegExp(`in use by rft demo \\(pid ${process.pid} on `));
+      return true;
+    },
+  );
+  // The check of the directory's contents ignores the lock (the lock is lockDir's to judge).
+  assert.equal(prepareOutputDir(dir, opts).existed, false);
+  a.release();
+  assert.equal(existsSync(join(dir, LOCK_FILE)), false);
+  lockDir(dir, "rft demo").release();
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test("lockDir: a live holder is refused; a dead one, a reused pid or a torn file is taken over; another host is refused", async () => {
+  const dir = tmp();
+  const other = await otherProcess();
+  try {
+    writeLock(dir, { pid: other.pid, host: hostname(), cmdline: other.cmdline });
+    assert.throws(() => lockDir(dir, "rft demo"), new RegExp(`pid ${other.pid} .*wait for it to finish`));
+
+    // The same pid running another program (the holder died and its pid was reused) does not hold the lock.
+    if (other.cmdline !== undefined) {
+      writeLock(dir, { pid: other.pid, host: hostname(), cmdline: "node\0bin/rft.js\0demo\0" });
+      const stale: number[] = [];
+      lockDir(dir, "rft demo", (h) => stale.push(h.pid)).release();
+      assert.deepEqual(stale, [other.pid]);
+    }
+
+    writeLock(dir, { pid: other.pid, host: "elsewhere", cmdline: other.cmdline });
+    assert.throws(() => lockDir(dir, "rft demo"), /on elsewhere.*delete .*\.rft-lock if it no longer runs/);
+  } finally {
+    other.stop();
+  }
+  const dead = spawnSync("true").pid!;
+  writeLock(dir, { pid: dead, host: hostname() });
+  const stale: number[] = [];
+  const l = lockDir(dir, "rft demo", (h) => stale.push(h.pid));
+  assert.deepEqual(stale, [dead]);
+  l.release();
+
+  writeFileSync(join(dir, LOCK_FILE), "{ torn");
+  lockDir(dir, "rft demo").release();
+  assert.equal(existsSync(join(dir, LOCK_FILE)), false);
 });
