@@ -22,7 +22,9 @@
 //   C4  Reason-RFT (warm start on a small CoT slice) above CoT-SFT (all the CoT data) on AVG; ID and OOD shown
 // With --variant NAME, the variant's arms (OUT/variants/NAME) stand in for the run's arms of the same paradigm.
 //
-// Usage: node --import tsx scripts/analysis/claims.ts OUT [--variant NAME] [--z 2] [--json]
+// With --attempts, each variant's retrained arms against the run's own (the change, paired), and the verdicts with it.
+//
+// Usage: node --import tsx scripts/analysis/claims.ts OUT [--variant NAME] [--attempts] [--z 2] [--json]
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { VARIANTS_DIR, otherSeedsIn, seedDir } from "../../src/demo/pipeline.ts";
@@ -234,41 +236,121 @@ function seedRoots(root: string, firstSeed: number): { seed: number; dir: string
   return [firstSeed, ...otherSeedsIn(root)].map((seed) => ({ seed, dir: seedDir(root, firstSeed, seed) }));
 }
 
-/** task → paradigm → arm, read from a demo work directory (a variant's arms replacing the run's, when given). */
-export function readDemo(out: string, variant?: string): Map<string, Map<string, Arm>> {
+/** The run's first seed (demo.json's settings.seed; 0 without it). */
+function firstSeedOf(out: string): number {
   const demoJson = join(out, "demo.json");
-  const firstSeed = existsSync(demoJson)
+  return existsSync(demoJson)
     ? Number((JSON.parse(readFileSync(demoJson, "utf8")) as { settings?: { seed?: number } }).settings?.seed ?? 0)
     : 0;
-  const read = (root: string) => {
-    const tasks = new Map<string, Map<string, Arm>>();
-    for (const { seed, dir } of seedRoots(root, firstSeed)) {
-      for (const task of existsSync(dir) ? readdirSync(dir).sort() : []) {
-        const evalRoot = join(dir, task, "eval");
-        if (task.startsWith("seed-") || !existsSync(evalRoot)) continue;
-        const arms = tasks.get(task) ?? new Map<string, Arm>();
-        for (const paradigm of readdirSync(evalRoot).sort()) {
-          if (!existsSync(join(evalRoot, paradigm, "summary.json"))) continue;
-          const arm = arms.get(paradigm) ?? { name: paradigm, sets: new Map() };
-          addEval(arm, join(evalRoot, paradigm), seed);
-          arms.set(paradigm, arm);
-        }
-        tasks.set(task, arms);
+}
+
+/** task → paradigm → arm for the evaluations under `root` (the run's OUT, or a variant's directory). */
+function readArms(root: string, firstSeed: number): Map<string, Map<string, Arm>> {
+  const tasks = new Map<string, Map<string, Arm>>();
+  for (const { seed, dir } of seedRoots(root, firstSeed)) {
+    for (const task of existsSync(dir) ? readdirSync(dir).sort() : []) {
+      const evalRoot = join(dir, task, "eval");
+      if (task.startsWith("seed-") || !existsSync(evalRoot)) continue;
+      const arms = tasks.get(task) ?? new Map<string, Arm>();
+      for (const paradigm of readdirSync(evalRoot).sort()) {
+        if (!existsSync(join(evalRoot, paradigm, "summary.json"))) continue;
+        const arm = arms.get(paradigm) ?? { name: paradigm, sets: new Map() };
+        addEval(arm, join(evalRoot, paradigm), seed);
+        arms.set(paradigm, arm);
       }
-    }
-    return tasks;
-  };
-  const tasks = read(out);
-  if (variant !== undefined) {
-    const vroot = join(out, VARIANTS_DIR, variant);
-    if (!existsSync(vroot)) throw new Error(`no variant ${variant}: ${vroot} does not exist`);
-    for (const [task, arms] of read(vroot)) {
-      const main = tasks.get(task) ?? new Map<string, Arm>();
-      for (const [p, a] of arms) main.set(p, { ...a, name: `${p} [${variant}]` });
-      tasks.set(task, main);
+      tasks.set(task, arms);
     }
   }
   return tasks;
+}
+
+function variantRoot(out: string, variant: string): string {
+  const vroot = join(out, VARIANTS_DIR, variant);
+  if (!existsSync(vroot)) throw new Error(`no variant ${variant}: ${vroot} does not exist`);
+  return vroot;
+}
+
+/** The variants of a demo work directory (OUT/variants/NAME), by name. */
+export function listVariants(out: string): string[] {
+  const dir = join(out, VARIANTS_DIR);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+}
+
+/** The arms of `variant` with the run's arms they stand in for, tagged `paradigm [variant]`. */
+function variantArms(out: string, variant: string): Map<string, Map<string, Arm>> {
+  const tasks = readArms(variantRoot(out, variant), firstSeedOf(out));
+  for (const arms of tasks.values()) for (const [p, a] of arms) arms.set(p, { ...a, name: `${p} [${variant}]` });
+  return tasks;
+}
+
+/** task → paradigm → arm, read from a demo work directory (a variant's arms replacing the run's, when given). */
+export function readDemo(out: string, variant?: string): Map<string, Map<string, Arm>> {
+  const tasks = readArms(out, firstSeedOf(out));
+  if (variant !== undefined)
+    for (const [task, arms] of variantArms(out, variant)) {
+      const main = tasks.get(task) ?? new Map<string, Arm>();
+      for (const [p, a] of arms) main.set(p, a);
+      tasks.set(task, main);
+    }
+  return tasks;
+}
+
+/** What one attempt (a variant) did to one arm it trained again, against the run's own arm of that paradigm. */
+export interface AttemptResult {
+  variant: string;
+  task: string;
+  paradigm: string;
+  /** The variant's arm: AVG, ID avg, OOD avg. */
+  arm: Record<"avg" | "id" | "ood", Estimate | null>;
+  /** The run's own arm of the paradigm (null where the run has none). */
+  run: Record<"avg" | "id" | "ood", Estimate | null>;
+  /** Variant − run, paired by seed and item (the seeds and items both scored). */
+  delta: Record<"avg" | "id" | "ood", Estimate | null>;
+  /** The claims' verdicts for the task with the variant's arms in place of the run's. */
+  verdicts: Record<ClaimResult["claim"], Verdict>;
+}
+
+/**
+ * One task's attempt: for each paradigm the variant trained again (`variant` arms), its averages, the run's, and the
+ * paired change; and C1–C4 with the variant's arms standing in.
+ */
+export function attemptResults(
+  variant: string,
+  task: string,
+  run: ReadonlyMap<string, Arm>,
+  variantArms: ReadonlyMap<string, Arm>,
+  z = 2,
+): AttemptResult[] {
+  const merged = new Map(run);
+  for (const [p, a] of variantArms) merged.set(p, a);
+  const verdicts = Object.fromEntries(
+    claims(task, merged, z).map((c) => [c.claim, c.verdict]),
+  ) as AttemptResult["verdicts"];
+  const three = (f: (split?: Split) => Estimate | null) => ({ avg: f(), id: f("id"), ood: f("ood") });
+  return [...variantArms].map(([paradigm, a]) => {
+    const own = run.get(paradigm);
+    return {
+      variant,
+      task,
+      paradigm,
+      arm: three((split) => contrast(average(a, split))),
+      run: three((split) => (own ? contrast(average(own, split)) : null)),
+      delta: three((split) => (own ? contrast([...average(a, split), ...average(own, split, -1)]) : null)),
+      verdicts,
+    };
+  });
+}
+
+/** Every attempt of a demo work directory (or the named ones), task by task. */
+export function readAttempts(out: string, variants: readonly string[] = listVariants(out), z = 2): AttemptResult[] {
+  const run = readArms(out, firstSeedOf(out));
+  return variants.flatMap((v) =>
+    [...variantArms(out, v)].flatMap(([task, arms]) => attemptResults(v, task, run.get(task) ?? new Map(), arms, z)),
+  );
 }
 
 const pct = (x: number) => (100 * x).toFixed(2);
@@ -290,8 +372,41 @@ export function formatClaims(results: readonly ClaimResult[], z: number): string
   return lines.join("\n");
 }
 
+function formatEstimate(e: Estimate | null, z: number, signed = false): string {
+  if (!e) return "not measured";
+  const sign = signed && e.mean >= 0 ? "+" : "";
+  const mark = signed ? ` (${e.mean > z * e.se ? "above" : e.mean < -z * e.se ? "below" : "within"} ±${z} SE)` : "";
+  return `${sign}${pct(e.mean)} ± ${pct(e.se)}${mark}`;
+}
+
+export function formatAttempts(results: readonly AttemptResult[], z: number): string {
+  const lines: string[] = [];
+  for (const r of results) {
+    lines.push(`${r.variant} (${r.task}, ${r.paradigm}, ${r.arm.avg?.seeds.length ?? 0} seed(s)):`);
+    for (const k of ["avg", "id", "ood"] as const)
+      lines.push(
+        `  ${k === "avg" ? "AVG" : `${k.toUpperCase()} avg`}: ${formatEstimate(r.arm[k], z)} (run ${formatEstimate(r.run[k], z)}); ` +
+          `change ${formatEstimate(r.delta[k], z, true)} pts`,
+      );
+    lines.push(
+      `  with it: ${Object.entries(r.verdicts)
+        .map(([c, v]) => `${c} ${v}`)
+        .join(", ")}`,
+    );
+  }
+  return lines.join("\n");
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const args = process.argv.slice(2);
+  try {
+    main(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`claims.ts: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+}
+
+function main(args: string[]): void {
   const value = (flag: string) => {
     const i = args.indexOf(flag);
     if (i < 0) return undefined;
@@ -301,9 +416,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   };
   if (args.includes("--help") || args.length === 0) {
     process.stdout.write(
-      "usage: node --import tsx scripts/analysis/claims.ts OUT [--variant NAME] [--z 2] [--json]\n" +
+      "usage: node --import tsx scripts/analysis/claims.ts OUT [--variant NAME] [--attempts] [--z 2] [--json]\n" +
         "  tests the paper's claims C1-C4 on the item scores of a demo work directory OUT, paired by seed and test\n" +
-        "  item (see the file's comment); --variant NAME puts the variant's arms in place of the run's\n",
+        "  item (see the file's comment); --variant NAME puts the variant's arms in place of the run's.\n" +
+        "  --attempts: per variant (every one in OUT/variants, or --variant NAME) and arm it trained again, its AVG,\n" +
+        "  ID and OOD averages beside the run's own arm, the paired change, and C1-C4's verdicts with it\n",
     );
     process.exit(args.length === 0 ? 2 : 0);
   }
@@ -312,10 +429,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const variant = value("--variant");
   const out = args.find((a, i) => !a.startsWith("--") && !["--variant", "--z"].includes(args[i - 1] ?? ""));
   if (!out || !existsSync(out)) throw new Error(`no such directory: ${out}`);
+  const json = args.includes("--json");
+  if (args.includes("--attempts")) {
+    const results = readAttempts(out, variant !== undefined ? [variant] : listVariants(out), z);
+    if (!results.length) throw new Error(`no evaluated variants (…/variants/<name>/<task>/eval/…) under ${out}`);
+    process.stdout.write(json ? JSON.stringify(results, null, 2) + "\n" : formatAttempts(results, z) + "\n");
+    return;
+  }
   const tasks = readDemo(out, variant);
   if (!tasks.size) throw new Error(`no evaluations (…/<task>/eval/<paradigm>/summary.json) under ${out}`);
   const results = [...tasks].flatMap(([task, arms]) => claims(task, arms, z));
-  process.stdout.write(
-    args.includes("--json") ? JSON.stringify(results, null, 2) + "\n" : formatClaims(results, z) + "\n",
-  );
+  process.stdout.write(json ? JSON.stringify(results, null, 2) + "\n" : formatClaims(results, z) + "\n");
 }

@@ -4,16 +4,21 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  attemptResults,
   average,
   claims,
   contrast,
   formatClaims,
   gap,
+  formatAttempts,
   judge,
+  listVariants,
+  readAttempts,
   readDemo,
   type Arm,
   type Estimate,
@@ -136,19 +141,21 @@ test("claims: C1–C4 from the arms, with the context rows left out of the verdi
   assert.match(formatClaims(claims("counting", arms), 2), /C1 \(counting\).*NOT MEASURED/);
 });
 
+/** A counting evaluation directory under `root` with one ID set (clevr-math) of the given item scores. */
+function evalDir(root: string, paradigm: string, scores: number[]): void {
+  const dir = join(root, "counting", "eval", paradigm);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "summary.json"), JSON.stringify({ sets: [{ name: "clevr-math", split: "id" }] }));
+  writeFileSync(
+    join(dir, "clevr-math_with_score.json"),
+    JSON.stringify(scores.map((score, i) => ({ id: `c${i}`, pred: "", answer: "", score }))),
+  );
+}
+
 test("readDemo: seeds from OUT and OUT/seed-k, a variant's arms in place of the run's", () => {
   const out = mkdtempSync(join(tmpdir(), "claims-"));
   try {
     writeFileSync(join(out, "demo.json"), JSON.stringify({ tool: "rft demo", settings: { seed: 3 } }));
-    const evalDir = (root: string, paradigm: string, scores: number[]) => {
-      const dir = join(root, "counting", "eval", paradigm);
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, "summary.json"), JSON.stringify({ sets: [{ name: "clevr-math", split: "id" }] }));
-      writeFileSync(
-        join(dir, "clevr-math_with_score.json"),
-        JSON.stringify(scores.map((score, i) => ({ id: `c${i}`, pred: "", answer: "", score }))),
-      );
-    };
     evalDir(out, "reason-rft", [1, 0]);
     evalDir(join(out, "seed-4"), "reason-rft", [1, 1]);
     evalDir(out, "cot-sft", [0, 0]);
@@ -164,6 +171,94 @@ test("readDemo: seeds from OUT and OUT/seed-k, a variant's arms in place of the 
     assert.equal(v.get("reason-rft")!.name, "reason-rft [chain]");
     assert.deepEqual([...v.get("reason-rft")!.sets.get("clevr-math")!.seeds.keys()], [3]);
     assert.throws(() => readDemo(out, "nope"), /no variant nope/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test("attemptResults: the variant's arm, the run's, the paired change per average, and the verdicts with it", () => {
+  const sets = (id: number[], ood: number[]): Record<string, [Split, Record<number, number[]>]> => ({
+    x: ["id", { 0: id }],
+    y: ["ood", { 0: ood }],
+  });
+  const run = new Map([
+    ["cot-sft", arm("cot-sft", sets([1, 1, 1, 0], [1, 0, 1, 0]))],
+    ["reason-rft", arm("reason-rft", sets([0, 1, 0, 0], [0, 0, 1, 0]))],
+  ]);
+  const v = new Map([["reason-rft", arm("reason-rft [s1]", sets([1, 1, 1, 1], [1, 1, 1, 0]))]]);
+  const [r, ...rest] = attemptResults("s1", "counting", run, v);
+  assert.equal(rest.length, 0);
+  assert.equal(r!.paradigm, "reason-rft");
+  close(r!.arm.avg!.mean, (1 + 0.75) / 2);
+  close(r!.run.avg!.mean, (0.25 + 0.25) / 2);
+  close(r!.delta.avg!.mean, 0.875 - 0.25);
+  close(r!.delta.id!.mean, 0.75);
+  close(r!.delta.ood!.mean, 0.5);
+  // Paired: the ID change's items are u = [1, 0, 1, 1], sample variance 1/4 over 4 items.
+  close(r!.delta.id!.se, Math.sqrt(0.25 / 4));
+  // With the variant in place Reason-RFT is above CoT-SFT's AVG by 0.25, within 2 SE on 8 items: inconclusive.
+  assert.equal(r!.verdicts.C4, "inconclusive");
+  assert.equal(r!.verdicts.C3, "not measured"); // no Zero arm
+  // The run's own Reason-RFT is 0.375 below CoT-SFT, also within 2 SE.
+  assert.equal(claims("counting", run).find((c) => c.claim === "C4")!.verdict, "inconclusive");
+
+  const noRun = attemptResults("s1", "counting", new Map(), v)[0]!;
+  assert.equal(noRun.run.avg, null);
+  assert.equal(noRun.delta.avg, null);
+  const text = formatAttempts([r!, noRun], 2);
+  assert.match(text, /^s1 \(counting, reason-rft, 1 seed\(s\)\):/);
+  assert.match(
+    text,
+    /AVG: 87\.50 ± [\d.]+ \(run 25\.00 ± [\d.]+\); change \+62\.50 ± [\d.]+ \((above|within) ±2 SE\) pts/,
+  );
+  assert.match(text, /change not measured pts/);
+});
+
+test("readAttempts: every variant's arms against the run's own, or the named ones; listVariants skips files", () => {
+  const out = mkdtempSync(join(tmpdir(), "attempts-"));
+  try {
+    evalDir(out, "reason-rft", [1, 0, 0, 0]);
+    evalDir(out, "reason-rft-zero", [0, 0, 0, 0]);
+    evalDir(join(out, "variants", "a"), "reason-rft", [1, 1, 0, 0]);
+    evalDir(join(out, "variants", "b"), "reason-rft-zero", [1, 1, 1, 0]);
+    mkdirSync(join(out, "variants", "c"), { recursive: true }); // started, nothing evaluated yet
+    writeFileSync(join(out, "variants", "notes.txt"), "");
+    assert.deepEqual(listVariants(out), ["a", "b", "c"]);
+
+    const all = readAttempts(out);
+    assert.deepEqual(
+      all.map((r) => [r.variant, r.paradigm]),
+      [
+        ["a", "reason-rft"],
+        ["b", "reason-rft-zero"],
+      ],
+    );
+    close(all[0]!.delta.avg!.mean, 0.25);
+    close(all[1]!.delta.avg!.mean, 0.75);
+    close(all[1]!.run.avg!.mean, 0);
+    assert.deepEqual(
+      readAttempts(out, ["b"]).map((r) => r.variant),
+      ["b"],
+    );
+    assert.throws(() => readAttempts(out, ["nope"]), /no variant nope/);
+
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ["--import", "tsx", "scripts/analysis/claims.ts", ...args], { encoding: "utf8" });
+    const ok = cli(out, "--attempts", "--variant", "b", "--json");
+    assert.equal(ok.status, 0, ok.stderr);
+    const parsed = JSON.parse(ok.stdout) as { variant: string; delta: { avg: { mean: number } } }[];
+    assert.deepEqual(
+      parsed.map((r) => r.variant),
+      ["b"],
+    );
+    close(parsed[0]!.delta.avg.mean, 0.75);
+    const bad = cli(join(out, "missing"), "--attempts");
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^claims\.ts: no such directory: .*missing\n$/);
+    rmSync(join(out, "variants"), { recursive: true });
+    const none = cli(out, "--attempts");
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /no evaluated variants/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
