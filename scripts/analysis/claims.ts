@@ -128,12 +128,17 @@ export function gap(arm: Arm, sign = 1): Term[] {
 
 export type Verdict = "holds" | "does not hold" | "inconclusive" | "not measured";
 
+/** Where an estimate lies against ±z·se. */
+function side(e: Estimate, z: number): "above" | "below" | "within" {
+  return e.mean > z * e.se ? "above" : e.mean < -z * e.se ? "below" : "within";
+}
+
 /** holds: every estimate above z·se; does not hold: one below −z·se; inconclusive: otherwise; not measured: none. */
 export function judge(estimates: readonly (Estimate | null)[], z = 2): Verdict {
   if (!estimates.length || estimates.some((e) => e === null)) return "not measured";
   const es = estimates as Estimate[];
-  if (es.some((e) => e.mean < -z * e.se)) return "does not hold";
-  if (es.every((e) => e.mean > z * e.se)) return "holds";
+  if (es.some((e) => side(e, z) === "below")) return "does not hold";
+  if (es.every((e) => side(e, z) === "above")) return "holds";
   return "inconclusive";
 }
 
@@ -281,17 +286,18 @@ export function listVariants(out: string): string[] {
 }
 
 /** The arms of `variant` with the run's arms they stand in for, tagged `paradigm [variant]`. */
-function variantArms(out: string, variant: string): Map<string, Map<string, Arm>> {
-  const tasks = readArms(variantRoot(out, variant), firstSeedOf(out));
+function variantArms(out: string, variant: string, firstSeed: number): Map<string, Map<string, Arm>> {
+  const tasks = readArms(variantRoot(out, variant), firstSeed);
   for (const arms of tasks.values()) for (const [p, a] of arms) arms.set(p, { ...a, name: `${p} [${variant}]` });
   return tasks;
 }
 
 /** task → paradigm → arm, read from a demo work directory (a variant's arms replacing the run's, when given). */
 export function readDemo(out: string, variant?: string): Map<string, Map<string, Arm>> {
-  const tasks = readArms(out, firstSeedOf(out));
+  const firstSeed = firstSeedOf(out);
+  const tasks = readArms(out, firstSeed);
   if (variant !== undefined)
-    for (const [task, arms] of variantArms(out, variant)) {
+    for (const [task, arms] of variantArms(out, variant, firstSeed)) {
       const main = tasks.get(task) ?? new Map<string, Arm>();
       for (const [p, a] of arms) main.set(p, a);
       tasks.set(task, main);
@@ -347,9 +353,12 @@ export function attemptResults(
 
 /** Every attempt of a demo work directory (or the named ones), task by task. */
 export function readAttempts(out: string, variants: readonly string[] = listVariants(out), z = 2): AttemptResult[] {
-  const run = readArms(out, firstSeedOf(out));
+  const firstSeed = firstSeedOf(out);
+  const run = readArms(out, firstSeed);
   return variants.flatMap((v) =>
-    [...variantArms(out, v)].flatMap(([task, arms]) => attemptResults(v, task, run.get(task) ?? new Map(), arms, z)),
+    [...variantArms(out, v, firstSeed)].flatMap(([task, arms]) =>
+      attemptResults(v, task, run.get(task) ?? new Map(), arms, z),
+    ),
   );
 }
 
@@ -362,9 +371,10 @@ export function formatClaims(results: readonly ClaimResult[], z: number): string
     for (const c of r.comparisons) {
       const e = c.estimate;
       const body = e
-        ? `${pct(e.mean)} ± ${pct(e.se)} pts (seeds ${pct(e.se_seeds)}, items ${pct(e.se_items)}; ${e.seeds.length} seed(s), n ${Object.values(e.n).join("/")}; ${
-            e.mean > z * e.se ? "above" : e.mean < -z * e.se ? "below" : "within"
-          } ±${z} SE)`
+        ? `${pct(e.mean)} ± ${pct(e.se)} pts (seeds ${pct(e.se_seeds)}, items ${pct(e.se_items)}; ${e.seeds.length} seed(s), n ${Object.values(e.n).join("/")}; ${side(
+            e,
+            z,
+          )} ±${z} SE)`
         : "not measured";
       lines.push(`  ${c.context ? "(context) " : ""}${c.what}: ${body}`);
     }
@@ -375,7 +385,7 @@ export function formatClaims(results: readonly ClaimResult[], z: number): string
 function formatEstimate(e: Estimate | null, z: number, signed = false): string {
   if (!e) return "not measured";
   const sign = signed && e.mean >= 0 ? "+" : "";
-  const mark = signed ? ` (${e.mean > z * e.se ? "above" : e.mean < -z * e.se ? "below" : "within"} ±${z} SE)` : "";
+  const mark = signed ? ` (${side(e, z)} ±${z} SE)` : "";
   return `${sign}${pct(e.mean)} ± ${pct(e.se)}${mark}`;
 }
 
