@@ -267,10 +267,17 @@ function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, "utf8")) as T;
 }
 
-/** Checks OUT (empty, missing, or an earlier demo), compares its settings; with force clears the demo's stages. */
+/** With --variant, --force is the variant's (redo it): the run's own OUT and settings must match. */
+function runForce(o: DemoOptions): boolean | undefined {
+  return o.variant ? false : o.force;
+}
+
+/**
+ * Compares OUT's settings (runDemo has checked OUT itself, empty, missing or an earlier demo, before taking its
+ * lock); with force clears the demo's stages.
+ */
 function prepareWorkDir(o: DemoOptions): void {
   const out = o.out;
-  prepareOutputDir(out, { kind: DEMO_KIND, flag: "--out", command: "rft demo", force: o.force });
   const path = join(out, SETTINGS_FILE);
   const want = settingsOf(o);
   if (existsSync(path) && readOutputMarker(out)?.kind === DEMO_KIND) {
@@ -598,7 +605,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
   const out = resolve(o.out);
   // One run per work directory: a second `rft demo` into it (say, the resume command typed twice) is refused.
-  prepareOutputDir(out, { kind: DEMO_KIND, flag: "--out", command: "rft demo", force: o.force });
+  // OUT is checked before the lock is written into it, so a foreign directory is left as it was.
+  prepareOutputDir(out, { kind: DEMO_KIND, flag: "--out", command: "rft demo", force: runForce(o) });
   const lock = lockDir(out, "rft demo", (held) =>
     log(`rft demo: ${held.command} (pid ${held.pid}, since ${held.started}) no longer runs; taking over ${out}`),
   );
@@ -614,8 +622,7 @@ async function demoIn(out: string, o: DemoOptions, log: (m: string) => void): Pr
   const b = o.budget;
   const seeds = Array.from({ length: o.seeds ?? 1 }, (_, i) => o.seed + i);
   if (o.variant) await checkVariantSets(o.variant);
-  // With --variant, --force is the variant's: the run's own settings must match.
-  prepareWorkDir({ ...o, out, force: o.variant ? false : o.force });
+  prepareWorkDir({ ...o, out, force: runForce(o) });
   if (o.variant) prepareVariantDir(out, o.variant, Boolean(o.force));
   const bench = join(out, "bench");
   const imageRoot = join(bench, "images");

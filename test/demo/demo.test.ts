@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn, spawnSync } from "node:child_process";
@@ -260,6 +260,11 @@ test("rft demo: a foreign --out is refused", () => {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /is not empty/);
     assert.equal(readFileSync(join(dir, "notes.txt"), "utf8"), "mine\n");
+    // A variant's --force redoes the variant; it does not make a foreign OUT ours, nor write a lock into it.
+    const v = rft(["demo", ...SMOKE, "--out", dir, "--variant", "x", "--force"], 60_000);
+    assert.equal(v.status, 1);
+    assert.match(v.stderr, /is not empty/);
+    assert.deepEqual(readdirSync(dir), ["notes.txt"]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
