@@ -23,8 +23,11 @@
 // With --variant NAME, the variant's arms (OUT/variants/NAME) stand in for the run's arms of the same paradigm.
 //
 // With --attempts, each variant's retrained arms against the run's own (the change, paired), and the verdicts with it.
+// With --compare A B, two evaluation directories (`rft eval --out`, or a demo arm's OUT/<task>/eval/<paradigm>): B − A
+// per set and on the averages, paired by item (e.g. what GRPO added to its Stage-1 start).
 //
 // Usage: node --import tsx scripts/analysis/claims.ts OUT [--variant NAME] [--attempts] [--z 2] [--json]
+//        node --import tsx scripts/analysis/claims.ts --compare A B [--z 2] [--json]
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { VARIANTS_DIR, otherSeedsIn, seedDir } from "../../src/demo/pipeline.ts";
@@ -351,6 +354,51 @@ export function attemptResults(
   });
 }
 
+/** One evaluation directory (summary.json and <set>_with_score.json) as an arm with one seed. */
+export function readEval(dir: string, name = dir): Arm {
+  if (!existsSync(join(dir, "summary.json"))) throw new Error(`no evaluation in ${dir}: it has no summary.json`);
+  const arm: Arm = { name, sets: new Map() };
+  addEval(arm, dir, 0);
+  return arm;
+}
+
+/** B − A, paired by item, per set of B that A also has, and on the ID, OOD and overall averages of those sets. */
+export interface EvalComparison {
+  a: string;
+  b: string;
+  sets: Record<string, Estimate | null>;
+  id: Estimate | null;
+  ood: Estimate | null;
+  avg: Estimate | null;
+}
+
+export function compareEvals(a: Arm, b: Arm): EvalComparison {
+  const shared = [...b.sets.keys()].filter((set) => a.sets.get(set)?.split === b.sets.get(set)!.split);
+  if (!shared.length) throw new Error(`${a.name} and ${b.name} share no test set`);
+  const only = (arm: Arm): Arm => ({ ...arm, sets: new Map(shared.map((s) => [s, arm.sets.get(s)!])) });
+  const [sa, sb] = [only(a), only(b)];
+  const diff = (split?: Split) => {
+    const terms = [...average(sb, split), ...average(sa, split, -1)];
+    return terms.length ? contrast(terms) : null;
+  };
+  return {
+    a: a.name,
+    b: b.name,
+    sets: Object.fromEntries(
+      shared.map((set) => [
+        set,
+        contrast([
+          { arm: sb, set, weight: 1 },
+          { arm: sa, set, weight: -1 },
+        ]),
+      ]),
+    ),
+    id: diff("id"),
+    ood: diff("ood"),
+    avg: diff(),
+  };
+}
+
 /** Every attempt of a demo work directory (or the named ones), task by task. */
 export function readAttempts(out: string, variants: readonly string[] = listVariants(out), z = 2): AttemptResult[] {
   const firstSeed = firstSeedOf(out);
@@ -407,6 +455,19 @@ export function formatAttempts(results: readonly AttemptResult[], z: number): st
   return lines.join("\n");
 }
 
+export function formatComparison(c: EvalComparison, z: number): string {
+  const rows = [
+    ...Object.entries(c.sets).map(([set, e]) => [set, e] as const),
+    ["ID avg", c.id] as const,
+    ["OOD avg", c.ood] as const,
+    ["AVG", c.avg] as const,
+  ];
+  return [
+    `${c.b} − ${c.a} (paired by item, accuracy points):`,
+    ...rows.map(([k, e]) => `  ${k}: ${formatEstimate(e, z, true)}${e ? `, n ${Object.values(e.n).join("/")}` : ""}`),
+  ].join("\n");
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     main(process.argv.slice(2));
@@ -427,19 +488,31 @@ function main(args: string[]): void {
   if (args.includes("--help") || args.length === 0) {
     process.stdout.write(
       "usage: node --import tsx scripts/analysis/claims.ts OUT [--variant NAME] [--attempts] [--z 2] [--json]\n" +
+        "       node --import tsx scripts/analysis/claims.ts --compare A B [--z 2] [--json]\n" +
         "  tests the paper's claims C1-C4 on the item scores of a demo work directory OUT, paired by seed and test\n" +
         "  item (see the file's comment); --variant NAME puts the variant's arms in place of the run's.\n" +
         "  --attempts: per variant (every one in OUT/variants, or --variant NAME) and arm it trained again, its AVG,\n" +
-        "  ID and OOD averages beside the run's own arm, the paired change, and C1-C4's verdicts with it\n",
+        "  ID and OOD averages beside the run's own arm, the paired change, and C1-C4's verdicts with it\n" +
+        "  --compare A B: B - A for two evaluation directories (rft eval --out, or OUT/<task>/eval/<paradigm>),\n" +
+        "  per set and on the ID, OOD and overall averages, paired by item\n",
     );
     process.exit(args.length === 0 ? 2 : 0);
   }
   const z = Number(value("--z") ?? 2);
   if (!(z > 0)) throw new Error(`--z must be a positive number`);
+  const json = args.includes("--json");
+  const compare = args.indexOf("--compare");
+  if (compare >= 0) {
+    const [a, b] = args.slice(compare + 1, compare + 3);
+    if (!a || !b || a.startsWith("--") || b.startsWith("--")) throw new Error("--compare needs two directories, A B");
+    for (const d of [a, b]) if (!existsSync(d)) throw new Error(`no such directory: ${d}`);
+    const c = compareEvals(readEval(a), readEval(b));
+    process.stdout.write(json ? JSON.stringify(c, null, 2) + "\n" : formatComparison(c, z) + "\n");
+    return;
+  }
   const variant = value("--variant");
   const out = args.find((a, i) => !a.startsWith("--") && !["--variant", "--z"].includes(args[i - 1] ?? ""));
   if (!out || !existsSync(out)) throw new Error(`no such directory: ${out}`);
-  const json = args.includes("--json");
   if (args.includes("--attempts")) {
     const results = readAttempts(out, variant !== undefined ? [variant] : listVariants(out), z);
     if (!results.length) throw new Error(`no evaluated variants (…/variants/<name>/<task>/eval/…) under ${out}`);

@@ -12,14 +12,17 @@ import {
   attemptResults,
   average,
   claims,
+  compareEvals,
   contrast,
   formatClaims,
   gap,
   formatAttempts,
+  formatComparison,
   judge,
   listVariants,
   readAttempts,
   readDemo,
+  readEval,
   type Arm,
   type Estimate,
   type Split,
@@ -261,5 +264,45 @@ test("readAttempts: every variant's arms against the run's own, or the named one
     assert.match(none.stderr, /no evaluated variants/);
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test("compareEvals: B − A per shared set and on the averages, paired by item; the CLI's --compare", () => {
+  const a = arm("a", { x: ["id", { 0: [1, 0, 0, 0] }], y: ["ood", { 0: [0, 0, 1, 1] }], z: ["ood", { 0: [1] }] });
+  const b = arm("b", { x: ["id", { 0: [1, 1, 1, 0] }], y: ["ood", { 0: [0, 0, 1, 0] }] });
+  const c = compareEvals(a, b);
+  assert.deepEqual(Object.keys(c.sets), ["x", "y"]); // z is only in A
+  close(c.sets.x!.mean, 0.5);
+  close(c.sets.x!.se, Math.sqrt(1 / 3 / 4)); // u = [0, 1, 1, 0]
+  close(c.sets.y!.mean, -0.25);
+  close(c.id!.mean, 0.5);
+  close(c.ood!.mean, -0.25);
+  close(c.avg!.mean, (0.5 - 0.25) / 2);
+  assert.match(
+    formatComparison(c, 2),
+    /^b − a \(paired by item, accuracy points\):\n {2}x: \+50\.00 ± [\d.]+ \(within ±2 SE\), n 4/,
+  );
+  assert.throws(() => compareEvals(a, arm("c", { w: ["id", { 0: [1] }] })), /share no test set/);
+
+  const root = mkdtempSync(join(tmpdir(), "compare-"));
+  try {
+    evalDir(join(root, "s1"), "cot", [0, 0, 1, 0]);
+    evalDir(join(root, "rft"), "cot", [1, 1, 1, 0]);
+    const [da, db] = ["s1", "rft"].map((r) => join(root, r, "counting", "eval", "cot"));
+    close(readEval(da!).sets.get("clevr-math")!.seeds.get(0)!.get("c2")!, 1);
+    assert.throws(() => readEval(root), /has no summary\.json/);
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ["--import", "tsx", "scripts/analysis/claims.ts", ...args], { encoding: "utf8" });
+    const ok = cli("--compare", da!, db!, "--json");
+    assert.equal(ok.status, 0, ok.stderr);
+    const parsed = JSON.parse(ok.stdout) as { avg: { mean: number }; id: { mean: number }; ood: null };
+    close(parsed.avg.mean, 0.5);
+    close(parsed.id.mean, 0.5);
+    assert.equal(parsed.ood, null);
+    const bad = cli("--compare", da!);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^claims\.ts: --compare needs two directories, A B\n$/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });
