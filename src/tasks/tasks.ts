@@ -35,13 +35,20 @@ const ALIASES: Record<string, TaskFamily> = {
   sp: "structure-perception",
   "spatial-transformation": "spatial-transformation",
   st: "spatial-transformation",
+  // rft demo's task names, so that a demo's stage can be repeated by hand (`rft eval --task counting`).
+  counting: "visual-counting",
+  geometry: "structure-perception",
+  transformation: "spatial-transformation",
   ...BENCHMARKS,
 };
 
 /** Every name `taskFamily` accepts, for help texts. */
 export const TASK_NAMES: readonly string[] = Object.keys(ALIASES);
 
-/** Resolves a family from a family name, a short name (vc/sp/st) or a benchmark name; undefined if unknown. */
+/**
+ * Resolves a family from a family name, a short name (vc/sp/st), rft demo's name (counting/geometry/transformation) or
+ * a benchmark name; undefined if unknown.
+ */
 export function taskFamily(name: string): TaskFamily | undefined {
   return Object.prototype.hasOwnProperty.call(ALIASES, name) ? ALIASES[name] : undefined;
 }
