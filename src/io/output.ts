@@ -19,7 +19,7 @@
  *   output. Kinds in use: "checkpoint" (rft model init and the trainers' checkpoint directories), "dataset" (rft data
  *   build), "benchmark" (rft data synth), "eval" (rft eval).
  * - **Lock.** `lockDir(dir, command)` keeps `.rft-lock` (pid, host, command line) in a directory while a long command
- *   (rft demo) works there, so a second run into the same directory is refused instead of interleaving with the
+ *   (rft demo, rft train) works there, so a second run into the same directory is refused instead of interleaving with the
  *   first; a lock whose process is gone is taken over.
  *
  * Tensor-free: data, tasks, eval and CLI code may import it.
@@ -388,13 +388,15 @@ function lockHolderAlive(l: DirLock): boolean {
  * Takes `dir`'s lock (creating `dir`), so two runs of a long command never write one directory at once: a second
  * run is refused with an OutputError naming the first. A lock left by a process that no longer runs on this host
  * (killed, crashed, or ended with the machine) is taken over, and `onStale` hears about it. A lock from another host
- * cannot be checked and is refused with the file to delete. Returns `release`, which removes the lock if it is still
- * ours (also run at process exit).
+ * cannot be checked and is refused with the file to delete. With `ownIsStale`, a lock this very process holds is
+ * taken over too (a trainer runs one run per directory at a time; its own lock there is left by an earlier run in this
+ * process that failed). Returns `release`, which removes the lock if it is still ours (also run at process exit).
  */
 export function lockDir(
   dir: string,
   command: string,
   onStale: (held: DirLock) => void = () => {},
+  o: { ownIsStale?: boolean } = {},
 ): { release: () => void } {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, LOCK_FILE);
@@ -425,7 +427,7 @@ export function lockDir(
         throw new OutputError(
           `${dir} is in use by ${who}; wait for it to finish, or delete ${path} if it no longer runs`,
         );
-      if (lockHolderAlive(held))
+      if (!(o.ownIsStale && held.pid === me.pid) && lockHolderAlive(held))
         throw new OutputError(`${dir} is in use by ${who}; wait for it to finish or stop it, then run again`);
       onStale(held);
     }

@@ -90,7 +90,7 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
   const task = cfg.task_name as RlTask | null;
   if (!task || !(task in RL_TASKS))
     throw new Error(`--task: GRPO needs a reward task (${Object.keys(RL_TASKS).join(", ")})`);
-  const { out, resumeFrom } = openSharedRunDir(
+  const { out, resumeFrom, release } = openSharedRunDir(
     world,
     "grpo",
     cfg,
@@ -400,6 +400,7 @@ export async function trainGrpo(run: ResolvedRun<"grpo">, o: TrainOptions = {}):
   const final = await saveFinal(saveCtx);
   world.barrier(); // every rank ends after rank 0 wrote the final model
   log(`done: ${state.step} steps; final model in ${final}`);
+  release(); // OUT's lock: the run is done
   opt.dispose();
   policy.dispose();
   ref?.dispose();

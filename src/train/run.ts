@@ -1,7 +1,8 @@
 /**
  * Side concerns shared by the two training loops (sft.ts, grpo.ts), each a small helper so the loops read top to
  * bottom:
- * - the run directory: refuse a non-empty OUT without --resume, write the resolved config, find the latest checkpoint;
+ * - the run directory: refuse a non-empty OUT without --resume, lock it (`.rft-lock`), write the resolved config, find
+ *   the latest checkpoint;
  * - checkpoints: `OUT/checkpoint-<step>/` = a Hugging Face directory (weights, config, tokenizer, processor and
  *   generation configs) + trainer_state.json + optimizer.safetensors, written to a temporary directory and renamed
  *   into place (saveCheckpoint), `save_total_limit` pruning, and `OUT/final/`;
@@ -11,7 +12,7 @@
  * - data parallelism: the world of the run (torchrun's variables; one process alone without them), rank 0 alone
  *   opening the run directory and writing checkpoints.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { getRngState, setRngState } from "../tensor/index.ts";
 import { AdamW, clipGradNorm } from "../nn/index.ts";
@@ -24,7 +25,7 @@ import {
 } from "../models/qwen2vl/checkpoint.ts";
 import type { Qwen2VLForConditionalGeneration } from "../models/qwen2vl/model.ts";
 import { Rng } from "../data/rng.ts";
-import { prepareOutputDir, writeOutputMarker, readOutputMarker } from "../io/output.ts";
+import { lockDir, prepareOutputDir, writeOutputMarker, readOutputMarker } from "../io/output.ts";
 import {
   loadTrainerState,
   newTrainerState,
@@ -46,17 +47,25 @@ export interface RunMeta {
   why?: string;
 }
 
+/** An opened run directory: OUT, the checkpoint to resume from, and `release` of OUT's lock (call it when done). */
+export interface OpenedRun {
+  out: string;
+  resumeFrom: string | null;
+  release: () => void;
+}
+
 /**
  * Prepares OUT: a fresh run needs a missing or empty directory (anything else is refused, naming --resume/--force);
- * a resume needs an earlier run of ours. Writes the marker and the resolved config. Returns the latest checkpoint
- * directory when resuming (null when the run has none yet: it starts over).
+ * a resume needs an earlier run of ours. Takes OUT's lock (`.rft-lock`: a second training into OUT at once, e.g. two
+ * `--resume`, is refused), then writes the marker and the resolved config. Returns the latest checkpoint directory
+ * when resuming (null when the run has none yet: it starts over).
  */
 export function openRunDir(
   kind: TrainerKind,
   cfg: SFTConfig | GRPOConfig,
   meta: RunMeta,
   o: { resume: boolean; inputs: (string | null | undefined)[] },
-): { out: string; resumeFrom: string | null } {
+): OpenedRun {
   return openTrainingDir(cfg.output_dir!, o, (out) => writeRunConfig(out, kind, cfg, meta));
 }
 
@@ -65,7 +74,7 @@ export function openTrainingDir(
   outDir: string,
   o: { resume: boolean; inputs: (string | null | undefined)[] },
   writeConfig: (out: string) => void,
-): { out: string; resumeFrom: string | null } {
+): OpenedRun {
   const out = resolve(outDir);
   const inputs = o.inputs.filter((x): x is string => !!x);
   if (o.resume) {
@@ -80,10 +89,10 @@ export function openTrainingDir(
         `--out ${outDir} already holds a training run; pass --resume to continue it, or choose another --out`,
       );
   }
-  mkdirSync(out, { recursive: true });
+  const { release } = lockDir(out, "rft train", () => {}, { ownIsStale: true });
   writeOutputMarker(out, RUN_KIND, "rft train");
   writeConfig(out);
-  return { out, resumeFrom: o.resume ? latestCheckpoint(out) : null };
+  return { out, resumeFrom: o.resume ? latestCheckpoint(out) : null, release };
 }
 
 /** The processes of this run: from torchrun's variables (rft launch), else this process alone. */
@@ -96,9 +105,9 @@ export function trainingWorld(cfg: SFTConfig | GRPOConfig, given?: World): World
  * other ranks (which read that checkpoint from the same path: OUT must be on a file system every node sees).
  * A refusal on rank 0 (OUT exists, no run to resume) becomes an error on every rank, not a hang.
  */
-export function openSharedRunDir(world: World, ...args: Parameters<typeof openRunDir>): ReturnType<typeof openRunDir> {
+export function openSharedRunDir(world: World, ...args: Parameters<typeof openRunDir>): OpenedRun {
   if (world.size === 1) return openRunDir(...args);
-  let res: ReturnType<typeof openRunDir> | null = null;
+  let res: OpenedRun | null = null;
   let err: unknown = null;
   if (world.isMain) {
     try {
@@ -112,7 +121,7 @@ export function openSharedRunDir(world: World, ...args: Parameters<typeof openRu
   if (err) throw err;
   if (failed) throw new Error(`rank ${world.rank}: rank 0 could not open the run directory (its error says why)`);
   const out = resolve(args[1].output_dir!);
-  return res ?? { out, resumeFrom: resumeStep! >= 0 ? join(out, `checkpoint-${resumeStep}`) : null };
+  return res ?? { out, resumeFrom: resumeStep! >= 0 ? join(out, `checkpoint-${resumeStep}`) : null, release: () => {} };
 }
 
 /** `OUT/checkpoint-<step>` directories that hold a trainer state, by step ascending. */

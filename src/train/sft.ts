@@ -69,7 +69,7 @@ export async function trainSft(run: ResolvedRun<"sft">, o: TrainOptions = {}): P
   log(run.headline);
 
   // ---- set-up ------------------------------------------------------------------------------------------------------
-  const { out, resumeFrom } = openSharedRunDir(
+  const { out, resumeFrom, release } = openSharedRunDir(
     world,
     "sft",
     cfg,
@@ -204,6 +204,7 @@ export async function trainSft(run: ResolvedRun<"sft">, o: TrainOptions = {}): P
   const final = await saveFinal(saveCtx);
   world.barrier(); // every rank ends after rank 0 wrote the final model
   log(`done: ${state.step} steps; final model in ${final}`);
+  release(); // OUT's lock: the run is done
   opt.dispose();
   model.dispose();
   return { out, final, steps: state.step, metrics: history };

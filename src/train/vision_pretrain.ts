@@ -178,7 +178,7 @@ export async function pretrainVision(
   const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
 
   // ---- set-up ------------------------------------------------------------------------------------------------------
-  const { out, resumeFrom } = openTrainingDir(
+  const { out, resumeFrom, release } = openTrainingDir(
     cfg.output_dir,
     { resume: !!o.resume, inputs: [cfg.model_name_or_path, cfg.dataset_name, cfg.image_root] },
     (dir) => writeVisionConfig(dir, cfg),
@@ -296,6 +296,7 @@ export async function pretrainVision(
   }
   const final = await saveFinal(saveCtx);
   log(`done: ${state.step} steps; model in ${final}`);
+  release(); // OUT's lock: the run is done
   opt.dispose();
   model.dispose();
   head.dispose();

@@ -195,6 +195,13 @@ test("lockDir: one holder at a time; released on release(); a lone lock does not
   assert.equal(existsSync(join(dir, LOCK_FILE)), false);
   lockDir(dir, "rft demo").release();
   assert.deepEqual(readdirSync(dir), []);
+
+  // ownIsStale (the trainers): this process's own lock, left by an earlier run that failed, is taken over.
+  lockDir(dir, "rft train");
+  const stale: number[] = [];
+  lockDir(dir, "rft train", (h) => stale.push(h.pid), { ownIsStale: true }).release();
+  assert.deepEqual(stale, [process.pid]);
+  assert.deepEqual(readdirSync(dir), []);
 });
 
 test("lockDir: a live holder is refused; a dead one, a reused pid or a torn file is taken over; another host is refused", async () => {

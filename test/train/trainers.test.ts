@@ -5,7 +5,7 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import * as t from "../../src/tensor/index.ts";
 import { presetConfig } from "../../src/models/qwen2vl/config.ts";
@@ -14,6 +14,7 @@ import { logProbBatch, type PromptSample } from "../../src/models/qwen2vl/batch.
 import { tokenLogProbs } from "../../src/models/qwen2vl/logprobs.ts";
 import { grpoLoss } from "../../src/train/rl_math.ts";
 import { readHeader } from "../../src/io/safetensors.ts";
+import { LOCK_FILE } from "../../src/io/output.ts";
 import { assertClose } from "../helpers.ts";
 import { BIN, ONE_THREAD, SHORT_REWARD, makeTrainInputs, metrics, rft, trainArgs } from "./fixtures.ts";
 
@@ -141,9 +142,18 @@ test("SFT: SIGKILL after checkpoint 2 and --resume give a bitwise identical fina
   );
   assert.ok(killed, "the run was killed");
   assert.ok(!existsSync(join(cut, "final")), "killed before the end");
+  // The killed run's lock stays behind (its pid is gone, so the resume takes it over); a live holder's is refused.
+  const lockPath = join(cut, LOCK_FILE);
+  const left = readFileSync(lockPath, "utf8");
+  writeFileSync(lockPath, JSON.stringify({ pid: process.pid, host: hostname(), command: "rft train", started: "t" }));
+  const busy = rft([...SFT(data, cut, extra), "--resume"]);
+  assert.notEqual(busy.status, 0);
+  assert.match(busy.out, new RegExp(`in use by rft train \\(pid ${process.pid} on `));
+  writeFileSync(lockPath, left);
   const r = rft([...SFT(data, cut, extra), "--resume"]);
   assert.equal(r.status, 0, r.out);
   assert.match(r.out, /resuming from .*checkpoint-2/);
+  assert.ok(!existsSync(lockPath), "a finished run releases its lock");
   assert.ok(
     readFileSync(join(whole, "final", "model.safetensors")).equals(
       readFileSync(join(cut, "final", "model.safetensors")),
