@@ -216,9 +216,9 @@ test("cross-field rules name every field involved", () => {
   const sft = (values: Partial<SFTConfig>) => configError(() => buildConfig("sft", [{ source: "test", values }]));
   assert.deepEqual(sft({ min_pixels: 600000 }).issues[0]!.fields, ["min_pixels", "max_pixels"]);
   assert.deepEqual(sft({ max_steps: 0 }).issues[0]!.fields, ["max_steps"]);
-  assert.deepEqual(sft({ task_name: "counting" }).issues[0]!.fields, ["task_name"]);
+  assert.deepEqual(sft({ task_name: "countng" }).issues[0]!.fields, ["task_name"]);
   // Several problems are reported together.
-  assert.equal(sft({ max_steps: 0, task_name: "counting" }).issues.length, 2);
+  assert.equal(sft({ max_steps: 0, task_name: "countng" }).issues.length, 2);
 });
 
 test("sequence budget: prompt + completion must fit the model's positions at max_pixels", () => {
