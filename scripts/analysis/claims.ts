@@ -377,10 +377,7 @@ export function compareEvals(a: Arm, b: Arm): EvalComparison {
   if (!shared.length) throw new Error(`${a.name} and ${b.name} share no test set`);
   const only = (arm: Arm): Arm => ({ ...arm, sets: new Map(shared.map((s) => [s, arm.sets.get(s)!])) });
   const [sa, sb] = [only(a), only(b)];
-  const diff = (split?: Split) => {
-    const terms = [...average(sb, split), ...average(sa, split, -1)];
-    return terms.length ? contrast(terms) : null;
-  };
+  const diff = (split?: Split) => contrast([...average(sb, split), ...average(sa, split, -1)]); // null: no such set
   return {
     a: a.name,
     b: b.name,

@@ -19,8 +19,8 @@
  *   output. Kinds in use: "checkpoint" (rft model init and the trainers' checkpoint directories), "dataset" (rft data
  *   build), "benchmark" (rft data synth), "eval" (rft eval).
  * - **Lock.** `lockDir(dir, command)` keeps `.rft-lock` (pid, host, command line) in a directory while a long command
- *   (rft demo, rft train) works there, so a second run into the same directory is refused instead of interleaving with the
- *   first; a lock whose process is gone is taken over.
+ *   (rft demo, rft train) works there, so a second run into the same directory is refused instead of interleaving
+ *   with the first; a lock whose process is gone is taken over.
  *
  * Tensor-free: data, tasks, eval and CLI code may import it.
  */
