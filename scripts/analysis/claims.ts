@@ -24,10 +24,11 @@
 //
 // With --attempts, each variant's retrained arms against the run's own (the change, paired), and the verdicts with it.
 // With --compare A B, two evaluation directories (`rft eval --out`, or a demo arm's OUT/<task>/eval/<paradigm>): B − A
-// per set and on the averages, paired by item (e.g. what GRPO added to its Stage-1 start).
+// per set and on the averages, paired by item (e.g. what GRPO added to its Stage-1 start). A and B may each be a
+// comma-separated list of directories, one per seed in the same order: the pairs are then the seeds of one contrast.
 //
 // Usage: node --import tsx scripts/analysis/claims.ts OUT [--variant NAME] [--attempts] [--z 2] [--json]
-//        node --import tsx scripts/analysis/claims.ts --compare A B [--z 2] [--json]
+//        node --import tsx scripts/analysis/claims.ts --compare A[,A2…] B[,B2…] [--z 2] [--json]
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { VARIANTS_DIR, otherSeedsIn, seedDir } from "../../src/demo/pipeline.ts";
@@ -354,11 +355,13 @@ export function attemptResults(
   });
 }
 
-/** One evaluation directory (summary.json and <set>_with_score.json) as an arm with one seed. */
-export function readEval(dir: string, name = dir): Arm {
-  if (!existsSync(join(dir, "summary.json"))) throw new Error(`no evaluation in ${dir}: it has no summary.json`);
+/** Evaluation directories (summary.json and <set>_with_score.json) as one arm, the k-th directory its seed k. */
+export function readEval(dirs: string | readonly string[], name = String(dirs)): Arm {
   const arm: Arm = { name, sets: new Map() };
-  addEval(arm, dir, 0);
+  (typeof dirs === "string" ? [dirs] : dirs).forEach((dir, k) => {
+    if (!existsSync(join(dir, "summary.json"))) throw new Error(`no evaluation in ${dir}: it has no summary.json`);
+    addEval(arm, dir, k);
+  });
   return arm;
 }
 
@@ -485,13 +488,14 @@ function main(args: string[]): void {
   if (args.includes("--help") || args.length === 0) {
     process.stdout.write(
       "usage: node --import tsx scripts/analysis/claims.ts OUT [--variant NAME] [--attempts] [--z 2] [--json]\n" +
-        "       node --import tsx scripts/analysis/claims.ts --compare A B [--z 2] [--json]\n" +
+        "       node --import tsx scripts/analysis/claims.ts --compare A[,A2...] B[,B2...] [--z 2] [--json]\n" +
         "  tests the paper's claims C1-C4 on the item scores of a demo work directory OUT, paired by seed and test\n" +
         "  item (see the file's comment); --variant NAME puts the variant's arms in place of the run's.\n" +
         "  --attempts: per variant (every one in OUT/variants, or --variant NAME) and arm it trained again, its AVG,\n" +
         "  ID and OOD averages beside the run's own arm, the paired change, and C1-C4's verdicts with it\n" +
         "  --compare A B: B - A for two evaluation directories (rft eval --out, or OUT/<task>/eval/<paradigm>),\n" +
-        "  per set and on the ID, OOD and overall averages, paired by item\n",
+        "  per set and on the ID, OOD and overall averages, paired by item; comma-separated lists pair the k-th\n" +
+        "  directories of A and B as seed k, and the estimate pools the seeds as the claims do\n",
     );
     process.exit(args.length === 0 ? 2 : 0);
   }
@@ -502,8 +506,10 @@ function main(args: string[]): void {
   if (compare >= 0) {
     const [a, b] = args.slice(compare + 1, compare + 3);
     if (!a || !b || a.startsWith("--") || b.startsWith("--")) throw new Error("--compare needs two directories, A B");
-    for (const d of [a, b]) if (!existsSync(d)) throw new Error(`no such directory: ${d}`);
-    const c = compareEvals(readEval(a), readEval(b));
+    const [as, bs] = [a.split(","), b.split(",")];
+    if (as.length !== bs.length) throw new Error(`--compare: A has ${as.length} directories, B ${bs.length}`);
+    for (const d of [...as, ...bs]) if (!existsSync(d)) throw new Error(`no such directory: ${d}`);
+    const c = compareEvals(readEval(as, a), readEval(bs, b));
     process.stdout.write(json ? JSON.stringify(c, null, 2) + "\n" : formatComparison(c, z) + "\n");
     return;
   }

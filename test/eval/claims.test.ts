@@ -302,6 +302,23 @@ test("compareEvals: B − A per shared set and on the averages, paired by item; 
     const bad = cli("--compare", da!);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /^claims\.ts: --compare needs two directories, A B\n$/);
+
+    // Seeds: the k-th directories of A and B are seed k's pair. Seed 1's change (+0.25) differs from seed 0's (+0.5).
+    evalDir(join(root, "s1b"), "cot", [0, 1, 1, 0]);
+    evalDir(join(root, "rftb"), "cot", [1, 1, 1, 0]);
+    const [da2, db2] = ["s1b", "rftb"].map((r) => join(root, r, "counting", "eval", "cot"));
+    const pooled = compareEvals(readEval([da!, da2!]), readEval([db!, db2!]));
+    close(pooled.avg!.mean, (0.5 + 0.25) / 2);
+    assert.deepEqual(pooled.avg!.seeds, [0, 1]);
+    close(pooled.avg!.se_seeds, Math.sqrt(((0.5 - 0.375) ** 2 * 2) / 1 / 2));
+    // per item, the seeds' mean change: [1, 0.5, 0, 0]
+    close(pooled.avg!.se_items, Math.sqrt((0.625 ** 2 + 0.125 ** 2 + 0.375 ** 2 * 2) / 3 / 4));
+    const seeded = cli("--compare", `${da},${da2}`, `${db},${db2}`, "--json");
+    assert.equal(seeded.status, 0, seeded.stderr);
+    close((JSON.parse(seeded.stdout) as { avg: { mean: number } }).avg.mean, 0.375);
+    const uneven = cli("--compare", `${da},${da2}`, db!);
+    assert.equal(uneven.status, 2);
+    assert.match(uneven.stderr, /A has 2 directories, B 1/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
